@@ -1,0 +1,88 @@
+"""`pycodex` entry point: the Typer app, one module per command group, errors as one line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from pycodex import __version__
+from pycodex.errors import UserError
+
+app = typer.Typer(
+    name="pycodex",
+    help="Reproduce the Codex paper's HumanEval evaluation with local GGUF models. Run with no command to open the TUI.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pycodex {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Reproduce the Codex paper (Chen et al. 2021) with local models: explore HumanEval, generate, execute safely, measure pass@k.
+
+    Run `pycodex` with no command to open the terminal UI.
+    """
+    if ctx.invoked_subcommand is None:
+        from pycodex.cli.tui_cmd import launch_tui
+
+        launch_tui()
+
+
+def _register_commands() -> None:
+    # Each module adds its commands; none imports heavy modules at import time.
+    from pycodex.cli import (
+        eval_cmd,
+        evaluate_cmd,
+        models_cmd,
+        problems_cmd,
+        report_cmd,
+        runs_cmd,
+        sandbox_cmd,
+        solve_cmd,
+        tui_cmd,
+    )
+
+    for module in (problems_cmd, evaluate_cmd, sandbox_cmd, solve_cmd, models_cmd, eval_cmd, runs_cmd, report_cmd, tui_cmd):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    import click
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        command = typer.main.get_command(app)
+        result = command.main(args=args, prog_name="pycodex", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors: click prints them, exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)

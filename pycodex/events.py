@@ -1,0 +1,89 @@
+"""Events emitted by the eval pipeline (pycodex.pipeline). The CLI and the TUI both render these.
+
+Handlers receive events on the thread that produced them; a UI must hop to its own thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: str
+    task_ids: list[str]
+    n: int  # samples per problem
+    config: dict[str, Any]
+    already_done: int = 0  # samples found in the store (resume)
+
+
+@dataclass(frozen=True)
+class ProblemStarted:
+    run_id: str
+    task_id: str
+
+
+@dataclass(frozen=True)
+class SampleDelta:
+    """Tokens as they stream. High-rate: a UI should coalesce these."""
+
+    run_id: str
+    task_id: str
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SampleGenerated:
+    """A sample is complete and stored; it is now queued for execution."""
+
+    run_id: str
+    task_id: str
+    index: int
+    completion: str
+    tokens: int
+    sum_logprob: float
+    mean_logprob: float
+    finish_reason: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SampleJudged:
+    """The executor's verdict for one sample (stored)."""
+
+    run_id: str
+    task_id: str
+    index: int
+    status: str  # passed / failed / timed out / crashed / out of memory / syntax error
+    detail: str
+    passed: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Totals, emitted at a modest rate (a few per second at most)."""
+
+    run_id: str
+    total: int  # samples the run will have
+    generated: int
+    executed: int
+    passed: int
+    tokens: int
+    tokens_per_second: float
+    eta_seconds: float | None
+    current_task: str | None
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    run_id: str
+    status: str  # finished / cancelled / failed
+    pass_at_k: dict[int, float]
+    totals: dict[str, Any] = field(default_factory=dict)
+
+
+PipelineEvent = RunStarted | ProblemStarted | SampleDelta | SampleGenerated | SampleJudged | Progress | RunFinished
+EventHandler = Callable[[PipelineEvent], None]

@@ -1,0 +1,1 @@
+"""Generation backends: one interface (base.py), the llama.cpp backend and replay backends."""

@@ -1,0 +1,103 @@
+"""The one generation interface every backend implements.
+
+A backend turns a prompt into a stream of events: `TextDelta`s as tokens arrive (per sample
+index), then exactly one `SampleFinished` per sample index. Consumers (solve, the eval pipeline,
+the TUI) only ever see this interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Iterator, Protocol, Sequence
+
+# The paper's stop sequences (Chen et al. 2021, section 3.3).
+STOP_SEQUENCES: tuple[str, ...] = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+DEFAULT_TOP_P = 0.95
+DEFAULT_MAX_TOKENS = 512
+# The paper's best temperature per k (Figure 5): greedy/low for pass@1, high for pass@100.
+PRESET_TEMPERATURES = {"pass@1": 0.2, "pass@10": 0.6, "pass@100": 0.8}
+
+FINISH_STOP = "stop"  # a stop sequence was produced
+FINISH_LENGTH = "length"  # max_tokens reached
+FINISH_EOS = "eos"  # the model's end of text
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    n: int = 1
+    temperature: float = 0.8
+    top_p: float = DEFAULT_TOP_P
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    stop: tuple[str, ...] = STOP_SEQUENCES
+    seed: int | None = None
+
+    def validate(self) -> "SamplingParams":
+        from pycodex.errors import UserError
+
+        if self.n <= 0:
+            raise UserError(f"--n must be at least 1 (got {self.n})")
+        if self.temperature < 0:
+            raise UserError(f"--temperature must be >= 0 (got {self.temperature})")
+        if not 0 < self.top_p <= 1:
+            raise UserError(f"--top-p must be in (0, 1] (got {self.top_p})")
+        if self.max_tokens <= 0:
+            raise UserError(f"--max-tokens must be at least 1 (got {self.max_tokens})")
+        return self
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SampleFinished:
+    index: int
+    completion: str  # cut at the first stop sequence
+    finish_reason: str  # FINISH_STOP / FINISH_LENGTH / FINISH_EOS
+    tokens: int  # sampled tokens counted in the log-probs
+    sum_logprob: float  # sum of log p(token) under the model, temperature 1 (log-softmax of raw logits)
+    mean_logprob: float  # sum_logprob / tokens (0.0 when tokens == 0)
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+GenerationEvent = TextDelta | SampleFinished
+
+
+class Backend(Protocol):
+    """What every generation backend provides."""
+
+    name: str
+
+    def generate(self, prompt: str, params: SamplingParams, task_id: str | None = None) -> Iterator[GenerationEvent]:
+        """Stream deltas then one SampleFinished per index in range(params.n).
+
+        task_id lets replay backends find their answer; model backends ignore it. Stopping the
+        iteration early (close()) must release resources and leave the backend reusable.
+        """
+        ...
+
+    def describe(self) -> dict:
+        """What the store records about the backend: kind, model path, sha256, versions."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Cut text at the earliest stop sequence. Returns (text, whether a stop was found)."""
+    cut = len(text)
+    for s in stop:
+        pos = text.find(s)
+        if pos != -1 and pos < cut:
+            cut = pos
+    return text[:cut], cut != len(text)

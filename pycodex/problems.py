@@ -1,0 +1,170 @@
+"""The HumanEval problem set: loading, validating and looking problems up."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable
+
+from pycodex import locations
+from pycodex.errors import UserError
+
+REQUIRED_FIELDS = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
+HUMANEVAL_SIZE = 164
+
+
+@dataclass(frozen=True)
+class Problem:
+    task_id: str
+    prompt: str
+    entry_point: str
+    canonical_solution: str
+    test: str
+
+    @property
+    def number(self) -> int | None:
+        tail = self.task_id.rsplit("/", 1)[-1]
+        return int(tail) if tail.isdigit() else None
+
+    @cached_property
+    def assert_count(self) -> int:
+        return sum(1 for line in self.test.splitlines() if line.strip().startswith("assert"))
+
+    @cached_property
+    def docstring(self) -> str:
+        """The prompt's docstring of the entry point (the text a user reads), or ''."""
+        match = re.search(r'("""|\'\'\')(.*?)(\1|$)', self.prompt.split(f"def {self.entry_point}", 1)[-1], re.S)
+        return match.group(2).strip() if match else ""
+
+    @property
+    def first_docstring_line(self) -> str:
+        for line in self.docstring.splitlines():
+            if line.strip():
+                return line.strip()
+        return ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {field: getattr(self, field) for field in REQUIRED_FIELDS}
+
+
+class ProblemSet:
+    """An ordered, validated set of problems with lookup by id or number."""
+
+    def __init__(self, problems: Iterable[Problem], source: Path | None = None):
+        self.problems = list(problems)
+        self.source = source
+        self._by_id = {p.task_id: p for p in self.problems}
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def __iter__(self):
+        return iter(self.problems)
+
+    def __contains__(self, task_id: str) -> bool:
+        return task_id in self._by_id
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [p.task_id for p in self.problems]
+
+    def valid_range(self) -> str:
+        if not self.problems:
+            return "no problems"
+        return f"{self.problems[0].task_id} .. {self.problems[-1].task_id}"
+
+    def resolve_id(self, ident: str) -> str:
+        """`HumanEval/12`, `12` or `humaneval/12` -> the canonical task id; unknown -> UserError."""
+        ident = ident.strip()
+        if ident in self._by_id:
+            return ident
+        if ident.isdigit():
+            for p in self.problems:
+                if p.number == int(ident):
+                    return p.task_id
+        for task_id in self._by_id:
+            if task_id.lower() == ident.lower():
+                return task_id
+        raise UserError(f"unknown task id {ident!r}: valid ids are {self.valid_range()} ({len(self)} problems)")
+
+    def get(self, ident: str) -> Problem:
+        return self._by_id[self.resolve_id(ident)]
+
+    def select(self, spec: str | None) -> list[Problem]:
+        """`all`, `0-19`, `HumanEval/3,7`, `3,10-12` -> problems in file order (no duplicates)."""
+        if spec is None or spec.strip().lower() in ("", "all"):
+            return list(self.problems)
+        wanted: set[str] = set()
+        for part in spec.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            range_match = re.fullmatch(r"(?:[\w-]+/)?(\d+)\s*-\s*(?:[\w-]+/)?(\d+)", part)
+            if range_match:
+                lo, hi = int(range_match.group(1)), int(range_match.group(2))
+                if lo > hi:
+                    raise UserError(f"bad problem range {part!r}: {lo} > {hi}")
+                for number in range(lo, hi + 1):
+                    wanted.add(self.resolve_id(str(number)))
+            else:
+                wanted.add(self.resolve_id(part))
+        if not wanted:
+            raise UserError(f"bad problem selection {spec!r}: use all, 0-19 or HumanEval/3,7")
+        return [p for p in self.problems if p.task_id in wanted]
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def load_problems(path: str | Path | None = None) -> ProblemSet:
+    """Load and validate a problems file (JSONL, optionally gzipped). Errors are one line."""
+    path = Path(path) if path else locations.problems_file()
+    if not path.exists():
+        raise UserError(f"problems file not found: {path}")
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    try:
+        with _open_text(path) as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise UserError(f"{path}: line {lineno} is not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise UserError(f"{path}: line {lineno} is not a JSON object")
+                missing = [f for f in REQUIRED_FIELDS if not isinstance(row.get(f), str)]
+                if missing:
+                    raise UserError(f"{path}: line {lineno} lacks field(s) {', '.join(missing)}")
+                if row["task_id"] in seen:
+                    raise UserError(f"{path}: line {lineno} repeats task id {row['task_id']}")
+                seen.add(row["task_id"])
+                problems.append(Problem(**{f: row[f] for f in REQUIRED_FIELDS}))
+    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+        raise UserError(f"problems file {path} is unreadable or corrupt: {exc}") from None
+    if not problems:
+        raise UserError(f"problems file {path} holds no problems")
+    return ProblemSet(problems, source=path)
+
+
+def load_humaneval() -> ProblemSet:
+    """The bundled HumanEval set, checked to be all 164 problems."""
+    problem_set = load_problems(locations.problems_file())
+    if len(problem_set) != HUMANEVAL_SIZE:
+        raise UserError(
+            f"bundled HumanEval file {problem_set.source} has {len(problem_set)} problems, expected {HUMANEVAL_SIZE}: reinstall pycodex"
+        )
+    return problem_set
+
+
+def load(path: str | Path | None = None) -> ProblemSet:
+    """The user's --problems-file when given, else the bundled HumanEval."""
+    return load_problems(path) if path else load_humaneval()
