@@ -1,0 +1,563 @@
+"""The eval pipeline: generate samples, execute them, store everything, emit events.
+
+The CLI (`pycodex eval`, `pycodex sweep`) and the TUI both drive this one class:
+
+    config = RunConfig(backend="llama", task_ids=["HumanEval/0"], params=SamplingParams(n=10, temperature=0.8))
+    with Store(db) as store:
+        finished = Pipeline(config, store=store, on_event=handler).run()   # blocking
+    # from another thread: pipeline.cancel()
+
+Generation runs on the caller's thread; every finished sample is stored, then handed to the executor
+at once (non-blocking submit), and its verdict is stored from the executor's completion callback, so
+execution overlaps generation and never holds it up.
+
+Determinism: model backends are called once per sample (n=1) with a seed derived from
+(run seed, task id, sample index); a resumed run therefore reproduces an uninterrupted one exactly.
+Replay backends (canonical, samples) are deterministic by index and are asked for the first
+max-missing-index+1 answers, of which only the missing ones are kept.
+
+Resume: Pipeline(None, store=store, run_id=RUN).run() loads the stored config, executes stored but
+unjudged samples, and generates only the samples not yet stored. Nothing stored is redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import Future
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from pycodex.errors import UserError
+from pycodex.events import (
+    EventHandler,
+    PipelineEvent,
+    ProblemStarted,
+    Progress,
+    RunFinished,
+    RunStarted,
+    SampleDelta,
+    SampleGenerated,
+    SampleJudged,
+)
+from pycodex.generation.base import SampleFinished, SamplingParams, TextDelta
+from pycodex.metrics import estimate_pass_at_k, supported_ks
+from pycodex import store as store_mod
+
+DEFAULT_KS = (1, 10, 100)
+REPLAY_BACKENDS = ("canonical", "samples")
+PROGRESS_INTERVAL = 0.2  # seconds between Progress events (at most ~5/s)
+# Settings that change no result: a resume may override them.
+RUNTIME_FIELDS = ("workers", "n_gpu_layers", "threads", "ctx", "verbose")
+
+
+@dataclass
+class RunConfig:
+    backend: str = "llama"
+    model: str | None = None
+    task_ids: list[str] = field(default_factory=list)
+    params: SamplingParams = field(default_factory=SamplingParams)
+    timeout: float = 3.0
+    memory_limit_mb: int = 4096
+    workers: int | None = None
+    ks: list[int] = field(default_factory=lambda: list(DEFAULT_KS))
+    name: str | None = None
+    problems_file: str | None = None
+    samples_file: str | None = None
+    n_gpu_layers: int = 0
+    threads: int | None = None
+    ctx: int | None = None
+    verbose: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["params"] = self.params.to_dict()
+        d["task_ids"] = list(self.task_ids)
+        d["ks"] = list(self.ks)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        p = dict(data.get("params") or {})
+        if "stop" in p:
+            p["stop"] = tuple(p["stop"])
+        p = {k: v for k, v in p.items() if k in {f.name for f in fields(SamplingParams)}}
+        kwargs["params"] = SamplingParams(**p)
+        kwargs["task_ids"] = list(kwargs.get("task_ids") or [])
+        kwargs["ks"] = list(kwargs.get("ks") or DEFAULT_KS)
+        return cls(**kwargs)
+
+    def result_key(self) -> dict[str, Any]:
+        """What determines a run's results (used to match an unfinished run, e.g. by sweep)."""
+        d = self.to_dict()
+        for k in (*RUNTIME_FIELDS, "name", "ks"):
+            d.pop(k, None)
+        return d
+
+
+def derive_seed(run_seed: int, task_id: str, index: int) -> int:
+    """The seed of one sample: a stable hash of (run seed, task id, sample index), 31 bits."""
+    digest = hashlib.sha256(f"{run_seed}\x00{task_id}\x00{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def default_ks(n: int) -> list[int]:
+    return [k for k in DEFAULT_KS if k <= n] or [1]
+
+
+def pass_at_k_for_run(store: store_mod.Store, run_id: str, ks: list[int] | None = None) -> dict[int, float]:
+    """pass@k over the judged samples of a run, for each k every judged problem supports."""
+    totals = store.totals(run_id)
+    if not totals:
+        return {}
+    if ks is None:
+        ks = list(range(1, min(n for n, _ in totals.values()) + 1))
+    return estimate_pass_at_k(totals, ks)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: RunConfig | None,
+        *,
+        store: store_mod.Store,
+        backend=None,
+        problem_set=None,
+        executor=None,
+        on_event: EventHandler | None = None,
+        run_id: str | None = None,
+    ):
+        if config is None and run_id is None:
+            raise ValueError("Pipeline needs a config or a run_id to resume")
+        self.store = store
+        self.on_event = on_event
+        self._given_config = config
+        self.config: RunConfig | None = config
+        self._backend = backend
+        self._own_backend = backend is None
+        self._problem_set = problem_set
+        self._executor = executor
+        self._own_executor = executor is None
+        self._resume_id = store.resolve(run_id) if run_id else None
+        self.run_id: str | None = self._resume_id
+        self.session = 1
+
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()  # counters and pending set
+        self._idle = threading.Condition(self._lock)
+        self._pending: set[Future] = set()
+        self._last_progress = 0.0
+        self._handler_failed = False
+        # counters
+        self.total = 0
+        self.generated = 0  # stored samples, all sessions
+        self.executed = 0
+        self.passed = 0
+        self.session_generated = 0
+        self.session_executed = 0
+        self.session_tokens = 0
+        self.execution_errors: list[str] = []
+        self.current_task: str | None = None
+        self._gen_started: float | None = None
+        self._gen_seconds = 0.0
+
+    # -- public ---------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop as soon as possible (thread-safe). run() returns with status `cancelled`."""
+        self._cancel.set()
+        with self._idle:
+            self._idle.notify_all()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self) -> RunFinished:
+        started = time.monotonic()
+        status = store_mod.FAILED
+        error: str | None = None
+        try:
+            problems, config = self._prepare()
+            self._execute_stored_unjudged(problems)
+            self._generate(problems, config)
+            self._wait_for_execution()
+            if self._cancel.is_set():
+                status = store_mod.CANCELLED
+            elif self.execution_errors:
+                status = store_mod.FAILED
+                error = f"{len(self.execution_errors)} sample(s) could not be executed: {self.execution_errors[0]}"
+            else:
+                status = store_mod.FINISHED
+        except KeyboardInterrupt:
+            self._cancel.set()
+            status = store_mod.CANCELLED
+            raise
+        except UserError as exc:
+            error = str(exc)
+            raise
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._shutdown(cancelled=self._cancel.is_set() or status != store_mod.FINISHED)
+            if self.run_id is not None:
+                try:
+                    self.store.finish_run(self.run_id, status, error)
+                except Exception:
+                    pass
+            finished = self._finished_event(status, time.monotonic() - started, error)
+            self._emit(finished)
+        return finished
+
+    # -- setup ----------------------------------------------------------------------------
+
+    def _prepare(self):
+        from pycodex.problems import load
+
+        store = self.store
+        if self._resume_id:
+            record = store.get_run(self._resume_id)
+            config = RunConfig.from_dict(record.config)
+            if self._given_config is not None:
+                for name in RUNTIME_FIELDS:
+                    setattr(config, name, getattr(self._given_config, name))
+            self.config = config
+        else:
+            config = self.config
+            assert config is not None
+        config.params.validate()
+        if self._problem_set is None:
+            self._problem_set = load(config.problems_file)
+        problem_set = self._problem_set
+        if not config.task_ids:
+            config.task_ids = problem_set.task_ids
+        problems = [problem_set.get(t) for t in config.task_ids]
+        config.task_ids = [p.task_id for p in problems]
+        too_big = [k for k in config.ks if k > config.params.n]
+        if too_big:
+            raise UserError(f"k={too_big[0]} needs at least {too_big[0]} samples per problem, but --n is {config.params.n}")
+        if config.params.seed is None:
+            config.params = replace(config.params, seed=secrets.randbelow(2**31))
+
+        if self._backend is None:
+            from pycodex.generation.factory import create_backend
+
+            self._backend = create_backend(
+                config.backend,
+                model=config.model,
+                n_gpu_layers=config.n_gpu_layers,
+                threads=config.threads,
+                ctx=config.ctx,
+                verbose=config.verbose,
+                samples_file=config.samples_file,
+                problem_set=problem_set,
+            )
+        try:
+            info = dict(self._backend.describe() or {})
+        except Exception as exc:  # describe must not stop a run
+            info = {"kind": getattr(self._backend, "name", config.backend), "describe_error": str(exc)}
+
+        if self._resume_id:
+            self.session = store.begin_session(self._resume_id)
+            store.set_backend_info(self._resume_id, info) if not store.get_run(self._resume_id).backend_info else None
+        else:
+            self.run_id = store.create_run(
+                config=config.to_dict(),
+                backend=config.backend,
+                task_ids=config.task_ids,
+                n=config.params.n,
+                temperature=config.params.temperature,
+                seed=config.params.seed,
+                name=config.name,
+                model=info.get("model_path") or info.get("model") or config.model,
+                model_sha256=info.get("sha256") or info.get("model_sha256"),
+                backend_info=info,
+            )
+
+        if self._executor is None:
+            from pycodex.execution import Executor
+
+            self._executor = Executor(workers=config.workers, timeout=config.timeout, memory_limit_mb=config.memory_limit_mb)
+
+        generated, judged = store.done_keys(self.run_id)
+        self._generated_keys = generated
+        self._judged_keys = judged
+        self.total = len(problems) * config.params.n
+        self.generated = len(generated)
+        stats = store.totals(self.run_id)
+        self.executed = sum(n for n, _ in stats.values())
+        self.passed = sum(c for _, c in stats.values())
+        self._emit(
+            RunStarted(
+                run_id=self.run_id,
+                task_ids=list(config.task_ids),
+                n=config.params.n,
+                config=config.to_dict(),
+                already_done=len(generated),
+            )
+        )
+        return problems, config
+
+    # -- execution ------------------------------------------------------------------------
+
+    def _submit(self, problem, index: int, completion: str) -> None:
+        future = self._executor.submit(problem, completion)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(lambda f, p=problem, i=index: self._on_judged(f, p.task_id, i))
+
+    def _on_judged(self, future: Future, task_id: str, index: int) -> None:
+        try:
+            if future.cancelled():
+                return
+            try:
+                verdict = future.result()
+            except Exception as exc:  # the executor itself failed: leave the sample unjudged (a resume retries)
+                with self._lock:
+                    self.execution_errors.append(f"{task_id}#{index}: {type(exc).__name__}: {exc}")
+                return
+            try:
+                self.store.add_result(
+                    self.run_id,
+                    task_id,
+                    index,
+                    status=verdict.status,
+                    passed=verdict.passed,
+                    detail=verdict.detail or "",
+                    seconds=verdict.seconds,
+                    session=self.session,
+                )
+            except Exception as exc:
+                with self._lock:
+                    self.execution_errors.append(f"{task_id}#{index}: storing the verdict failed: {exc}")
+                return
+            with self._lock:
+                self.executed += 1
+                self.session_executed += 1
+                self.passed += bool(verdict.passed)
+            self._emit(
+                SampleJudged(
+                    run_id=self.run_id,
+                    task_id=task_id,
+                    index=index,
+                    status=verdict.status,
+                    detail=verdict.detail or "",
+                    passed=bool(verdict.passed),
+                    seconds=verdict.seconds,
+                )
+            )
+            self._maybe_progress()
+        finally:
+            with self._idle:
+                self._pending.discard(future)
+                self._idle.notify_all()
+
+    def _execute_stored_unjudged(self, problems) -> None:
+        wanted = {p.task_id: p for p in problems}
+        for sample in self.store.samples(self.run_id):
+            if self._cancel.is_set():
+                return
+            if sample.judged or sample.task_id not in wanted:
+                continue
+            self._submit(wanted[sample.task_id], sample.index, sample.completion)
+
+    def _wait_for_execution(self) -> None:
+        with self._idle:
+            while self._pending and not self._cancel.is_set():
+                self._idle.wait(0.25)
+        self._maybe_progress(force=True)
+
+    def _shutdown(self, cancelled: bool) -> None:
+        if cancelled:
+            with self._lock:
+                pending = list(self._pending)
+            for f in pending:
+                f.cancel()
+            # Give verdicts already running a moment to land, then leave them (a resume judges them).
+            deadline = time.monotonic() + 1.0
+            with self._idle:
+                while self._pending and time.monotonic() < deadline:
+                    self._idle.wait(0.05)
+        if self._own_executor and self._executor is not None:
+            executor, self._executor = self._executor, None
+            if cancelled:
+                threading.Thread(target=_quiet_close, args=(executor,), daemon=True).start()
+            else:
+                _quiet_close(executor)
+        if self._own_backend and self._backend is not None:
+            backend, self._backend = self._backend, None
+            _quiet_close(backend)
+
+    # -- generation -----------------------------------------------------------------------
+
+    def _generate(self, problems, config: RunConfig) -> None:
+        n = config.params.n
+        replay = getattr(self._backend, "name", config.backend) in REPLAY_BACKENDS
+        self._gen_started = time.monotonic()
+        for problem in problems:
+            if self._cancel.is_set():
+                return
+            missing = [i for i in range(n) if (problem.task_id, i) not in self._generated_keys]
+            if not missing:
+                continue
+            self.current_task = problem.task_id
+            self._emit(ProblemStarted(run_id=self.run_id, task_id=problem.task_id))
+            if replay:
+                params = replace(config.params, n=max(missing) + 1)
+                self._consume(problem, self._backend.generate(problem.prompt, params, task_id=problem.task_id), set(missing), None)
+            else:
+                for index in missing:
+                    if self._cancel.is_set():
+                        return
+                    seed = derive_seed(config.params.seed, problem.task_id, index)
+                    params = replace(config.params, n=1, seed=seed)
+                    stream = self._backend.generate(problem.prompt, params, task_id=problem.task_id)
+                    self._consume(problem, stream, {index}, index)
+        self.current_task = None
+
+    def _consume(self, problem, stream, wanted: set[int], fixed_index: int | None) -> None:
+        """Drain one backend stream. fixed_index maps the stream's index 0 to that sample index."""
+        config = self.config
+        try:
+            for event in stream:
+                if self._cancel.is_set():
+                    return
+                index = fixed_index if fixed_index is not None else event.index
+                if index not in wanted:
+                    continue
+                if isinstance(event, TextDelta):
+                    if self.on_event is not None and event.text:
+                        self._emit(SampleDelta(run_id=self.run_id, task_id=problem.task_id, index=index, text=event.text))
+                elif isinstance(event, SampleFinished):
+                    seed = derive_seed(config.params.seed, problem.task_id, index) if fixed_index is not None else None
+                    self.store.add_sample(
+                        self.run_id,
+                        problem.task_id,
+                        index,
+                        completion=event.completion,
+                        tokens=event.tokens,
+                        sum_logprob=event.sum_logprob,
+                        mean_logprob=event.mean_logprob,
+                        finish_reason=event.finish_reason,
+                        seconds=event.seconds,
+                        seed=seed,
+                        session=self.session,
+                    )
+                    self._generated_keys.add((problem.task_id, index))
+                    with self._lock:
+                        self.generated += 1
+                        self.session_generated += 1
+                        self.session_tokens += event.tokens
+                        self._gen_seconds = time.monotonic() - (self._gen_started or time.monotonic())
+                    self._emit(
+                        SampleGenerated(
+                            run_id=self.run_id,
+                            task_id=problem.task_id,
+                            index=index,
+                            completion=event.completion,
+                            tokens=event.tokens,
+                            sum_logprob=event.sum_logprob,
+                            mean_logprob=event.mean_logprob,
+                            finish_reason=event.finish_reason,
+                            seconds=event.seconds,
+                        )
+                    )
+                    self._submit(problem, index, event.completion)
+                    self._maybe_progress()
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _emit(self, event: PipelineEvent) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:
+            if not self._handler_failed:
+                self._handler_failed = True
+                print("pycodex: an event handler failed (the run goes on):", file=sys.stderr)
+                traceback.print_exc()
+
+    def progress(self) -> Progress:
+        with self._lock:
+            elapsed = time.monotonic() - self._gen_started if self._gen_started else 0.0
+            tps = self.session_tokens / elapsed if elapsed > 0 else 0.0
+            remaining = self.total - self.generated
+            if remaining <= 0:
+                eta = 0.0 if not self._pending else None
+            elif self.session_generated:
+                eta = remaining * (elapsed / self.session_generated)
+            else:
+                eta = None
+            return Progress(
+                run_id=self.run_id,
+                total=self.total,
+                generated=self.generated,
+                executed=self.executed,
+                passed=self.passed,
+                tokens=self.session_tokens,
+                tokens_per_second=tps,
+                eta_seconds=eta,
+                current_task=self.current_task,
+            )
+
+    def _maybe_progress(self, force: bool = False) -> None:
+        if self.on_event is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._last_progress < PROGRESS_INTERVAL:
+                return
+            self._last_progress = now
+        self._emit(self.progress())
+
+    def _finished_event(self, status: str, wall: float, error: str | None) -> RunFinished:
+        if self.run_id is None:
+            return RunFinished(run_id="", status=status, pass_at_k={}, totals={"error": error})
+        try:
+            stats = self.store.generation_stats(self.run_id)
+            totals_by_task = self.store.totals(self.run_id)
+        except Exception:
+            stats, totals_by_task = {}, {}
+        ks = list(self.config.ks) if self.config else list(DEFAULT_KS)
+        pass_at_k = estimate_pass_at_k(totals_by_task, ks) if totals_by_task else {}
+        totals = {
+            "samples": self.total,
+            "problems": len(self.config.task_ids) if self.config else 0,
+            "n": self.config.params.n if self.config else 0,
+            "seed": self.config.params.seed if self.config else None,
+            "generated": stats.get("generated", self.generated),
+            "executed": stats.get("executed", self.executed),
+            "passed": stats.get("passed", self.passed),
+            "generated_tokens": stats.get("generated_tokens", 0),
+            "generation_seconds": round(stats.get("generation_seconds", 0.0), 4),
+            "execution_seconds": round(stats.get("execution_seconds", 0.0), 4),
+            "session": self.session,
+            "generated_this_session": self.session_generated,
+            "executed_this_session": self.session_executed,
+            "tokens_this_session": self.session_tokens,
+            "wall_seconds": round(wall, 4),
+            "complete_problems": sum(1 for n, _ in totals_by_task.values() if self.config and n >= self.config.params.n),
+            "supported_ks": supported_ks((n for n, _ in totals_by_task.values()), ks),
+        }
+        if error:
+            totals["error"] = error
+        return RunFinished(run_id=self.run_id, status=status, pass_at_k=pass_at_k, totals=totals)
+
+
+def _quiet_close(obj) -> None:
+    try:
+        obj.close()
+    except Exception:
+        pass
