@@ -1,0 +1,200 @@
+"""The Executor: judge (problem, completion) pairs in parallel, sandboxed worker processes.
+
+One thread per worker feeds it jobs from a shared queue and resolves the caller's Futures.
+Workers are started lazily, restarted when they die, and every submitted sample gets exactly
+one Verdict (a broken worker yields "crashed", never an exception).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import queue
+import select
+import struct
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Callable, Iterable
+
+from pycodex.execution.verdict import CRASHED, Verdict, program_parts
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execution.worker import main; main()"
+_WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+_REPLY_SLACK = 30.0  # seconds past a job's own limits before a silent worker is declared dead
+_slots = itertools.count()  # every worker in this process gets its own slot (and sandbox uid)
+
+
+class _WorkerProcess:
+    def __init__(self, slot: int):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOT, str(slot)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=_WORKER_ENV, cwd="/", close_fds=True,
+        )
+        if self.recv(60.0) is None:
+            self.kill()
+            raise RuntimeError("worker did not start")
+
+    def send(self, message: dict) -> None:
+        data = json.dumps(message).encode()
+        self.proc.stdin.write(struct.pack(">I", len(data)) + data)
+        self.proc.stdin.flush()
+
+    def _read(self, size: int, deadline: float) -> bytes | None:
+        import time
+
+        data = b""
+        fd = self.proc.stdout.fileno()
+        while len(data) < size:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, size - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def recv(self, wait: float) -> dict | None:
+        import time
+
+        deadline = time.monotonic() + wait
+        header = self._read(4, deadline)
+        if header is None:
+            return None
+        body = self._read(struct.unpack(">I", header)[0], deadline)
+        return json.loads(body) if body is not None else None
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+class Executor:
+    """Runs samples in `workers` sandboxed processes (default: one per CPU)."""
+
+    def __init__(self, workers: int | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096):
+        workers = workers if workers is not None else (os.cpu_count() or 1)
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        if not timeout > 0:
+            raise ValueError("timeout must be positive")
+        if memory_limit_mb <= 0:
+            raise ValueError("memory_limit_mb must be positive")
+        self.workers, self.timeout, self.memory_limit_mb = workers, float(timeout), int(memory_limit_mb)
+        self._jobs: queue.Queue = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- public API ---------------------------------------------------------------------------
+    def submit(self, problem, completion: str) -> Future:
+        """Queue one sample; the Future resolves to its Verdict. Never blocks."""
+        head, test = program_parts(problem.prompt, completion, problem.test, problem.entry_point)
+        job = {"head": head, "test": test, "entry_point": problem.entry_point,
+               "timeout": self.timeout, "memory_mb": self.memory_limit_mb}
+        return self._submit_job(job)
+
+    def run(self, items: Iterable, on_result: Callable[[int, Verdict], None] | None = None) -> list[Verdict]:
+        """Judge every (problem, completion); verdicts in input order, on_result(i, v) as each finishes."""
+        futures = []
+        for index, (problem, completion) in enumerate(items):
+            future = self.submit(problem, completion)
+            if on_result is not None:
+                future.add_done_callback(lambda f, i=index: on_result(i, f.result()))
+            futures.append(future)
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        """Finish the queued samples, then stop the workers."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._jobs.put(None)
+        for thread in threads:
+            thread.join()
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _submit_job(self, job: dict) -> Future:
+        future: Future = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("executor is closed")
+            if not self._threads:
+                for _ in range(self.workers):
+                    thread = threading.Thread(target=self._serve, args=(next(_slots) % 5000,), daemon=True,
+                                              name="pycodex-executor")
+                    thread.start()
+                    self._threads.append(thread)
+            self._jobs.put((job, future))
+        return future
+
+    def _serve(self, slot: int) -> None:
+        worker: _WorkerProcess | None = None
+        try:
+            while True:
+                item = self._jobs.get()
+                if item is None:
+                    return
+                job, future = item
+                if not future.set_running_or_notify_cancel():
+                    continue
+                reply = None
+                try:
+                    if worker is None or not worker.alive():
+                        worker = _WorkerProcess(slot)
+                    worker.send(job)
+                    reply = worker.recv(job["timeout"] + _REPLY_SLACK)
+                    error = "worker stopped answering"
+                except Exception as exc:  # noqa: BLE001 - every sample gets a verdict
+                    error = f"worker failed: {type(exc).__name__}: {exc}"
+                if reply is None:
+                    if worker is not None:
+                        worker.kill()
+                        worker = None
+                    future.set_result(Verdict(CRASHED, f"executor {error}"))
+                    continue
+                layers = reply.pop("layers", None)
+                verdict = Verdict(**{k: reply[k] for k in ("status", "detail", "seconds", "output")})
+                future.set_result((verdict, layers) if job.get("probe") else verdict)
+        finally:
+            if worker is not None:
+                worker.kill()
+
+
+def sandbox_info() -> list[tuple[str, bool, str]]:
+    """Each isolation layer as (layer, active, reason), observed by running a probe in the sandbox."""
+    from types import SimpleNamespace
+
+    probe = SimpleNamespace(prompt="def probe():\n    return 1\n", test="def check(candidate):\n    assert candidate() == 1\n",
+                            entry_point="probe")
+    with Executor(workers=1, timeout=5.0, memory_limit_mb=512) as executor:
+        head, test = program_parts(probe.prompt, "", probe.test, probe.entry_point)
+        job = {"head": head, "test": test, "entry_point": "probe", "timeout": 5.0, "memory_mb": 512, "probe": True}
+        verdict, layers = executor._submit_job(job).result()
+    if not layers:
+        return [("sandbox", False, f"the probe sample did not run: {verdict.result}")]
+    return [(str(name), bool(active), str(reason)) for name, active, reason in layers]

@@ -1,0 +1,188 @@
+"""Operating-system isolation for one sample: namespaces, mounts, limits, an unprivileged uid.
+
+Runs inside the worker process (see worker.py); standard library only. The worker forks C1,
+C1 calls enter_namespaces() and forks C2, C2 calls lock_down() and then runs the harness.
+When C2 (pid 1 of its own PID namespace) dies, the kernel kills everything it started.
+Every step that can fail degrades to a weaker layer and says so in the returned layer list.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import math
+import os
+import resource
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+ISOLATING = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
+_OPTION_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
+                 "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME}
+
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+SIGKILL = 9
+
+SANDBOX_UID_BASE = 60000  # + worker slot: each slot its own uid, so RLIMIT_NPROC is per slot
+SCRATCH = "/tmp/scratch"
+FILE_SIZE_LIMIT = 16 * 1024 * 1024
+OPEN_FILES_LIMIT = 256
+PROCESS_LIMIT = 64
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+_libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def prctl(option: int, value: int) -> None:
+    _check(_libc.prctl(option, value, 0, 0, 0), f"prctl({option})")
+
+
+def unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
+
+
+def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
+    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
+
+
+def enter_namespaces(is_root: bool) -> str:
+    """In C1: new PID/net/mount/IPC/UTS namespaces (plus a user namespace when not root).
+
+    Returns the mode the sample will run under: "root", "userns" or "plain" (no namespaces).
+    """
+    if is_root:
+        try:
+            unshare(ISOLATING)
+            return "root"
+        except OSError:
+            pass
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        unshare(CLONE_NEWUSER | ISOLATING)
+        for path, text in (("/proc/self/setgroups", "deny"), ("/proc/self/uid_map", f"0 {uid} 1"),
+                           ("/proc/self/gid_map", f"0 {gid} 1")):
+            with open(path, "w") as f:
+                f.write(text)
+        return "userns"
+    except OSError:
+        return "plain"
+
+
+def _mountpoints() -> list[tuple[str, int]]:
+    """(mount point, flags to keep) for every mount visible to this process, shallowest first."""
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            target = fields[4].replace("\\040", " ")
+            flags = 0
+            for opt in fields[5].split(","):
+                flags |= _OPTION_FLAGS.get(opt, 0)
+            points.append((target, flags))
+    points.sort(key=lambda p: p[0].count("/") if p[0] != "/" else 0)
+    return points
+
+
+def _isolate_filesystem(uid: int, layers: list) -> str:
+    """Private mounts, everything read-only, fresh tmpfs scratch, fresh /proc. Returns the scratch dir."""
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    failed = []
+    for target, keep in _mountpoints():
+        if target == "/proc" or target.startswith("/proc/"):
+            continue
+        try:
+            mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
+        except OSError:
+            failed.append(target)
+    layers.append(("read-only filesystem", not failed,
+                   "every mount remounted read-only" if not failed else f"could not remount {', '.join(failed[:3])}"))
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755")
+    for extra in ("/var/tmp", "/dev/shm"):
+        if os.path.isdir(extra):
+            try:
+                mount("tmpfs", extra, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
+            except OSError:
+                pass
+    os.mkdir(SCRATCH, 0o700)
+    os.chown(SCRATCH, uid, uid)
+    layers.append(("scratch directory", True, "fresh 64 MiB tmpfs on /tmp, gone with the sample"))
+    try:
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        layers.append(("private /proc", True, "fresh /proc shows only the sample's processes"))
+    except OSError as exc:
+        layers.append(("private /proc", False, f"mount proc failed: {exc.strerror}"))
+    return SCRATCH
+
+
+def _set_limits(memory_mb: int, timeout: float, mode: str, layers: list) -> None:
+    cpu = math.ceil(timeout) + 1
+    limits = [
+        (resource.RLIMIT_AS, memory_mb * 1024 * 1024),
+        (resource.RLIMIT_CPU, cpu),
+        (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT),
+        (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    if mode == "root":  # per-slot uid: the count starts at zero. Elsewhere it would count the user's own processes.
+        limits.append((resource.RLIMIT_NPROC, PROCESS_LIMIT))
+    for which, value in limits:
+        resource.setrlimit(which, (value, value + 1 if which == resource.RLIMIT_CPU else value))
+    what = f"memory {memory_mb} MiB, CPU {cpu} s, files {FILE_SIZE_LIMIT >> 20} MiB, {OPEN_FILES_LIMIT} fds, no core dumps"
+    if mode == "root":
+        what += f", {PROCESS_LIMIT} processes"
+    layers.append(("resource limits", True, what))
+
+
+def lock_down(mode: str, slot: int, memory_mb: int, timeout: float, scratch: str | None) -> list:
+    """In C2, before any sample code: isolate, limit, drop privileges. Returns [(layer, active, reason)].
+
+    `scratch` is the worker-made directory used when there is no mount namespace ("plain").
+    Raises OSError when a step that must work fails; the worker turns that into a verdict.
+    """
+    layers: list = []
+    namespaced = mode in ("root", "userns")
+    layers.append(("namespaces", namespaced, "own PID, network, mount, IPC and UTS namespaces" if namespaced
+                   else "unshare not permitted: process group only"))
+    layers.append(("no network", namespaced, "empty network namespace" if namespaced else "network reachable"))
+    uid = SANDBOX_UID_BASE + slot if mode == "root" else os.getuid()
+    if namespaced:
+        scratch = _isolate_filesystem(uid, layers)
+    else:
+        os.setsid()
+        layers.append(("read-only filesystem", False, "no mount namespace: the user's files are writable"))
+        layers.append(("scratch directory", True, "fresh temporary directory, removed afterwards"))
+        layers.append(("private /proc", False, "no PID namespace"))
+    _set_limits(memory_mb, timeout, mode, layers)
+    os.chdir(scratch)
+    if mode == "root":
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        layers.append(("unprivileged user", True, f"runs as uid {uid}"))
+    else:
+        layers.append(("unprivileged user", mode == "userns",
+                       "root only inside its user namespace" if mode == "userns" else "runs as the invoking user"))
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    prctl(PR_SET_DUMPABLE, 0)
+    prctl(PR_SET_PDEATHSIG, SIGKILL)  # setuid cleared it
+    layers.append(("no new privileges", True, "no_new_privs set, not dumpable"))
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": scratch, "LANG": "C.UTF-8", "TMPDIR": scratch})
+    layers.append(("clean environment", True, "environment scrubbed, stdin empty, other descriptors closed"))
+    return layers
