@@ -1,0 +1,1 @@
+"""The Textual app: a thin skin over the core pipeline (see docs/tui.md)."""

@@ -1,0 +1,338 @@
+"""The pycodex Textual app: a thin skin over the core pipeline and run store.
+
+Everything heavy (the model, llama_cpp, numpy, the store, the pipeline) is imported lazily in
+thread workers, so the first frame comes fast. Tests inject paths and the backend through the
+constructor (or PYCODEX_DB / PYCODEX_DATA_DIR / PYCODEX_CONFIG_DIR).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from pycodex import config as user_config
+from pycodex import locations
+from pycodex.tui.messages import BackendChanged
+
+DEFAULT_MODEL = "default"  # the bundled Gemma 3 270M GGUF through llama.cpp
+CANONICAL_MODEL = "canonical"
+
+
+def model_label(model: str) -> str:
+    if model == DEFAULT_MODEL:
+        return "Gemma 3 270M (bundled)"
+    if model == CANONICAL_MODEL:
+        return "canonical replay"
+    if model.startswith("samples:"):
+        return f"samples {Path(model[8:]).name}"
+    return Path(model).name
+
+
+class PycodexApp(App):
+    """`pycodex` with no arguments."""
+
+    TITLE = "pycodex"
+    SUB_TITLE = "HumanEval, the Codex paper, live"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("m", "pick_model", "Model"),
+        Binding("R", "runs", "Runs"),
+        Binding("E", "dashboard", "Eval"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        *,
+        db_path: str | Path | None = None,
+        config_path: str | Path | None = None,
+        theme_dirs: list[Path] | None = None,
+        model: str | None = None,
+        problem_set: Any = None,
+        exit_after_first_frame: bool = False,
+        executor_options: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.db_path = Path(db_path) if db_path else locations.default_db_path()
+        self.config_path = Path(config_path) if config_path else locations.config_file()
+        self.theme_dirs = theme_dirs
+        self.settings: dict[str, Any] = user_config.load(self.config_path)
+        self.model: str = model or str(self.settings.get("model") or DEFAULT_MODEL)
+        self.executor_options = executor_options or {}
+        self.exit_after_first_frame = exit_after_first_frame
+        self._problem_set = problem_set
+        self.theme_specs: dict[str, Any] = {}
+        self.theme_errors: list[str] = []
+        self._backend: Any = None
+        self._backend_model: str | None = None
+        self._backend_lock = threading.Lock()
+        self.backend_state = "idle"  # idle / loading / ready / failed
+        self.pass_rates: dict[str, tuple[float | None, float | None]] = {}
+        self._load_themes()
+
+    # -- problems, themes, config ------------------------------------------------------
+    @property
+    def problem_set(self):
+        if self._problem_set is None:
+            from pycodex.problems import load_humaneval
+
+            self._problem_set = load_humaneval()
+        return self._problem_set
+
+    def _load_themes(self) -> None:
+        from pycodex.tui.themes import DEFAULT_THEME, load_themes
+
+        specs, errors = load_themes(self.theme_dirs)
+        self.theme_errors = errors
+        for spec in specs:
+            try:
+                self.register_theme(spec.to_textual())
+            except Exception as exc:
+                self.theme_errors.append(f"theme {spec.name}: {exc}")
+                continue
+            self.theme_specs[spec.name] = spec
+        wanted = self.settings.get("theme")
+        if isinstance(wanted, str) and wanted in self.available_themes:
+            self.theme = wanted
+        elif DEFAULT_THEME in self.available_themes:
+            self.theme = DEFAULT_THEME
+
+    @property
+    def code_style(self) -> str:
+        spec = self.theme_specs.get(self.theme)
+        if spec is not None:
+            return spec.pygments_style
+        return "monokai" if self.current_theme.dark else "friendly"
+
+    def save_setting(self, **changes: Any) -> None:
+        self.settings.update(changes)
+        try:
+            values = user_config.load(self.config_path)
+            values.update(changes)
+            user_config.save(values, self.config_path)
+        except OSError as exc:
+            self.notify(f"could not save settings to {self.config_path}: {exc}", severity="warning")
+
+    def _on_theme_changed(self, theme) -> None:
+        if self.settings.get("theme") != theme.name:
+            self.save_setting(theme=theme.name)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        from pycodex.tui.screens.browser import BrowserScreen
+
+        return BrowserScreen()
+
+    def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        for message in self.theme_errors:
+            self.notify(message, title="Theme skipped", severity="warning", timeout=8)
+        if self.exit_after_first_frame:
+            self.call_after_refresh(self.exit)
+            return
+        self.refresh_pass_rates()
+        self._warm_imports()
+
+    @work(thread=True, group="warm", exit_on_error=False)
+    def _warm_imports(self) -> None:
+        # numpy (pass@k) and difflib are used on the UI thread later; pay their import cost now, off it.
+        import difflib  # noqa: F401
+
+        import pycodex.metrics  # noqa: F401
+
+    @work(thread=True, group="rates", exclusive=True, exit_on_error=False)
+    def refresh_pass_rates(self) -> None:
+        from pycodex.tui import data
+
+        try:
+            rates = data.pass_rates(self.db_path)
+        except Exception as exc:
+            self.call_from_thread(self.notify, f"run store unreadable: {exc}", severity="warning")
+            return
+        self.call_from_thread(self._set_pass_rates, rates)
+
+    def _set_pass_rates(self, rates) -> None:
+        self.pass_rates = rates
+        for screen in self.screen_stack:
+            handler = getattr(screen, "pass_rates_changed", None)
+            if handler:
+                handler()
+
+    # -- model / backend ---------------------------------------------------------------
+    @property
+    def model_label(self) -> str:
+        return model_label(self.model)
+
+    def set_model(self, model: str) -> None:
+        """Switch model (persisted); loading starts at once in a worker, input never blocks."""
+        if model != self.model:
+            self.model = model
+            self.save_setting(model=model)
+        self.preload_backend()
+
+    @work(thread=True, group="backend", exclusive=False, exit_on_error=False)
+    def preload_backend(self) -> None:
+        try:
+            self.acquire_backend()
+        except Exception:
+            pass  # acquire_backend reported it
+
+    def _create_backend(self, model: str):
+        from pycodex.generation.factory import create_backend
+
+        if model == CANONICAL_MODEL:
+            return create_backend("canonical", problem_set=self.problem_set)
+        if model.startswith("samples:"):
+            return create_backend("samples", samples_file=model[8:], problem_set=self.problem_set)
+        if model == DEFAULT_MODEL:
+            return create_backend("llama")
+        return create_backend("llama", model=model)
+
+    def acquire_backend(self):
+        """The current model's backend, created on first use. Worker threads only (may take seconds)."""
+        with self._backend_lock:
+            model = self.model
+            if self._backend is not None and self._backend_model == model:
+                return self._backend
+            old, self._backend, self._backend_model = self._backend, None, None
+            if old is not None:
+                try:
+                    old.close()
+                except Exception:
+                    pass
+            self.backend_state = "loading"
+            self.post_message(BackendChanged(model_label(model), "loading"))
+            try:
+                backend = self._create_backend(model)
+            except Exception as exc:
+                self.backend_state = "failed"
+                self.post_message(BackendChanged(model_label(model), "failed", error=str(exc)))
+                raise
+            self._backend, self._backend_model = backend, model
+            self.backend_state = "ready"
+            self.post_message(BackendChanged(model_label(model), "ready"))
+            return backend
+
+    def on_backend_changed(self, message: BackendChanged) -> None:
+        if message.state == "loading":
+            self.notify(f"loading {message.label}…", title="Model", timeout=3)
+        elif message.state == "ready":
+            self.notify(f"{message.label} ready", title="Model", timeout=3)
+        else:
+            self.notify(f"{message.label}: {message.error}", title="Model failed", severity="error", timeout=10)
+        for screen in self.screen_stack:
+            handler = getattr(screen, "backend_changed", None)
+            if handler:
+                handler(message)
+
+    def make_pipeline(self, task_ids: list[str], params, *, backend, on_event, ks=None, run_id=None):
+        """The same Pipeline `pycodex eval` builds; called from the run worker thread."""
+        from pycodex.tui import core
+
+        return core.make_pipeline(
+            db_path=self.db_path,
+            problem_set=self.problem_set,
+            task_ids=task_ids,
+            params=params,
+            backend=backend,
+            model=self.model,
+            on_event=on_event,
+            ks=ks,
+            run_id=run_id,
+            executor_options=self.executor_options,
+        )
+
+    # -- actions -----------------------------------------------------------------------
+    def action_help(self) -> None:
+        from pycodex.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_pick_model(self) -> None:
+        from pycodex.tui.screens.model_picker import ModelPicker
+
+        def chosen(model: str | None) -> None:
+            if model:
+                self.set_model(model)
+
+        self.push_screen(ModelPicker(self.model), chosen)
+
+    def action_runs(self) -> None:
+        from pycodex.tui.screens.runs import RunsScreen
+
+        self.push_screen(RunsScreen())
+
+    def action_dashboard(self) -> None:
+        from pycodex.tui.screens.dashboard import DashboardScreen
+
+        self.push_screen(DashboardScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Pick model", "Bundled Gemma, another GGUF file, or canonical replay", self.action_pick_model)
+        yield SystemCommand("Run dashboard", "Start a full HumanEval eval and watch it fill in", self.action_dashboard)
+        yield SystemCommand("Run history", "Open a stored run", self.action_runs)
+        yield SystemCommand("Key bindings", "Show every key binding", self.action_help)
+
+    def on_unmount(self) -> None:
+        from pycodex.tui.core import close_stores
+
+        close_stores()
+        backend = self._backend
+        if backend is not None:
+            try:
+                backend.close()
+            except Exception:
+                pass
+
+
+def _log_path() -> Path:
+    try:
+        directory = locations.cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory / "tui.log"
+    except OSError:
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / "pycodex-tui.log"
+
+
+def run_app(**kwargs: Any) -> None:
+    """Open the app. Native libraries (llama.cpp, ggml) log to fd 2, where Textual draws: while
+    the app runs, fd 2 goes to a log file and Textual draws on a duplicate of the terminal."""
+    exit_now = os.environ.get("PYCODEX_TUI_EXIT_AFTER_FIRST_FRAME") == "1"
+    app = PycodexApp(exit_after_first_frame=exit_now, **kwargs)
+    if not sys.stderr.isatty() or exit_now:
+        app.run()
+        return
+    log_path = _log_path()
+    saved_fd = os.dup(2)
+    saved_streams = (sys.__stderr__, sys.stderr)
+    log = open(log_path, "a", encoding="utf-8")
+    terminal = os.fdopen(os.dup(saved_fd), "w", encoding="utf-8", errors="replace", buffering=1)
+    try:
+        sys.__stderr__ = terminal  # type: ignore[misc]
+        sys.stderr = terminal
+        os.dup2(log.fileno(), 2)
+        app.run()
+    finally:
+        os.dup2(saved_fd, 2)
+        os.close(saved_fd)
+        sys.__stderr__, sys.stderr = saved_streams  # type: ignore[misc]
+        terminal.close()
+        log.close()
+    if app.return_code not in (0, None):
+        print(f"pycodex: the TUI stopped with an error; native library output is in {log_path}", file=sys.stderr)
+        sys.exit(app.return_code or 1)

@@ -1,0 +1,130 @@
+"""The table of problems: id, entry point, asserts, last/best pass rate, first docstring line."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from pycodex.tui.components.rates import rate_text
+
+COLUMNS = (
+    ("id", "ID"),
+    ("entry", "Entry point"),
+    ("asserts", "Asserts"),
+    ("last", "Last"),
+    ("best", "Best"),
+    ("doc", "Docstring"),
+)
+SORTABLE = ("id", "entry", "asserts", "last", "best")
+
+
+def problem_matches(problem, needle: str) -> bool:
+    if not needle:
+        return True
+    needle = needle.lower()
+    return (
+        needle in problem.task_id.lower()
+        or needle in problem.entry_point.lower()
+        or needle in problem.docstring.lower()
+    )
+
+
+class ProblemTable(DataTable):
+    """Vim keys on top of DataTable's arrows / PageUp / PageDown; Enter selects."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    ProblemTable { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.sort_key = "id"
+        self.sort_reverse = False
+        self.filter_text = ""
+        self._problems: list = []
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    def set_problems(self, problems: list) -> None:
+        self._problems = problems
+        self.rebuild()
+
+    def _sort_value(self, problem):
+        rates = self.app.pass_rates.get(problem.task_id, (None, None))
+        if self.sort_key == "entry":
+            return problem.entry_point.lower()
+        if self.sort_key == "asserts":
+            return problem.assert_count
+        if self.sort_key in ("last", "best"):
+            value = rates[0] if self.sort_key == "last" else rates[1]
+            return -1.0 if value is None else value
+        return problem.number if problem.number is not None else problem.task_id
+
+    def visible_problems(self) -> list:
+        shown = [p for p in self._problems if problem_matches(p, self.filter_text)]
+        shown.sort(key=self._sort_value, reverse=self.sort_reverse)
+        return shown
+
+    def rebuild(self) -> None:
+        current = self.current_task_id
+        self.clear()
+        for problem in self.visible_problems():
+            last, best = self.app.pass_rates.get(problem.task_id, (None, None))
+            self.add_row(
+                problem.task_id,
+                Text(problem.entry_point, style="bold"),
+                Text(str(problem.assert_count), justify="right"),
+                rate_text(self.app, last),
+                rate_text(self.app, best),
+                Text(problem.first_docstring_line, style="italic", overflow="ellipsis", no_wrap=True),
+                key=problem.task_id,
+            )
+        self._update_headers()
+        if current is not None and current in self.rows:
+            self.move_cursor(row=self.get_row_index(current))
+
+    def _update_headers(self) -> None:
+        for key, label in COLUMNS:
+            column = self.columns.get(key)
+            if column is None:
+                continue
+            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else ""
+            column.label = Text(label + arrow)
+        self.refresh()
+
+    def sort_by(self, key: str) -> None:
+        if key not in SORTABLE:
+            return
+        if key == self.sort_key:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_key = key
+            self.sort_reverse = key in ("last", "best", "asserts")
+        self.rebuild()
+
+    def cycle_sort(self) -> None:
+        index = (SORTABLE.index(self.sort_key) + 1) % len(SORTABLE)
+        self.sort_key = SORTABLE[index]
+        self.sort_reverse = self.sort_key in ("last", "best", "asserts")
+        self.rebuild()
+
+    @property
+    def current_task_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.sort_by(event.column_key.value)

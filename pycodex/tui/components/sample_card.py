@@ -1,0 +1,100 @@
+"""One sample as a card: tokens stream in, then *running*, then the verdict."""
+
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from pycodex.tui.components.rates import verdict_label, verdict_style
+from pycodex.tui.state import SampleState
+
+MAX_DETAIL_LINES = 6
+
+
+class SampleCard(Vertical, can_focus=True):
+    DEFAULT_CSS = """
+    SampleCard { height: auto; border: round $panel; padding: 0 1; margin: 0 0 0 0; }
+    SampleCard:focus { border: round $accent; background: $boost; }
+    SampleCard.passed { border: round $success 60%; }
+    SampleCard.passed:focus { border: round $accent; }
+    SampleCard.failed { border: round $error 60%; }
+    SampleCard.failed:focus { border: round $accent; }
+    SampleCard > .code { height: auto; }
+    SampleCard > .detail { height: auto; color: $text-muted; }
+    """
+
+    def __init__(self, sample: SampleState) -> None:
+        super().__init__(classes="sample")
+        self.sample = sample
+        self._code = Static("", classes="code")
+        self._detail = Static("", classes="detail")
+
+    def compose(self) -> ComposeResult:
+        yield self._code
+        yield self._detail
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.refresh_all())
+        self.refresh_all()
+
+    # -- updates -------------------------------------------------------------------------
+    def append_text(self, text: str) -> None:
+        if self.sample.judged or self.sample.status == "running":
+            return
+        self.sample.text += text
+        self.sample.status = "streaming"
+        self._update_title()
+        self._code.update(Text(self.sample.text.rstrip("\n") or " "))
+
+    def refresh_all(self) -> None:
+        self._update_title()
+        self._update_code()
+        self._update_detail()
+        self.set_class(self.sample.status == "passed", "passed")
+        self.set_class(self.sample.judged and self.sample.status != "passed", "failed")
+
+    def _update_title(self) -> None:
+        s = self.sample
+        title = Text()
+        title.append(f" #{s.index} ", style="bold")
+        if s.status == "queued":
+            title.append("queued", style="dim")
+        elif s.status == "streaming":
+            title.append("streaming…", style=verdict_style(self.app, "streaming"))
+        elif s.status == "running":
+            title.append("running…", style=verdict_style(self.app, "running"))
+        else:
+            title.append(f" {verdict_label(s.status)} ", style=verdict_style(self.app, s.status) + " reverse")
+        self.border_title = title
+        sub = []
+        if s.tokens:
+            sub.append(f"{s.tokens} tok")
+        if s.mean_logprob is not None and s.tokens:
+            sub.append(f"mean logp {s.mean_logprob:.3f}")
+        if s.finish_reason:
+            sub.append(s.finish_reason)
+        self.border_subtitle = " · ".join(sub)
+
+    def _update_code(self) -> None:
+        s = self.sample
+        if not s.text and s.status in ("queued", "streaming"):
+            self._code.update(Text("…", style="dim"))
+        elif s.status in ("queued", "streaming"):
+            self._code.update(Text(s.text.rstrip("\n")))
+        else:
+            code = s.text.rstrip("\n") or "(empty completion)"
+            self._code.update(Syntax(code, "python", theme=getattr(self.app, "code_style", "monokai"), word_wrap=True))
+
+    def _update_detail(self) -> None:
+        s = self.sample
+        if not s.judged or s.status == "passed" or not s.detail:
+            self._detail.display = False
+            return
+        lines = [line for line in s.detail.strip().splitlines() if line.strip()]
+        if len(lines) > MAX_DETAIL_LINES:
+            lines = lines[:2] + ["…"] + lines[-(MAX_DETAIL_LINES - 3) :]
+        self._detail.display = True
+        self._detail.update(Text("\n".join(lines), style=verdict_style(self.app, s.status).replace("bold ", "")))

@@ -1,0 +1,69 @@
+"""Build the core Pipeline for the TUI exactly as `pycodex eval` does (called from a worker thread)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+_stores: dict[str, object] = {}
+_stores_lock = threading.Lock()
+
+
+def shared_store(db_path: Path):
+    """One Store per database file for the app's lifetime (the Store is thread-safe)."""
+    from pycodex.store import Store
+
+    key = str(Path(db_path).resolve())
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None or getattr(store, "closed", False):
+            store = Store(db_path)
+            _stores[key] = store
+        return store
+
+
+def close_stores() -> None:
+    with _stores_lock:
+        for store in _stores.values():
+            try:
+                store.close()
+            except Exception:
+                pass
+        _stores.clear()
+
+
+def backend_kind(model: str) -> tuple[str, str | None, str | None]:
+    """The app's model setting -> (RunConfig.backend, RunConfig.model, RunConfig.samples_file)."""
+    if model == "canonical":
+        return "canonical", None, None
+    if model.startswith("samples:"):
+        return "samples", None, model[len("samples:") :]
+    if model == "default":
+        return "llama", None, None
+    return "llama", model, None
+
+
+def _problems_file(problem_set) -> str | None:
+    from pycodex import locations
+
+    source = getattr(problem_set, "source", None)
+    if source is None or Path(source).resolve() == locations.problems_file().resolve():
+        return None  # the bundled HumanEval, as the CLI records it
+    return str(source)
+
+
+def make_pipeline(*, db_path, problem_set, task_ids, params, backend, model, on_event, ks=None, run_id=None, executor_options=None):
+    from pycodex.pipeline import Pipeline, RunConfig, default_ks
+
+    kind, model_path, samples_file = backend_kind(model)
+    config = RunConfig(
+        backend=kind,
+        model=model_path,
+        samples_file=samples_file,
+        task_ids=list(task_ids),
+        params=params,
+        ks=list(ks) if ks else default_ks(params.n),
+        problems_file=_problems_file(problem_set),
+        **(executor_options or {}),
+    )
+    return Pipeline(config, store=shared_store(db_path), backend=backend, problem_set=problem_set, on_event=on_event, run_id=run_id)

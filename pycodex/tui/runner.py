@@ -1,0 +1,110 @@
+"""Run the core Pipeline for a screen: on a thread worker, events hopped to the UI thread.
+
+The TUI has no generation or execution logic of its own: a screen asks for a run (task ids +
+sampling params), this module builds the same `pycodex.pipeline.Pipeline` that `pycodex eval`
+uses and forwards its events as textual messages. Token deltas are high-rate, so they are
+buffered here and flushed to the screen by a UI timer (a few dozen times per second at most).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from pycodex.tui.messages import DeltasFlushed, PipelineEventMessage, RunEnded
+
+if TYPE_CHECKING:
+    from textual.message_pump import MessagePump
+
+    from pycodex.generation.base import SamplingParams
+
+FLUSH_INTERVAL = 1 / 20
+
+
+class RunSession:
+    """One pipeline run owned by a screen (`target`): start(), cancel(), events as messages."""
+
+    def __init__(
+        self,
+        target: "MessagePump",
+        task_ids: list[str],
+        params: "SamplingParams",
+        ks: list[int] | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.target = target
+        self.task_ids = list(task_ids)
+        self.params = params
+        self.ks = ks
+        self.run_id = run_id
+        self.pipeline: Any = None
+        self.running = False
+        self.cancel_requested = False
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, int], str] = {}
+        self._done_keys: set[tuple[str, int]] = set()
+        self._timer = None
+
+    # -- UI thread ---------------------------------------------------------------------
+    def start(self) -> None:
+        self.running = True
+        self._timer = self.target.set_interval(FLUSH_INTERVAL, self.flush, name="delta-flush")
+        self.target.run_worker(self._work, thread=True, group="pipeline", exit_on_error=False, name="pipeline run")
+
+    def cancel(self) -> None:
+        """Thread-safe; the pipeline stops at its next check and run() returns 'cancelled'."""
+        self.cancel_requested = True
+        pipeline = self.pipeline
+        if pipeline is not None:
+            pipeline.cancel()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if pending:
+            self.target.post_message(DeltasFlushed(pending))
+
+    def stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    # -- pipeline threads --------------------------------------------------------------
+    def _on_event(self, event: Any) -> None:
+        from pycodex.events import SampleDelta, SampleGenerated
+
+        if isinstance(event, SampleDelta):
+            key = (event.task_id, event.index)
+            with self._lock:
+                if key not in self._done_keys:
+                    self._pending[key] = self._pending.get(key, "") + event.text
+            return
+        if isinstance(event, SampleGenerated):
+            key = (event.task_id, event.index)
+            with self._lock:
+                self._pending.pop(key, None)
+                self._done_keys.add(key)
+        self.target.post_message(PipelineEventMessage(event))
+
+    def _work(self) -> None:
+        from pycodex.errors import UserError
+
+        app = self.target.app
+        try:
+            backend = app.acquire_backend()
+            if self.cancel_requested:
+                self.target.post_message(RunEnded(error="cancelled before start"))
+                return
+            self.pipeline = app.make_pipeline(
+                self.task_ids, self.params, backend=backend, on_event=self._on_event, ks=self.ks, run_id=self.run_id
+            )
+            if self.cancel_requested:
+                self.pipeline.cancel()
+            finished = self.pipeline.run()
+            self.target.post_message(RunEnded(finished=finished))
+        except UserError as exc:
+            self.target.post_message(RunEnded(error=str(exc)))
+        except Exception as exc:  # the UI reports it; a failed run must not kill the app
+            self.target.post_message(RunEnded(error=f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.running = False

@@ -1,0 +1,114 @@
+"""The first screen: every problem in a filterable, sortable table."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from pycodex.tui.components.problem_table import ProblemTable
+
+
+class BrowserScreen(Screen):
+    BINDINGS = [
+        Binding("slash", "focus_filter", "Filter", key_display="/"),
+        Binding("enter", "open", "Open", show=False),
+        Binding("g", "generate", "Generate"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    BrowserScreen #filter-row { height: 3; }
+    BrowserScreen #filter { width: 1fr; }
+    BrowserScreen #count { width: auto; padding: 1 2 0 1; color: $text-muted; }
+    BrowserScreen #intro { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(
+            "HumanEval (Chen et al. 2021): 164 hand-written problems; a sample passes when the problem's asserts run clean.",
+            id="intro",
+        )
+        with Horizontal(id="filter-row"):
+            yield Input(placeholder="/ filter by id, entry point or docstring", id="filter")
+            yield Static("", id="count")
+        yield ProblemTable(id="problems")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(ProblemTable)
+        table.set_problems(list(self.app.problem_set))
+        self._update_count()
+        table.focus()
+
+    def pass_rates_changed(self) -> None:
+        self.query_one(ProblemTable).rebuild()
+
+    def _update_count(self) -> None:
+        table = self.query_one(ProblemTable)
+        total = len(self.app.problem_set)
+        rated = sum(1 for last, _ in self.app.pass_rates.values() if last is not None)
+        text = f"{table.row_count}/{total} problems"
+        if rated:
+            text += f" · {rated} with results"
+        self.query_one("#count", Static).update(text)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "filter":
+            return
+        table = self.query_one(ProblemTable)
+        table.filter_text = event.value.strip()
+        table.rebuild()
+        if table.row_count:
+            table.move_cursor(row=0)
+        self._update_count()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one(ProblemTable).focus()
+
+    def on_key(self, event) -> None:
+        # Down arrow in the filter box goes to the table (type, then arrow to pick).
+        if event.key == "down" and isinstance(self.focused, Input):
+            self.query_one(ProblemTable).focus()
+            event.stop()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.value:
+            box.value = ""
+        self.query_one(ProblemTable).focus()
+
+    def action_cycle_sort(self) -> None:
+        self.query_one(ProblemTable).cycle_sort()
+
+    def _current(self):
+        task_id = self.query_one(ProblemTable).current_task_id
+        return self.app.problem_set.get(task_id) if task_id else None
+
+    def on_data_table_row_selected(self, event) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        problem = self._current()
+        if problem is None:
+            return
+        from pycodex.tui.screens.problem import ProblemScreen
+
+        self.app.push_screen(ProblemScreen(problem))
+
+    def action_generate(self) -> None:
+        problem = self._current()
+        if problem is None:
+            return
+        from pycodex.tui.screens.generate_form import start_generation
+
+        start_generation(self.app, problem)

@@ -1,0 +1,259 @@
+"""The run dashboard: the live view of the same pipeline `pycodex eval` runs, or a stored run."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from pycodex.tui.components.pass_grid import PassGrid
+from pycodex.tui.messages import DeltasFlushed, PipelineEventMessage, RunEnded
+from pycodex.tui.state import RunState
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+class DashboardScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "cancel_or_back", "Cancel / back"),
+        Binding("n", "new_eval", "New eval"),
+        Binding("R", "app.runs", "History"),
+    ]
+
+    DEFAULT_CSS = """
+    DashboardScreen #dash-head { height: auto; padding: 0 1; background: $panel; }
+    DashboardScreen #dash-stats { height: auto; padding: 0 1; }
+    DashboardScreen #dash-legend { height: auto; padding: 0 1; color: $text-muted; }
+    DashboardScreen #grid-scroll { height: 1fr; }
+    DashboardScreen #dash-cell { height: auto; padding: 0 1; background: $panel; }
+    """
+
+    def __init__(self, run_id: str | None = None, state: RunState | None = None) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.state = state or RunState()
+        self.session = None
+        self.params = None
+        if not self.state.task_ids and run_id is None:
+            self.state.task_ids = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="dash-head")
+        yield Static("", id="dash-stats")
+        yield Static(
+            "cell = one problem · fills red→green with passed/judged · dim while unfinished · Enter opens its samples",
+            id="dash-legend",
+        )
+        with VerticalScroll(id="grid-scroll"):
+            yield PassGrid(self.state, id="grid")
+        yield Static("", id="dash-cell")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if not self.state.task_ids and self.run_id is None:
+            self.state.reset(self.app.problem_set.task_ids, 0)
+            self.state.status = "idle"
+        if self.run_id is not None and not self.state.tallies:
+            self.state.status = "loading"
+            self._load()
+        self.query_one(PassGrid).focus()
+        self._update()
+
+    @work(thread=True, exit_on_error=False)
+    def _load(self) -> None:
+        from pycodex.tui import data
+
+        try:
+            state = data.load_run(self.app.db_path, self.run_id)
+        except Exception as exc:
+            self.app.call_from_thread(self._load_failed, str(exc))
+            return
+        self.app.call_from_thread(self._loaded, state)
+
+    def _loaded(self, state: RunState) -> None:
+        self.state.__dict__.update(state.__dict__)
+        self.run_id = state.run_id
+        self._update()
+
+    def _load_failed(self, error: str) -> None:
+        self.state.status = "failed"
+        self.notify(error, title="Cannot open run", severity="error")
+        self._update()
+
+    # -- rendering -----------------------------------------------------------------------
+    def _update(self) -> None:
+        self.query_one(PassGrid).refresh(layout=True)
+        self._update_head()
+        self._update_stats()
+        self._update_cell()
+
+    def _update_head(self) -> None:
+        s = self.state
+        head = Text()
+        if s.run_id:
+            head.append(f"run {s.run_id} ", style="bold")
+        else:
+            head.append("no run yet ", style="bold")
+        status_style = {"running": "bold " + self.app.current_theme.primary, "finished": "bold " + (self.app.current_theme.success or "green")}
+        head.append(f"[{s.status}]", style=status_style.get(s.status, "bold"))
+        config = s.config or {}
+        params = config.get("params") or {}
+        model = s.model or config.get("model") or config.get("backend") or ""
+        if model:
+            head.append(f"  model {model}", style="dim")
+        if params:
+            head.append(f"  n={params.get('n')} T={params.get('temperature')} top_p={params.get('top_p')} seed={params.get('seed')}", style="dim")
+        if s.status == "idle":
+            head.append("   press n to start an eval (all 164 problems by default), R for stored runs", style="italic")
+        self.query_one("#dash-head", Static).update(head)
+
+    def _update_stats(self) -> None:
+        s = self.state
+        totals = s.totals
+        text = Text()
+        if totals["expected"]:
+            text.append(f"generated {totals['generated']}/{totals['expected']} · judged {totals['judged']} · passed {totals['passed']}")
+        values, problems = s.pass_at_k()
+        if values:
+            text.append("   ")
+            for k, value in values.items():
+                text.append(f"pass@{k} ", style="dim")
+                text.append(f"{value * 100:.2f}%  ", style="bold")
+            text.append(f"(over {problems} finished problem{'s' if problems != 1 else ''})", style="dim")
+        if s.status == "running" or s.tokens_per_second:
+            text.append(f"   {s.tokens_per_second:.1f} tok/s", style="bold")
+        if s.status == "running":
+            text.append(f"   ETA {_duration(s.eta_seconds)}")
+            if s.current_task:
+                text.append(f"   now {s.current_task}", style="dim")
+        self.query_one("#dash-stats", Static).update(text)
+
+    def _update_cell(self) -> None:
+        grid = self.query_one(PassGrid)
+        task_id = grid.current_task_id
+        text = Text()
+        if task_id is not None:
+            problem = self.app.problem_set.get(task_id) if task_id in self.app.problem_set else None
+            text.append(task_id, style="bold")
+            if problem is not None:
+                text.append(f"  {problem.entry_point}()  ")
+            tally = self.state.tallies.get(task_id)
+            if tally is not None and tally.expected:
+                text.append(f"generated {tally.generated}/{tally.expected} · passed {tally.passed}/{tally.judged} judged")
+        self.query_one("#dash-cell", Static).update(text)
+
+    def on_pass_grid_cell_selected(self, message: PassGrid.CellSelected) -> None:
+        if not self.run_id:
+            self.notify("no run open: n starts one, R opens a stored run", timeout=4)
+            return
+        from pycodex.tui.screens.samples import SamplesScreen
+
+        self.app.push_screen(SamplesScreen(self.app.problem_set.get(message.task_id), run_id=self.run_id))
+
+    def on_key(self, event) -> None:
+        self.call_after_refresh(self._update_cell)
+
+    # -- live run ------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.session is not None and self.state.status in ("starting", "running")
+
+    def action_new_eval(self) -> None:
+        if self.running:
+            self.notify("a run is in progress: Esc cancels it first", timeout=3)
+            return
+        from pycodex.tui.screens.generate_form import DEFAULT_EVAL, GenerateForm, GenerateRequest
+
+        initial = GenerateRequest(getattr(self.app, "last_eval_params", None) or DEFAULT_EVAL, problems=getattr(self.app, "last_eval_problems", "all"))
+
+        def chosen(request: GenerateRequest | None) -> None:
+            if request is not None:
+                self.app.last_eval_params = request.params
+                self.app.last_eval_problems = request.problems
+                self.start_eval([p.task_id for p in self.app.problem_set.select(request.problems)], request.params)
+
+        self.app.push_screen(GenerateForm("New HumanEval run (the same pipeline as `pycodex eval`)", initial, eval_mode=True, model_label=self.app.model_label), chosen)
+
+    def start_eval(self, task_ids: list[str], params) -> None:
+        from pycodex.tui.runner import RunSession
+
+        self.params = params
+        self.run_id = None
+        self.state = RunState(status="starting", model=self.app.model_label)
+        self.state.reset(task_ids, params.n)
+        self.state.config = {"params": params.to_dict()}
+        grid = self.query_one(PassGrid)
+        grid.state = self.state
+        grid.cursor = 0
+        self.session = RunSession(self, task_ids, params)
+        self.session.start()
+        self._update()
+
+    def on_deltas_flushed(self, message: DeltasFlushed) -> None:
+        pass  # the dashboard shows counts, not text
+
+    def on_pipeline_event_message(self, message: PipelineEventMessage) -> None:
+        from pycodex.events import Progress, ProblemStarted, RunStarted, SampleGenerated, SampleJudged
+
+        event = message.event
+        s = self.state
+        if isinstance(event, RunStarted):
+            self.run_id = s.run_id = event.run_id
+            s.status = "running"
+            s.config = event.config
+        elif isinstance(event, ProblemStarted):
+            s.current_task = event.task_id
+        elif isinstance(event, SampleGenerated):
+            s.tally(event.task_id).generated += 1
+        elif isinstance(event, SampleJudged):
+            tally = s.tally(event.task_id)
+            tally.judged += 1
+            tally.passed += bool(event.passed)
+        elif isinstance(event, Progress):
+            s.tokens = event.tokens
+            s.tokens_per_second = event.tokens_per_second
+            s.eta_seconds = event.eta_seconds
+            s.current_task = event.current_task
+        self._update()
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        if self.session is not None:
+            self.session.stop_timer()
+        if message.error:
+            cancelled = self.session is not None and self.session.cancel_requested
+            self.state.status = "cancelled" if cancelled else "failed"
+            if not cancelled:
+                self.notify(message.error, title="Run failed", severity="error", timeout=10)
+        else:
+            self.state.status = getattr(message.finished, "status", "finished")
+            self.state.final_pass_at_k = dict(getattr(message.finished, "pass_at_k", {}) or {})
+        self.state.current_task = None
+        self._update()
+        self.app.refresh_pass_rates()
+
+    def action_cancel_or_back(self) -> None:
+        if self.running:
+            self.session.cancel()
+            self.state.status = "cancelling"
+            self._update()
+        else:
+            self.app.pop_screen()
+
+    def on_unmount(self) -> None:
+        if self.session is not None:
+            self.session.cancel()
+            self.session.stop_timer()

@@ -1,0 +1,166 @@
+"""The small sampling form behind `g` (one problem) and the dashboard's new eval (many)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from pycodex.generation.base import DEFAULT_MAX_TOKENS, DEFAULT_TOP_P, PRESET_TEMPERATURES, SamplingParams
+
+# Presets follow the paper: T=0.2 is best for pass@1, T=0.8 for pass@100 (Figure 5), n=200 samples.
+PRESETS = {
+    "pass@1": {"temperature": PRESET_TEMPERATURES["pass@1"], "n": 10},
+    "pass@10": {"temperature": PRESET_TEMPERATURES["pass@10"], "n": 20},
+    "pass@100": {"temperature": PRESET_TEMPERATURES["pass@100"], "n": 200},
+}
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    params: SamplingParams
+    problems: str = "all"  # eval mode only: a selection like all, 0-19, 3,7
+
+
+DEFAULT_SINGLE = SamplingParams(n=4, temperature=0.8, top_p=DEFAULT_TOP_P, max_tokens=DEFAULT_MAX_TOKENS)
+DEFAULT_EVAL = SamplingParams(n=1, temperature=PRESET_TEMPERATURES["pass@1"], top_p=DEFAULT_TOP_P, max_tokens=DEFAULT_MAX_TOKENS)
+
+
+class GenerateForm(ModalScreen[GenerateRequest | None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Start"),
+        Binding("f1", "preset('pass@1')", "pass@1 preset"),
+        Binding("f2", "preset('pass@10')", "pass@10 preset"),
+        Binding("f3", "preset('pass@100')", "pass@100 preset"),
+    ]
+
+    DEFAULT_CSS = """
+    GenerateForm { align: center middle; }
+    GenerateForm > Vertical {
+        width: 68; height: auto; max-height: 100%; border: thick $primary; background: $surface; padding: 0 1;
+    }
+    GenerateForm #form-title { text-style: bold; padding: 0 0 1 0; }
+    GenerateForm Grid { grid-size: 2; grid-columns: 14 1fr; grid-rows: 3; height: auto; }
+    GenerateForm Label { padding: 1 0 0 0; }
+    GenerateForm #presets, GenerateForm #actions { height: 3; align-horizontal: center; }
+    GenerateForm Button { margin: 0 1; min-width: 10; }
+    GenerateForm #form-error { color: $error; height: auto; }
+    GenerateForm .hint { color: $text-muted; }
+    """
+
+    def __init__(self, title: str, initial: GenerateRequest, *, eval_mode: bool = False, model_label: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.initial = initial
+        self.eval_mode = eval_mode
+        self.model_label = model_label
+
+    def compose(self) -> ComposeResult:
+        p = self.initial.params
+        with Vertical():
+            yield Static(self.title_text, id="form-title")
+            yield Static(f"model: {self.model_label}   (m to change)", classes="hint")
+            with Grid():
+                if self.eval_mode:
+                    yield Label("problems")
+                    yield Input(self.initial.problems, id="problems", placeholder="all, 0-19, 3,7")
+                yield Label("n samples")
+                yield Input(str(p.n), id="n", type="integer")
+                yield Label("temperature")
+                yield Input(str(p.temperature), id="temperature", type="number")
+                yield Label("top_p")
+                yield Input(str(p.top_p), id="top_p", type="number")
+                yield Label("max tokens")
+                yield Input(str(p.max_tokens), id="max_tokens", type="integer")
+                yield Label("seed")
+                yield Input("" if p.seed is None else str(p.seed), id="seed", placeholder="random", type="integer")
+            with Horizontal(id="presets"):
+                yield Button("pass@1 F1", id="preset-1")
+                yield Button("pass@10 F2", id="preset-10")
+                yield Button("pass@100 F3", id="preset-100")
+            yield Static("Paper: nucleus sampling top_p 0.95; T 0.2 for pass@1, T 0.8 for pass@100.", classes="hint")
+            yield Static("", id="form-error")
+            with Horizontal(id="actions"):
+                yield Button("Start", id="start", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#problems" if self.eval_mode else "#n", Input).focus()
+
+    def action_preset(self, name: str) -> None:
+        preset = PRESETS[name]
+        self.query_one("#n", Input).value = str(preset["n"])
+        self.query_one("#temperature", Input).value = str(preset["temperature"])
+        self.query_one("#top_p", Input).value = str(DEFAULT_TOP_P)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        button_id = event.button.id or ""
+        if button_id.startswith("preset-"):
+            self.action_preset("pass@" + button_id[len("preset-") :])
+        elif button_id == "start":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_submit()
+
+    def _value(self, field: str) -> str:
+        return self.query_one(f"#{field}", Input).value.strip()
+
+    def read_request(self) -> GenerateRequest:
+        from pycodex.errors import UserError
+
+        try:
+            n = int(self._value("n"))
+            temperature = float(self._value("temperature"))
+            top_p = float(self._value("top_p"))
+            max_tokens = int(self._value("max_tokens"))
+            seed_text = self._value("seed")
+            seed = int(seed_text) if seed_text else None
+        except ValueError:
+            raise UserError("every field needs a number (seed may be empty)") from None
+        params = replace(self.initial.params, n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+        params.validate()
+        problems = self._value("problems") if self.eval_mode else self.initial.problems
+        if self.eval_mode:
+            self.app.problem_set.select(problems)  # raises UserError on a bad selection
+        return GenerateRequest(params=params, problems=problems or "all")
+
+    def action_submit(self) -> None:
+        from pycodex.errors import UserError
+
+        try:
+            request = self.read_request()
+        except UserError as exc:
+            self.query_one("#form-error", Static).update(str(exc))
+            return
+        self.dismiss(request)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def start_generation(app, problem) -> None:
+    """`g`: ask for sampling parameters, then open the live samples screen for one problem."""
+    initial = GenerateRequest(getattr(app, "last_single_params", None) or DEFAULT_SINGLE)
+
+    def chosen(request: GenerateRequest | None) -> None:
+        if request is None:
+            return
+        app.last_single_params = request.params
+        from pycodex.tui.screens.samples import SamplesScreen
+
+        app.push_screen(SamplesScreen(problem, params=request.params))
+
+    app.push_screen(
+        GenerateForm(f"Generate samples for {problem.task_id} ({problem.entry_point})", initial, model_label=app.model_label),
+        chosen,
+    )

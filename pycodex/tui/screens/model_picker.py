@@ -1,0 +1,72 @@
+"""Pick the model: the bundled Gemma, another GGUF file, or canonical replay (demos without a model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+
+class ModelPicker(ModalScreen[str | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    DEFAULT_CSS = """
+    ModelPicker { align: center middle; }
+    ModelPicker > Vertical { width: 72; height: auto; border: thick $primary; background: $surface; padding: 0 1; }
+    ModelPicker #picker-title { text-style: bold; }
+    ModelPicker OptionList { height: auto; max-height: 8; margin: 1 0; }
+    ModelPicker #picker-error { color: $error; height: auto; }
+    ModelPicker .hint { color: $text-muted; }
+    """
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        from pycodex.tui.app import CANONICAL_MODEL, DEFAULT_MODEL, model_label
+
+        with Vertical():
+            yield Static(f"Model — now: {model_label(self.current)}", id="picker-title")
+            yield OptionList(
+                Option("Gemma 3 270M (bundled GGUF, llama.cpp on CPU)", id=DEFAULT_MODEL),
+                Option("canonical replay: each problem's own solution (no model; for demos)", id=CANONICAL_MODEL),
+                id="choices",
+            )
+            yield Static("…or the path of another GGUF file, then Enter:", classes="hint")
+            custom = self.current if self.current not in (DEFAULT_MODEL, CANONICAL_MODEL) else ""
+            yield Input(custom, placeholder="/path/to/model.gguf", id="gguf")
+            yield Static("", id="picker-error")
+            yield Static("The choice is saved in your config; the model loads in the background.", classes="hint")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        for i in range(options.option_count):
+            if options.get_option_at_index(i).id == self.current:
+                options.highlighted = i
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        path = Path(event.value.strip()).expanduser()
+        if not event.value.strip():
+            return
+        if not path.is_file():
+            self.query_one("#picker-error", Static).update(f"no such file: {path}")
+            return
+        if path.suffix.lower() != ".gguf":
+            self.query_one("#picker-error", Static).update("expected a .gguf file")
+            return
+        self.dismiss(str(path.resolve()))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
