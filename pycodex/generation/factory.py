@@ -31,8 +31,40 @@ def create_backend(
             raise UserError("the samples backend needs --samples-file FILE.jsonl")
         return SamplesBackend(samples_file, problem_set)
     if kind == "llama":
-        # Filled in by the llama backend (issue 3).
-        from pycodex.generation.llama_backend import LlamaBackend
-
-        return LlamaBackend(model=model, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose)
+        return create_llama_backend(model=model, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose)
     raise UserError(f"unknown backend {kind!r}: choose one of {', '.join(BACKEND_KINDS)}")
+
+
+def create_llama_backend(
+    *,
+    model: str | None = None,
+    hf_repo: str | None = None,
+    hf_file: str | None = None,
+    n_gpu_layers: int = 0,
+    threads: int | None = None,
+    ctx: int | None = None,
+    verbose: bool = False,
+    show_progress: bool | None = None,
+):
+    """The model chosen by pycodex.generation.models' rules (the bundled one is assembled on first use)."""
+    import sys
+
+    from pycodex.generation.llama_backend import LlamaBackend
+    from pycodex.generation.models import resolve_model
+
+    if threads is not None and threads <= 0:
+        raise UserError(f"--threads must be at least 1 (got {threads})")
+    if ctx is not None and ctx < 16:
+        raise UserError(f"--ctx must be at least 16 tokens (got {ctx})")
+    if n_gpu_layers < -1:
+        raise UserError(f"--n-gpu-layers must be -1 (all), 0 (CPU only) or a layer count (got {n_gpu_layers})")
+    progress = sys.stderr.isatty() if show_progress is None else show_progress
+    choice = resolve_model(model, hf_repo=hf_repo, hf_file=hf_file, show_progress=progress)
+    return LlamaBackend(
+        choice.path,
+        n_threads=threads,
+        n_gpu_layers=n_gpu_layers,
+        n_ctx=ctx,
+        verbose=verbose,
+        model_rule=choice.rule,
+    )

@@ -1,0 +1,372 @@
+"""The llama.cpp backend: batched sampling of many completions of one prompt.
+
+How a call to `generate` runs (llama-cpp-python's low-level API, one model and one context
+loaded once and reused):
+
+1. The prompt is decoded once, as sequence 0, in chunks of n_batch tokens; the logits of its
+   last token are kept.
+2. Up to `parallel` samples run at once, each in its own sequence 1..parallel, whose KV cache
+   starts as a copy of sequence 0's (llama_memory_seq_cp shares the prompt's cells: the KV
+   cache is unified). Every step decodes one token of every live sequence in one batch.
+3. Tokens are chosen in numpy (pycodex.generation.nucleus): exact nucleus sampling over the full
+   vocabulary with each sample's own seeded generator, or argmax at temperature 0.
+4. A sample ends at a stop sequence, an end-of-generation token, or max_tokens. Its sequence is
+   removed from the cache and the slot starts the next pending sample (continuous batching), so
+   n larger than the slots is run in waves.
+
+Token counts and log-probabilities cover the tokens whose text starts before the stop cut:
+the tokens that made the completion. Tokens that lie wholly inside the stop sequence, and an
+end-of-generation token (it adds no text), are not counted.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from pycodex.errors import UserError
+from pycodex.generation.base import (
+    FINISH_EOS,
+    FINISH_LENGTH,
+    FINISH_STOP,
+    GenerationEvent,
+    SampleFinished,
+    SamplingParams,
+    TextDelta,
+    cut_at_stop,
+)
+from pycodex.generation.nucleus import sample_rows, token_logprobs
+
+DEFAULT_CTX = 16384
+DEFAULT_PARALLEL = 16
+DEFAULT_BATCH = 512
+
+_log_callback = None  # kept alive: llama.cpp holds a pointer to it
+
+
+def set_llama_logging(verbose: bool) -> None:
+    """Route llama.cpp's log lines to stderr when verbose, else nowhere."""
+    global _log_callback
+    import sys
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def callback(level, text, user_data):  # noqa: ARG001
+        if verbose:
+            sys.stderr.write(text.decode("utf-8", "replace"))
+
+    _log_callback = callback
+    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+
+@dataclass
+class _Sample:
+    """One sample in flight in a sequence slot."""
+
+    index: int
+    slot: int
+    rng: np.random.Generator
+    started: float
+    decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+    tokens: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    text_ends: list[int] = field(default_factory=list)  # len(text) after each token
+    text: str = ""
+    streamed: int = 0  # characters already sent as TextDelta
+
+
+class LlamaBackend:
+    """Batched llama.cpp generation. One instance loads the model once; generate() is reusable."""
+
+    name = "llama"
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        *,
+        n_threads: int | None = None,
+        n_gpu_layers: int = 0,
+        n_ctx: int | None = None,
+        parallel: int = DEFAULT_PARALLEL,
+        n_batch: int = DEFAULT_BATCH,
+        verbose: bool = False,
+        model_rule: str | None = None,
+    ):
+        import llama_cpp
+
+        self._ll = llama_cpp
+        self.model_path = Path(model_path)
+        self.model_rule = model_rule
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.n_gpu_layers = n_gpu_layers
+        self.parallel = max(1, parallel)
+        self.verbose = verbose
+        self._lock = threading.Lock()
+        set_llama_logging(verbose)
+        llama_cpp.llama_backend_init()
+
+        model_params = llama_cpp.llama_model_default_params()
+        model_params.n_gpu_layers = n_gpu_layers
+        model_params.use_mmap = True
+        self._model = llama_cpp.llama_model_load_from_file(str(self.model_path).encode(), model_params)
+        if not self._model:
+            raise UserError(
+                f"llama.cpp could not load {self.model_path}: the GGUF is corrupt, truncated or of an unsupported "
+                "architecture (run with --verbose to see why, or pass another --model)"
+            )
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab))
+        self._bos = llama_cpp.llama_vocab_bos(self._vocab)
+
+        ctx_params = llama_cpp.llama_context_default_params()
+        train_ctx = llama_cpp.llama_model_n_ctx_train(self._model)
+        self.n_ctx = n_ctx or min(DEFAULT_CTX, train_ctx or DEFAULT_CTX)
+        ctx_params.n_ctx = self.n_ctx
+        self.n_batch = min(n_batch, self.n_ctx)
+        ctx_params.n_batch = self.n_batch
+        ctx_params.n_ubatch = self.n_batch
+        ctx_params.n_seq_max = self.parallel + 1  # sequence 0 holds the prompt
+        ctx_params.kv_unified = True  # the prompt's cells are shared by every sequence
+        ctx_params.n_threads = self.n_threads
+        ctx_params.n_threads_batch = self.n_threads
+        ctx_params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as llama_cpp.Llama does
+        ctx_params.no_perf = True
+        self._ctx = llama_cpp.llama_init_from_model(self._model, ctx_params)
+        if not self._ctx:
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+            raise UserError(f"llama.cpp could not create a context of {self.n_ctx} tokens for {self.model_path}: try a smaller --ctx")
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(max(self.n_batch, self.parallel), 0, 1)
+        self._pieces: dict[int, bytes] = {}
+        self._piece_buffer = ctypes.create_string_buffer(256)
+
+    # --- tokens ---------------------------------------------------------------------------------
+
+    def tokenize(self, text: str) -> list[int]:
+        """The prompt's tokens exactly as llama_cpp.Llama.create_completion makes them."""
+        data = text.encode("utf-8")
+        size = len(data) + 2
+        while True:
+            out = (self._ll.llama_token * size)()
+            count = self._ll.llama_tokenize(self._vocab, data, len(data), out, size, False, True)
+            if count >= 0:
+                break
+            size = -count
+        tokens = list(out[:count])
+        return ([self._bos] if self._add_bos and self._bos >= 0 else []) + tokens
+
+    def piece(self, token: int) -> bytes:
+        cached = self._pieces.get(token)
+        if cached is None:
+            buffer = self._piece_buffer
+            length = self._ll.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
+            if length < 0:
+                buffer = ctypes.create_string_buffer(-length)
+                length = self._ll.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
+            cached = self._pieces[token] = buffer.raw[:length]
+        return cached
+
+    def is_end_of_generation(self, token: int) -> bool:
+        return bool(self._ll.llama_vocab_is_eog(self._vocab, token))
+
+    # --- llama.cpp calls ------------------------------------------------------------------------
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        """Decode (token, position, sequence, wants logits) entries as one batch."""
+        batch = self._batch
+        for i, (token, pos, seq, logits) in enumerate(entries):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = logits
+        batch.n_tokens = len(entries)
+        status = self._ll.llama_decode(self._ctx, batch)
+        if status != 0:
+            raise RuntimeError(
+                f"llama_decode failed with status {status} ({'no room in the KV cache: raise --ctx' if status == 1 else 'error'})"
+            )
+
+    def _logits(self, row: int) -> np.ndarray:
+        pointer = self._ll.llama_get_logits_ith(self._ctx, row)
+        return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
+
+    def _decode_prompt(self, tokens: list[int]) -> np.ndarray:
+        self._ll.llama_memory_clear(self._memory, True)
+        for start in range(0, len(tokens), self.n_batch):
+            chunk = tokens[start : start + self.n_batch]
+            last = start + len(chunk) == len(tokens)
+            self._decode([(tok, start + i, 0, last and i == len(chunk) - 1) for i, tok in enumerate(chunk)])
+        return self._logits((len(tokens) - 1) % self.n_batch).copy()
+
+    # --- generation -----------------------------------------------------------------------------
+
+    def generate(self, prompt: str, params: SamplingParams, task_id: str | None = None) -> Iterator[GenerationEvent]:
+        params.validate()
+        with self._lock:
+            try:
+                yield from self._generate(prompt, params)
+            finally:
+                self._ll.llama_memory_clear(self._memory, True)
+
+    def _generate(self, prompt: str, params: SamplingParams) -> Iterator[GenerationEvent]:
+        prompt_tokens = self.tokenize(prompt)
+        self.last_token_ids: dict[int, list[int]] = {}
+        room = self.n_ctx - len(prompt_tokens)
+        if room < 1:
+            raise UserError(f"the prompt is {len(prompt_tokens)} tokens, more than the context of {self.n_ctx}: raise --ctx")
+        max_new = min(params.max_tokens, room)
+        slots = max(1, min(params.n, self.parallel, room // max_new))
+        prompt_logits = self._decode_prompt(prompt_tokens)
+        seeds = np.random.SeedSequence(params.seed).spawn(params.n)
+        pending = deque(range(params.n))
+        free_slots = list(range(slots, 0, -1))
+        live: list[_Sample] = []
+        step_logits = np.empty((slots, self.n_vocab), dtype=np.float32)
+        fresh: set[int] = set()  # samples whose next token comes from the prompt's logits
+        longest_stop = max((len(s) for s in params.stop), default=0)
+
+        while live or pending:
+            while pending and free_slots:
+                slot = free_slots.pop()
+                self._ll.llama_memory_seq_rm(self._memory, slot, -1, -1)
+                self._ll.llama_memory_seq_cp(self._memory, 0, slot, -1, -1)
+                sample = _Sample(index=pending.popleft(), slot=slot, rng=None, started=time.perf_counter())
+                sample.rng = np.random.default_rng(seeds[sample.index])
+                live.append(sample)
+                fresh.add(sample.index)
+
+            rows = np.stack([prompt_logits if s.index in fresh else step_logits[i] for i, s in enumerate(live)])
+            fresh.clear()
+            uniforms = np.array([0.0 if params.temperature == 0 else s.rng.random() for s in live])
+            chosen = sample_rows(rows, params.temperature, params.top_p, uniforms)
+            logprobs = token_logprobs(rows, chosen)
+
+            batch: list[tuple[int, int, int, bool]] = []
+            still_live: list[_Sample] = []
+            for sample, token, logprob in zip(live, chosen.tolist(), logprobs.tolist()):
+                finish = self._advance(sample, token, logprob, params, max_new, longest_stop)
+                delta = self._unstreamed(sample, params.stop, final=finish is not None)
+                if delta:
+                    yield TextDelta(sample.index, delta)
+                if finish is None:
+                    batch.append((token, len(prompt_tokens) + len(sample.tokens) - 1, sample.slot, True))
+                    still_live.append(sample)
+                else:
+                    self._ll.llama_memory_seq_rm(self._memory, sample.slot, -1, -1)
+                    free_slots.append(sample.slot)
+                    self.last_token_ids[sample.index] = sample.tokens
+                    yield self._finished(sample, finish, params)
+            live = still_live
+            if batch:
+                self._decode(batch)
+                for i in range(len(batch)):
+                    step_logits[i] = self._logits(i)
+
+    def _advance(self, sample: _Sample, token: int, logprob: float, params: SamplingParams, max_new: int, longest_stop: int) -> str | None:
+        """Add a sampled token to a sample; return its finish reason if it is done."""
+        if self.is_end_of_generation(token):
+            sample.text += sample.decoder.decode(b"", final=True)
+            return FINISH_EOS
+        before = len(sample.text)
+        sample.tokens.append(token)
+        sample.logprobs.append(logprob)
+        sample.text += sample.decoder.decode(self.piece(token))
+        sample.text_ends.append(len(sample.text))
+        window = sample.text[max(0, before - longest_stop) :]
+        if any(stop in window for stop in params.stop):
+            return FINISH_STOP
+        if len(sample.tokens) >= max_new:
+            sample.text += sample.decoder.decode(b"", final=True)
+            return FINISH_LENGTH
+        return None
+
+    @staticmethod
+    def _unstreamed(sample: _Sample, stop: tuple[str, ...], final: bool) -> str:
+        """New text that is safe to show: never past a stop sequence, nor a tail that may begin one."""
+        text, _ = cut_at_stop(sample.text, stop)
+        safe = len(text)
+        if not final:
+            for s in stop:
+                for k in range(min(len(s) - 1, len(text)), 0, -1):
+                    if text.endswith(s[:k]):
+                        safe = min(safe, len(text) - k)
+                        break
+        delta = text[sample.streamed : safe] if safe > sample.streamed else ""
+        sample.streamed = max(sample.streamed, safe)
+        return delta
+
+    @staticmethod
+    def _finished(sample: _Sample, finish: str, params: SamplingParams) -> SampleFinished:
+        completion, _ = cut_at_stop(sample.text, params.stop)
+        cut = len(completion)
+        # Count the tokens whose text starts before the cut (see the module docstring).
+        counted = 0
+        start = 0
+        for end in sample.text_ends:
+            if start >= cut and finish == FINISH_STOP:
+                break
+            counted += 1
+            start = end
+        total = float(sum(sample.logprobs[:counted]))
+        return SampleFinished(
+            index=sample.index,
+            completion=completion,
+            finish_reason=finish,
+            tokens=counted,
+            sum_logprob=total,
+            mean_logprob=total / counted if counted else 0.0,
+            seconds=time.perf_counter() - sample.started,
+        )
+
+    def generate_token_ids(self, prompt: str, params: SamplingParams) -> list[list[int]]:
+        """Every sample's sampled token ids (to the stop, end-of-generation excluded), for tests and tools."""
+        for _ in self.generate(prompt, params):
+            pass
+        return [self.last_token_ids[i] for i in range(params.n)]
+
+    # --- the rest of the Backend protocol --------------------------------------------------------
+
+    def describe(self) -> dict:
+        import llama_cpp
+
+        from pycodex.generation.models import model_sha256
+
+        return {
+            "kind": self.name,
+            "model_path": str(self.model_path),
+            "model_rule": self.model_rule,
+            "sha256": model_sha256(self.model_path),
+            "n_ctx": self.n_ctx,
+            "n_threads": self.n_threads,
+            "n_gpu_layers": self.n_gpu_layers,
+            "parallel": self.parallel,
+            "llama_cpp_python": getattr(llama_cpp, "__version__", None),
+        }
+
+    def close(self) -> None:
+        if getattr(self, "_ctx", None):
+            self._ll.llama_batch_free(self._batch)
+            self._ll.llama_free(self._ctx)
+            self._ctx = None
+        if getattr(self, "_model", None):
+            self._ll.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass

@@ -1,0 +1,108 @@
+"""The numpy nucleus sampler against a straightforward full-sort reference, on fixed logits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pycodex.generation.nucleus import nucleus_of_row, sample_rows, scaled_exp, token_logprobs
+
+VOCAB = 262_144  # Gemma's vocabulary size: the sampler must handle it whole
+
+
+def reference_nucleus(logits: np.ndarray, temperature: float, top_p: float) -> dict[int, float]:
+    """Textbook nucleus sampling: softmax, full sort, smallest prefix reaching top_p, renormalise."""
+    scaled = logits.astype(np.float64) / temperature
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
+    order = np.argsort(-probs, kind="stable")
+    cumulative = np.cumsum(probs[order])
+    size = int(np.searchsorted(cumulative, top_p, side="left")) + 1
+    kept = order[:size]
+    return dict(zip(kept.tolist(), (probs[kept] / probs[kept].sum()).tolist()))
+
+
+def fixed_logits(seed: int, vocab: int = VOCAB, spread: float = 3.0, peaks: int = 5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    logits = (rng.standard_normal(vocab) * spread).astype(np.float32)
+    logits[rng.choice(vocab, peaks, replace=False)] += rng.uniform(8, 20, peaks).astype(np.float32)
+    return logits
+
+
+def ours(logits: np.ndarray, temperature: float, top_p: float) -> dict[int, float]:
+    weights, totals = scaled_exp(logits, temperature)
+    ids, probs = nucleus_of_row(weights[0], totals[0], top_p)
+    return dict(zip(ids.tolist(), probs.tolist()))
+
+
+@pytest.mark.parametrize(
+    "seed, temperature, top_p, spread",
+    [(0, 0.8, 0.95, 3.0), (1, 0.2, 0.95, 3.0), (2, 1.0, 0.5, 3.0), (3, 0.8, 0.95, 0.5), (4, 1.5, 0.99, 1.0)],
+)
+def test_same_kept_set_and_probabilities_as_full_sort(seed, temperature, top_p, spread):
+    logits = fixed_logits(seed, spread=spread)
+    expected = reference_nucleus(logits, temperature, top_p)
+    got = ours(logits, temperature, top_p)
+    assert set(got) == set(expected)
+    keys = sorted(expected)
+    np.testing.assert_allclose([got[k] for k in keys], [expected[k] for k in keys], rtol=1e-5, atol=1e-9)
+
+
+def test_flat_distribution_needs_many_candidates():
+    # Nearly uniform logits: the nucleus holds most of the vocabulary, beyond every threshold shortcut.
+    logits = fixed_logits(5, spread=0.01, peaks=0)
+    got = ours(logits, 1.0, 0.95)
+    expected = reference_nucleus(logits, 1.0, 0.95)
+    assert len(got) > 200_000
+    assert set(got) == set(expected)
+
+
+def test_top_p_one_keeps_everything_with_mass():
+    logits = fixed_logits(6, vocab=1000, spread=1.0)
+    assert len(ours(logits, 1.0, 1.0)) == 1000
+
+
+def test_sampled_frequencies_follow_the_nucleus_distribution():
+    logits = fixed_logits(7, vocab=4096, spread=1.0, peaks=6)
+    logits[:6] = np.float32([9.0, 8.6, 8.3, 8.0, 7.5, 7.0])  # a readable head
+    expected = reference_nucleus(logits, 0.9, 0.9)
+    draws = 20_000
+    rng = np.random.default_rng(1234)
+    rows = np.broadcast_to(logits, (draws, len(logits)))
+    tokens = np.concatenate([sample_rows(rows[i : i + 2000], 0.9, 0.9, rng.random(2000)) for i in range(0, draws, 2000)])
+    assert set(np.unique(tokens).tolist()) <= set(expected)
+    counts = np.bincount(tokens, minlength=len(logits))
+    keys = np.array(sorted(expected))
+    expected_counts = np.array([expected[k] for k in keys]) * draws
+    big = expected_counts >= 5  # chi-square on cells with enough expected counts, the rest pooled
+    observed = np.append(counts[keys[big]], counts[keys[~big]].sum())
+    wanted = np.append(expected_counts[big], expected_counts[~big].sum())
+    wanted_ok = wanted > 0
+    chi2 = float((((observed - wanted) ** 2)[wanted_ok] / wanted[wanted_ok]).sum())
+    dof = int(wanted_ok.sum()) - 1
+    assert chi2 < dof + 6 * np.sqrt(2 * dof), (chi2, dof)
+
+
+def test_vectorised_rows_are_independent_and_seeded():
+    logits = np.stack([fixed_logits(s, vocab=50_000) for s in range(4)])
+    first = sample_rows(logits, 0.8, 0.95, np.random.default_rng(9).random(4))
+    again = sample_rows(logits, 0.8, 0.95, np.random.default_rng(9).random(4))
+    assert first.tolist() == again.tolist()
+    for row in range(4):
+        assert int(first[row]) in reference_nucleus(logits[row], 0.8, 0.95)
+
+
+def test_temperature_zero_is_argmax():
+    logits = np.stack([fixed_logits(s, vocab=10_000) for s in range(3)])
+    assert sample_rows(logits, 0.0, 0.95, np.zeros(3)).tolist() == logits.argmax(axis=1).tolist()
+
+
+def test_logprobs_are_log_softmax_at_temperature_one():
+    logits = fixed_logits(8, vocab=30_000)
+    tokens = np.array([0, 17, int(logits.argmax())])
+    rows = np.broadcast_to(logits, (3, len(logits)))
+    shifted = logits.astype(np.float64) - logits.max()
+    expected = shifted[tokens] - np.log(np.exp(shifted).sum())
+    got = token_logprobs(rows, tokens)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert np.all(got <= 0)
