@@ -1,0 +1,277 @@
+"""The eval pipeline: events, overlap of generation and execution, seeds, cancel and resume."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from pycodex.errors import UserError
+from pycodex.events import ProblemStarted, Progress, RunFinished, RunStarted, SampleDelta, SampleGenerated, SampleJudged
+from pycodex.generation.base import SampleFinished, SamplingParams, TextDelta
+from pycodex.pipeline import Pipeline, RunConfig, derive_seed
+from pycodex.problems import load_humaneval
+from pycodex.store import CANCELLED, FINISHED, Store
+
+TASKS = ["HumanEval/0", "HumanEval/1", "HumanEval/2", "HumanEval/3"]
+
+
+@pytest.fixture(scope="module")
+def problem_set():
+    return load_humaneval()
+
+
+@dataclass
+class FakeVerdict:
+    status: str
+    detail: str = ""
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+class FakeExecutor:
+    """Judges by comparing with the canonical solution; records when each job ran."""
+
+    def __init__(self, delay: float = 0.0, workers: int = 2):
+        self.pool = ThreadPoolExecutor(workers)
+        self.delay = delay
+        self.started: list[float] = []
+        self.jobs = 0
+        self.closed = False
+
+    def submit(self, problem, completion):
+        self.jobs += 1
+
+        def judge():
+            self.started.append(time.monotonic())
+            time.sleep(self.delay)
+            ok = completion == problem.canonical_solution
+            return FakeVerdict("passed" if ok else "failed", "" if ok else "AssertionError", self.delay)
+
+        return self.pool.submit(judge)
+
+    def close(self):
+        self.closed = True
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class SeededBackend:
+    """A model stand-in: its answer depends on the seed only (right for 2 seeds in 3)."""
+
+    name = "fake"
+
+    def __init__(self, problem_set, delay: float = 0.0):
+        self.solutions = {p.task_id: p.canonical_solution for p in problem_set}
+        self.delay = delay
+        self.calls: list[tuple[str, int, int]] = []
+        self.finished_at: list[float] = []
+        self.closed = False
+
+    def generate(self, prompt, params, task_id=None):
+        self.calls.append((task_id, params.seed, params.n))
+        for index in range(params.n):
+            time.sleep(self.delay)
+            text = self.solutions[task_id] if params.seed % 3 else "    return None\n"
+            yield TextDelta(index, text[:5])
+            yield TextDelta(index, text[5:])
+            self.finished_at.append(time.monotonic())
+            yield SampleFinished(index, text, "stop", 4, -2.0 - params.seed % 7, -0.5, self.delay)
+
+    def describe(self):
+        return {"kind": "fake", "model_path": "/models/fake.gguf", "sha256": "ab" * 32}
+
+    def close(self):
+        self.closed = True
+
+
+def _config(n=3, seed=123, tasks=TASKS, **kw):
+    return RunConfig(backend="fake", task_ids=list(tasks), params=SamplingParams(n=n, temperature=0.8, seed=seed), ks=[1, 2] if n >= 2 else [1], **kw)
+
+
+def _snapshot(store, run_id):
+    return [(s.task_id, s.index, s.completion, s.seed, s.status) for s in store.samples(run_id)]
+
+
+def test_events_store_and_pass_at_k(tmp_path, problem_set):
+    events = []
+    backend = SeededBackend(problem_set)
+    executor = FakeExecutor()
+    with Store(tmp_path / "runs.db") as store:
+        finished = Pipeline(_config(), store=store, backend=backend, executor=executor, problem_set=problem_set, on_event=events.append).run()
+        assert finished.status == FINISHED
+        assert isinstance(events[0], RunStarted) and events[0].n == 3 and events[0].already_done == 0
+        assert isinstance(events[-1], RunFinished) and events[-1] is finished
+        kinds = {type(e) for e in events}
+        assert {ProblemStarted, SampleDelta, SampleGenerated, SampleJudged, Progress} <= kinds
+        generated = [e for e in events if isinstance(e, SampleGenerated)]
+        judged = [e for e in events if isinstance(e, SampleJudged)]
+        assert len(generated) == len(judged) == 12
+        # deltas of a sample concatenate to its completion
+        for g in generated:
+            text = "".join(e.text for e in events if isinstance(e, SampleDelta) and (e.task_id, e.index) == (g.task_id, g.index))
+            assert text == g.completion
+        # the store has everything, with derived per-sample seeds
+        samples = store.samples(finished.run_id)
+        assert len(samples) == 12 and all(s.judged for s in samples)
+        for s in samples:
+            assert s.seed == derive_seed(123, s.task_id, s.index)
+            assert s.passed == bool(s.seed % 3)
+        totals = store.totals(finished.run_id)
+        from pycodex.metrics import estimate_pass_at_k
+
+        assert finished.pass_at_k == estimate_pass_at_k(totals, [1, 2])
+        assert finished.totals["generated"] == 12 and finished.totals["generated_tokens"] == 48
+        assert finished.totals["passed"] == sum(s.passed for s in samples)
+        record = store.get_run(finished.run_id)
+        assert record.effective_status == FINISHED
+        assert record.model == "/models/fake.gguf" and record.model_sha256 == "ab" * 32
+        assert record.config["params"]["seed"] == 123 and record.versions["pycodex"]
+    # the pipeline closes what it did not create? no: caller-owned backend/executor stay open
+    assert not backend.closed and not executor.closed
+
+
+def test_execution_overlaps_generation(tmp_path, problem_set):
+    backend = SeededBackend(problem_set, delay=0.05)
+    executor = FakeExecutor(delay=0.0)
+    with Store(tmp_path / "runs.db") as store:
+        Pipeline(_config(n=2), store=store, backend=backend, executor=executor, problem_set=problem_set).run()
+    # the first verdict was being computed long before the last sample was generated
+    assert min(executor.started) < max(backend.finished_at) - 0.2
+
+
+def test_progress_is_rate_limited(tmp_path, problem_set):
+    events = []
+    with Store(tmp_path / "runs.db") as store:
+        started = time.monotonic()
+        Pipeline(_config(n=5, tasks=problem_set.task_ids[:40]), store=store, backend=SeededBackend(problem_set), executor=FakeExecutor(), problem_set=problem_set, on_event=events.append).run()
+        elapsed = time.monotonic() - started
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert 1 <= len(progress) <= elapsed / 0.2 + 3
+    assert progress[-1].generated == 200 and progress[-1].executed == 200
+
+
+def test_seed_is_random_but_stored_when_not_given(tmp_path, problem_set):
+    with Store(tmp_path / "runs.db") as store:
+        finished = Pipeline(_config(seed=None, tasks=TASKS[:1]), store=store, backend=SeededBackend(problem_set), executor=FakeExecutor(), problem_set=problem_set).run()
+        seed = store.get_run(finished.run_id).config["params"]["seed"]
+        assert isinstance(seed, int)
+        assert {s.seed for s in store.samples(finished.run_id)} == {derive_seed(seed, TASKS[0], i) for i in range(3)}
+
+
+def test_cancel_then_resume_equals_uninterrupted(tmp_path, problem_set):
+    with Store(tmp_path / "runs.db") as store:
+        reference = Pipeline(_config(n=4), store=store, backend=SeededBackend(problem_set), executor=FakeExecutor(), problem_set=problem_set).run()
+
+        backend = SeededBackend(problem_set, delay=0.02)
+        holder = {}
+
+        def on_event(event):
+            if isinstance(event, SampleGenerated) and len(backend.calls) >= 6:
+                holder["pipeline"].cancel()
+
+        pipeline = Pipeline(_config(n=4), store=store, backend=backend, executor=FakeExecutor(), problem_set=problem_set, on_event=on_event)
+        holder["pipeline"] = pipeline
+        started = time.monotonic()
+        cancelled = pipeline.run()
+        assert time.monotonic() - started < 5
+        assert cancelled.status == CANCELLED
+        assert store.get_run(cancelled.run_id).effective_status == CANCELLED
+        partial = store.samples(cancelled.run_id)
+        assert 0 < len(partial) < 16
+        first_calls = list(backend.calls)
+
+        backend2 = SeededBackend(problem_set)
+        events = []
+        resumed = Pipeline(None, store=store, backend=backend2, executor=FakeExecutor(), problem_set=problem_set, run_id=cancelled.run_id[:5], on_event=events.append).run()
+        assert resumed.status == FINISHED and resumed.run_id == cancelled.run_id
+        assert events[0].already_done == len(partial)
+        # nothing generated twice: the resume asked only for what was missing
+        stored_keys = {(s.task_id, s.index) for s in partial}
+        asked = {(t, seed) for t, seed, _ in backend2.calls}
+        assert len(backend2.calls) == 16 - len(partial)
+        assert len(first_calls) - len(partial) <= 1  # at most the one in flight was lost
+        assert all((t, derive_seed(123, t, i)) not in asked for t, i in stored_keys)
+        assert _snapshot(store, resumed.run_id) == _snapshot(store, reference.run_id)
+        assert resumed.pass_at_k == reference.pass_at_k
+        assert {s.session for s in store.samples(resumed.run_id)} == {1, 2}
+        assert store.get_run(resumed.run_id).sessions == 2
+
+
+def test_resume_judges_stored_but_unjudged_samples(tmp_path, problem_set):
+    with Store(tmp_path / "runs.db") as store:
+        config = _config(n=2, tasks=TASKS[:2])
+        rid = store.create_run(config=config.to_dict(), backend="fake", task_ids=config.task_ids, n=2, seed=123)
+        for t in config.task_ids:
+            for i in range(2):
+                store.add_sample(rid, t, i, completion=problem_set.get(t).canonical_solution, seed=derive_seed(123, t, i))
+        store.add_result(rid, TASKS[0], 0, status="passed", passed=True)
+        store.finish_run(rid, CANCELLED)
+        backend, executor = SeededBackend(problem_set), FakeExecutor()
+        finished = Pipeline(None, store=store, backend=backend, executor=executor, problem_set=problem_set, run_id=rid).run()
+        assert backend.calls == []  # nothing to generate
+        assert executor.jobs == 3  # only the three unjudged samples
+        assert finished.pass_at_k[1] == 1.0 and finished.totals["executed"] == 4
+
+
+def test_generate_false_only_executes(tmp_path, problem_set):
+    with Store(tmp_path / "runs.db") as store:
+        config = _config(n=2, tasks=TASKS[:1])
+        rid = store.create_run(config=config.to_dict(), backend="fake", task_ids=config.task_ids, n=2)
+        store.add_sample(rid, TASKS[0], 0, completion="    return None\n")
+        store.finish_run(rid, CANCELLED)
+        backend = SeededBackend(problem_set)
+        finished = Pipeline(None, store=store, backend=backend, executor=FakeExecutor(), problem_set=problem_set, run_id=rid, generate=False).run()
+        assert backend.calls == [] and finished.totals["executed"] == 1 and finished.totals["generated"] == 1
+
+
+def test_k_larger_than_n_is_a_user_error(tmp_path, problem_set):
+    config = _config(n=2)
+    config.ks = [1, 10]
+    with Store(tmp_path / "runs.db") as store:
+        with pytest.raises(UserError, match="k=10"):
+            Pipeline(config, store=store, backend=SeededBackend(problem_set), executor=FakeExecutor(), problem_set=problem_set).run()
+        assert store.list_runs() == []  # nothing half-created
+
+
+def test_backend_failure_marks_run_failed(tmp_path, problem_set):
+    class Broken(SeededBackend):
+        def generate(self, prompt, params, task_id=None):
+            if task_id == TASKS[1]:
+                raise RuntimeError("model exploded")
+            return super().generate(prompt, params, task_id)
+
+    events = []
+    with Store(tmp_path / "runs.db") as store:
+        with pytest.raises(RuntimeError, match="exploded"):
+            Pipeline(_config(n=1), store=store, backend=Broken(problem_set), executor=FakeExecutor(), problem_set=problem_set, on_event=events.append).run()
+        run = store.list_runs()[0]
+        assert run.effective_status == "failed" and "exploded" in run.error
+        assert run.generated == 1  # what was done before the failure is kept
+        assert isinstance(events[-1], RunFinished) and events[-1].status == "failed"
+
+
+def test_cancel_from_another_thread_returns_promptly(tmp_path, problem_set):
+    backend = SeededBackend(problem_set, delay=0.05)
+    with Store(tmp_path / "runs.db") as store:
+        pipeline = Pipeline(_config(n=10), store=store, backend=backend, executor=FakeExecutor(delay=0.05), problem_set=problem_set)
+        threading.Timer(0.3, pipeline.cancel).start()
+        started = time.monotonic()
+        finished = pipeline.run()
+        assert time.monotonic() - started < 3
+        assert finished.status == CANCELLED
+        assert 0 < finished.totals["generated"] < 40
+
+
+def test_real_executor_canonical_backend(tmp_path, problem_set):
+    """The real sandboxed executor and the canonical replay backend, end to end."""
+    with Store(tmp_path / "runs.db") as store:
+        config = RunConfig(backend="canonical", task_ids=problem_set.task_ids[:6], params=SamplingParams(n=2, temperature=0.2, seed=1), ks=[1, 2], workers=2)
+        finished = Pipeline(config, store=store, problem_set=problem_set).run()
+        assert finished.status == FINISHED and finished.pass_at_k == {1: 1.0, 2: 1.0}
+        assert all(s.status == "passed" for s in store.samples(finished.run_id))
