@@ -46,8 +46,8 @@ class PycodexApp(App):
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("m", "pick_model", "Model"),
-        Binding("R", "runs", "Runs"),
-        Binding("E", "dashboard", "Eval"),
+        Binding("R", "runs", "Runs", show=False),
+        Binding("E", "dashboard", "Eval", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
@@ -225,7 +225,10 @@ class PycodexApp(App):
             return backend
 
     def on_backend_changed(self, message: BackendChanged) -> None:
-        if message.state == "loading":
+        quiet = self.model == CANONICAL_MODEL or self.model.startswith("samples:")
+        if quiet and message.state != "failed":
+            pass  # replay backends load instantly: no noise
+        elif message.state == "loading":
             self.notify(f"loading {message.label}…", title="Model", timeout=3)
         elif message.state == "ready":
             self.notify(f"{message.label} ready", title="Model", timeout=3)

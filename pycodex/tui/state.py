@@ -33,7 +33,11 @@ class SampleState:
 
 
 def ks_for(n: int) -> list[int]:
-    return [k for k in REPORT_KS if k <= n]
+    """The usual ks up to n, and n itself (pass@n: did any sample pass, the paper's oracle)."""
+    ks = [k for k in REPORT_KS if k <= n]
+    if n >= 1 and n not in ks:
+        ks.append(n)
+    return ks
 
 
 def problem_pass_at_k(n: int, c: int) -> dict[int, float]:

@@ -36,6 +36,8 @@ class ProblemTable(DataTable):
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
+        Binding("home", "scroll_top", "First", show=False),
+        Binding("end", "scroll_bottom", "Last", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -71,6 +73,10 @@ class ProblemTable(DataTable):
     def visible_problems(self) -> list:
         shown = [p for p in self._problems if problem_matches(p, self.filter_text)]
         shown.sort(key=self._sort_value, reverse=self.sort_reverse)
+        if self.filter_text and self.sort_key == "id" and not self.sort_reverse:
+            # Default order while filtering: best matches first (exact entry point, then prefix).
+            needle = self.filter_text.lower()
+            shown.sort(key=lambda p: (p.entry_point.lower() != needle, not p.entry_point.lower().startswith(needle)))
         return shown
 
     def rebuild(self) -> None:

@@ -17,6 +17,8 @@ class BrowserScreen(Screen):
         Binding("enter", "open", "Open", show=False),
         Binding("g", "generate", "Generate"),
         Binding("s", "cycle_sort", "Sort"),
+        Binding("E", "app.dashboard", "Eval dashboard"),
+        Binding("R", "app.runs", "Runs"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
@@ -24,13 +26,13 @@ class BrowserScreen(Screen):
     BrowserScreen #filter-row { height: 3; }
     BrowserScreen #filter { width: 1fr; }
     BrowserScreen #count { width: auto; padding: 1 2 0 1; color: $text-muted; }
-    BrowserScreen #intro { height: 1; padding: 0 1; color: $text-muted; }
+    BrowserScreen #intro { height: auto; padding: 0 1; color: $text-muted; }
     """
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(
-            "HumanEval (Chen et al. 2021): 164 hand-written problems; a sample passes when the problem's asserts run clean.",
+            "HumanEval (Codex paper, Chen et al. 2021): a sample passes when the problem's hidden asserts run clean.",
             id="intro",
         )
         with Horizontal(id="filter-row"):

@@ -45,9 +45,10 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
         width: 68; height: auto; max-height: 100%; border: thick $primary; background: $surface; padding: 0 1;
     }
     GenerateForm #form-title { text-style: bold; padding: 0 0 1 0; }
-    GenerateForm Grid { grid-size: 2; grid-columns: 14 1fr; grid-rows: 3; height: auto; }
-    GenerateForm Label { padding: 1 0 0 0; }
-    GenerateForm #presets, GenerateForm #actions { height: 3; align-horizontal: center; }
+    GenerateForm Grid { grid-size: 2; grid-columns: 14 1fr; grid-rows: 1; grid-gutter: 1 0; height: auto; margin: 1 0; }
+    GenerateForm Input { border: none; height: 1; padding: 0 1; background: $boost; }
+    GenerateForm Input:focus { background: $primary 30%; }
+    GenerateForm #presets, GenerateForm #actions { height: 1; align-horizontal: center; margin: 1 0 0 0; }
     GenerateForm Button { margin: 0 1; min-width: 10; }
     GenerateForm #form-error { color: $error; height: auto; }
     GenerateForm .hint { color: $text-muted; }
@@ -64,7 +65,7 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
         p = self.initial.params
         with Vertical():
             yield Static(self.title_text, id="form-title")
-            yield Static(f"model: {self.model_label}   (m to change)", classes="hint")
+            yield Static(f"model: {self.model_label}", classes="hint")
             with Grid():
                 if self.eval_mode:
                     yield Label("problems")
@@ -80,14 +81,14 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
                 yield Label("seed")
                 yield Input("" if p.seed is None else str(p.seed), id="seed", placeholder="random", type="integer")
             with Horizontal(id="presets"):
-                yield Button("pass@1 F1", id="preset-1")
-                yield Button("pass@10 F2", id="preset-10")
-                yield Button("pass@100 F3", id="preset-100")
-            yield Static("Paper: nucleus sampling top_p 0.95; T 0.2 for pass@1, T 0.8 for pass@100.", classes="hint")
+                yield Button("pass@1 F1", id="preset-1", compact=True)
+                yield Button("pass@10 F2", id="preset-10", compact=True)
+                yield Button("pass@100 F3", id="preset-100", compact=True)
+            yield Static("Paper: nucleus top_p 0.95; T 0.2 best for pass@1, T 0.8 for pass@100. Enter starts.", classes="hint")
             yield Static("", id="form-error")
             with Horizontal(id="actions"):
-                yield Button("Start", id="start", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Start", id="start", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#problems" if self.eval_mode else "#n", Input).focus()

@@ -44,11 +44,11 @@ class ProblemScreen(Screen):
             with TabPane("1 Prompt", id="prompt"):
                 with VerticalScroll():
                     yield Static("What the model sees: imports, signature and docstring. A sample continues this text.", classes="explain")
-                    yield CodeView(p.prompt)
+                    yield CodeView(p.prompt.lstrip("\n"))
             with TabPane("2 Canonical solution", id="solution"):
                 with VerticalScroll():
                     yield Static("The reference body written by the HumanEval authors (diffs compare samples to it).", classes="explain")
-                    yield CodeView(p.prompt + p.canonical_solution)
+                    yield CodeView((p.prompt + p.canonical_solution).lstrip("\n"))
             with TabPane("3 Tests", id="tests"):
                 with VerticalScroll():
                     yield Static(
