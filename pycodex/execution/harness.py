@@ -5,10 +5,12 @@ local variable only, and sends its SHA-256 to the worker. Only after `check(cand
 normally does it send the nonce itself. Sample code cannot fake that message without reading the
 harness's locals, which the audit hook below refuses (frames, gc, ctypes, /proc/*/mem, signals).
 An exit, a printed "passed", a killed parent: all leave the worker without a proof, so not passed.
+The sample runs on a second thread, so it cannot install signal handlers (which receive frames).
 """
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import hashlib
 import json
@@ -25,101 +27,130 @@ WARM_MODULES = ("math", "re", "string", "collections", "itertools", "functools",
                 "datetime", "json", "array", "numbers", "cmath", "textwrap", "unicodedata", "dataclasses")
 
 _FRAME_ATTRS = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "gi_code", "f_locals"}
-_BLOCKED_MODULES = ("signal", "_signal", "ctypes", "_ctypes", "gc")
+_BLOCKED_MODULES: tuple[str, ...] = ()  # importing ctypes is fine; reading memory with it is not (events)
+_CTYPES_EVENTS = {"ctypes.call_function", "ctypes.cdata", "ctypes.cdata/buffer", "ctypes.string_at",
+                  "ctypes.wstring_at", "ctypes.addressof", "ctypes.dlsym", "ctypes.dlsym/handle"}
 _BLOCKED_EVENTS = {"sys._current_frames", "sys.settrace", "sys.setprofile", "sys.addaudithook",
                    "gc.get_objects", "gc.get_referrers", "gc.get_referents", "code.__new__",
-                   "function.__new__", "cpython._PySys_ClearAuditHooks", "cpython.PyInterpreterState_Clear",
-                   "marshal.loads", "marshal.load"}
+                   "function.__new__", "cpython._PySys_ClearAuditHooks", "cpython.PyInterpreterState_Clear"} | _CTYPES_EVENTS
+_IMPORTER = "<frozen importlib._bootstrap_external>"  # the one caller allowed to unmarshal code
 
 # Dunder methods through which a returned object could fake equality or closeness.
-_WATCHED = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__bool__", "__len__",
+_WATCHED = frozenset({"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__bool__", "__len__",
             "__iter__", "__next__", "__contains__", "__getitem__", "__abs__", "__round__", "__float__",
             "__int__", "__index__", "__complex__", "__str__", "__format__", "__add__", "__radd__", "__sub__",
             "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__", "__floordiv__", "__mod__",
             "__pow__", "__neg__", "__pos__", "__and__", "__or__", "__xor__", "__getattr__", "__getattribute__",
-            "__class__", "__instancecheck__", "__trunc__", "__floor__", "__ceil__"}
+            "__class__", "__instancecheck__", "__trunc__", "__floor__", "__ceil__"})
 _HEAPTYPE = 1 << 9
+JUDGE_STACK = 64 * 1024 * 1024  # the judging thread's stack: room for deep recursion
 _CONTAINERS = (list, tuple, set, frozenset)
 _MRO, _FLAGS, _DICT = type.__dict__["__mro__"], type.__dict__["__flags__"], type.__dict__["__dict__"]
 
 
-def send(fd: int, message: dict) -> None:
+def _frame(message: dict) -> bytes:
     data = json.dumps(message).encode()
-    os.write(fd, struct.pack(">I", len(data)) + data)
+    return struct.pack(">I", len(data)) + data
+
+
+def send(fd: int, message: dict) -> None:
+    os.write(fd, _frame(message))
 
 
 class Blocked(ValueError):
     """Raised by the audit hook. A ValueError so that stdlib code probing frames degrades quietly."""
 
 
-def _install_audit_hook(trusted: list) -> None:
-    """Refuse the operations that could reach the harness's frame, memory or result channel."""
-    getframe_ok = SAMPLE_FILES
+def _install_audit_hook(trusted: list, protected: set) -> None:
+    """Refuse the operations that could reach the harness's frame, memory or result channel.
+
+    Everything the hook uses is bound here, before sample code runs, so that patching builtins
+    or this module's globals cannot change its decisions. `protected` holds ids of functions
+    whose code, defaults or closure must not be replaced (the harness's guard, the test's check).
+    """
+    frame_attrs, blocked_events, blocked_modules = frozenset(_FRAME_ATTRS), frozenset(_BLOCKED_EVENTS), frozenset(_BLOCKED_MODULES)
+    function_parts = frozenset(("__code__", "__globals__", "__closure__", "__defaults__", "__kwdefaults__"))
+    sample_files, importer, blocked = frozenset(SAMPLE_FILES), _IMPORTER, Blocked
+    getframe, ident, is_instance, str_type, bytes_type, object_id = sys._getframe, _thread.get_ident, isinstance, str, bytes, id
+    inside = [None]  # the thread currently inspecting frames inside this hook
+
+    def unmarshal_allowed() -> bool:
+        inside[0] = ident()
+        try:
+            return getframe(3).f_code.co_filename == importer
+        finally:
+            inside[0] = None
 
     def hook(event, args):
-        if trusted[0]:
+        if trusted[0] or inside[0] == ident():
             return
         if event == "object.__getattr__":
-            if args[1] in _FRAME_ATTRS:
-                raise Blocked(f"sandbox: access to {args[1]} is not allowed")
+            if args[1] in frame_attrs:
+                raise blocked(f"sandbox: access to {args[1]} is not allowed")
         elif event == "object.__setattr__":
-            if args[1] in ("__code__", "__globals__", "__builtins__", "__closure__", "__defaults__", "__kwdefaults__"):
-                raise Blocked(f"sandbox: setting {args[1]} is not allowed")
+            if args[1] in function_parts and object_id(args[0]) in protected:
+                raise blocked(f"sandbox: setting {args[1]} of a harness function is not allowed")
         elif event == "sys._getframe":
-            if args[0].f_code.co_filename not in getframe_ok:
-                raise Blocked("sandbox: sys._getframe outside the sample is not allowed")
-        elif event in _BLOCKED_EVENTS or event.startswith("ctypes."):
-            raise Blocked(f"sandbox: {event} is not allowed")
+            if args[0].f_code.co_filename not in sample_files:
+                raise blocked("sandbox: sys._getframe outside the sample is not allowed")
+        elif event in ("marshal.loads", "marshal.load"):
+            if not unmarshal_allowed():  # crafted bytecode could read arbitrary memory
+                raise blocked("sandbox: marshal is not allowed")
+        elif event in blocked_events:
+            raise blocked(f"sandbox: {event} is not allowed")
         elif event == "import":
-            if args[0] in _BLOCKED_MODULES:
-                raise Blocked(f"sandbox: import of {args[0]} is not allowed")
+            if args[0] in blocked_modules:
+                raise blocked(f"sandbox: import of {args[0]} is not allowed")
         elif event == "open":
             path = args[0]
-            if isinstance(path, bytes):
+            if is_instance(path, bytes_type):
                 path = path.decode(errors="replace")
-            if isinstance(path, str) and path.startswith("/proc/") and not path.endswith(("/status", "/stat", "/cmdline")):
-                raise Blocked(f"sandbox: opening {path} is not allowed")
+            if is_instance(path, str_type) and path.startswith("/proc/") and not path.endswith(("/status", "/stat", "/cmdline")):
+                raise blocked(f"sandbox: opening {path} is not allowed")
 
     sys.addaudithook(hook)
 
 
 def _hide_modules() -> None:
-    """Drop modules that hand out frames or raw memory, so importing them goes through the hook."""
-    for name in _BLOCKED_MODULES:
-        sys.modules.pop(name, None)
+    """Drop modules that hand out frames or raw memory, so importing them goes through the hook,
+    and pycodex's own modules, so that sample code does not stumble on the harness."""
     for name in list(sys.modules):
-        if name.startswith(("ctypes.", "pycodex.execution.sandbox")):
+        if name in _BLOCKED_MODULES or name.startswith(("ctypes.", "pycodex")):
             sys.modules.pop(name, None)
 
 
-def check_returned_value(value, _type=type, _isinstance=isinstance, _len=len, _dict=dict) -> None:
+def check_returned_value(value, _type=type, _isinstance=isinstance, _list=list, _tuple=tuple, _dict=dict,
+                         _scalars=(int, float, str, bool, bytes, complex, type(None)), _containers=_CONTAINERS,
+                         _mro=_MRO, _flags=_FLAGS, _vars=_DICT, _watched=_WATCHED, _heap=_HEAPTYPE) -> None:
     """Reject an object that could fake equality: any instance of a class defined in Python that
-    overrides a comparison/arithmetic/container dunder, at any depth inside builtin containers."""
+    overrides a comparison/arithmetic/container dunder, at any depth inside builtin containers.
+    (Everything it uses is a default argument: patching builtins later cannot change it.)"""
     stack, seen = [value], 0
     while stack and seen < 100_000:
         item = stack.pop()
         seen += 1
         cls = _type(item)
-        if cls in (int, float, str, bool, bytes, complex, _type(None)):
+        if cls in _scalars:
             continue
-        for klass in _MRO.__get__(cls):  # read through type's own descriptors: a metaclass can't lie
-            if _FLAGS.__get__(klass) & _HEAPTYPE and _WATCHED.intersection(_DICT.__get__(klass)):
+        for klass in _mro.__get__(cls):  # read through type's own descriptors: a metaclass can't lie
+            if _flags.__get__(klass) & _heap and _watched.intersection(_vars.__get__(klass)):
                 raise TypeError(f"candidate returned a {cls.__name__} object that overrides comparison "
                                 "methods; the pycodex harness accepts plain values only")
-        if _isinstance(item, _CONTAINERS):
-            stack.extend(list(tuple.__iter__(item) if _isinstance(item, tuple) else item))
+        if _isinstance(item, _containers):
+            stack.extend(_list(_tuple.__iter__(item) if _isinstance(item, _tuple) else item))
         elif _isinstance(item, _dict):
             stack.extend(_dict.keys(item))
             stack.extend(_dict.values(item))
 
 
-def _guard(candidate):
-    if not callable(candidate):
+def _guard(candidate, _callable=callable, _check=check_returned_value):
+    """The candidate as the test sees it: same behaviour, but its return values are checked."""
+    if not _callable(candidate):
         return candidate
 
     def guarded(*args, **kwargs):
         value = candidate(*args, **kwargs)
-        check_returned_value(value)
+        _check(value)
         return value
 
     return guarded
@@ -139,10 +170,44 @@ def _describe(exc: BaseException, test_offset: int, test_lines: list[str]) -> st
 
 
 def run(job: dict, result_fd: int) -> None:
-    """Judge job["head"] (prompt+completion) + job["test"], then check(entry_point). Never returns."""
-    write, exit_, sha256, urandom = os.write, os._exit, hashlib.sha256, os.urandom
+    """Judge the job on a second thread; the main thread only waits. Never returns.
+
+    Python runs signal handlers on the main thread only, handing them the frame it was in. With
+    the sample on another thread it can install no handler at all, and the main thread's frames
+    hold nothing secret.
+    """
+    acquire, start, exit_ = _thread.allocate_lock, _thread.start_new_thread, os._exit
+    done = acquire()
+    done.acquire()
+
+    def judge():
+        try:
+            _judge(job, result_fd)
+        finally:
+            done.release()
+
+    _thread.stack_size(JUDGE_STACK)
+    start(judge, ())
+    while True:
+        try:
+            done.acquire()
+            break
+        except BaseException:  # noqa: BLE001 - e.g. _thread.interrupt_main() from the sample
+            continue
+    exit_(1)  # the judge returned without exiting: no verdict, the worker reads "failed"
+
+
+def _judge(job: dict, result_fd: int) -> None:
+    """Judge job["head"] (prompt+completion) + job["test"], then check(entry_point). Exits the process.
+
+    Everything used after sample code starts is bound to a local first: sample code may patch
+    builtins and modules, but cannot reach this frame.
+    """
+    write, exit_, pack, urandom, sha256 = os.write, os._exit, struct.pack, os.urandom, hashlib.sha256
+    is_instance, function_type, memory_error, object_id, guard = isinstance, types.FunctionType, MemoryError, id, _guard
     nonce = urandom(16).hex()
-    send(result_fd, {"kind": "commit", "hash": sha256(nonce.encode()).hexdigest(), "layers": job.get("layers", [])})
+    send(result_fd, {"kind": "commit", "hash": sha256(nonce.encode()).hexdigest(), "layers": job.get("layers", []),
+                     "scratch": job.get("scratch")})
     head, test, entry_point = job["head"], job["test"], job["entry_point"]
     try:
         head_code = compile(head, "<completion>", "exec", dont_inherit=True)
@@ -153,31 +218,34 @@ def run(job: dict, result_fd: int) -> None:
         detail = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}" + (f" (line {lineno})" if lineno else "")
         send(result_fd, {"kind": "syntax error", "detail": detail})
         exit_(0)
-    check_codes = [c for c in test_code.co_consts if isinstance(c, types.CodeType) and c.co_name == "check"]
-    trusted = [False]
+    fallback = {"failed": _frame({"kind": "failed", "detail": "an exception that could not be described"}),
+                "out of memory": _frame({"kind": "out of memory", "detail": "MemoryError"})}
+    check_codes = tuple(c for c in test_code.co_consts if isinstance(c, types.CodeType) and c.co_name == "check")
+    trusted, protected = [False], {id(check_returned_value), id(_guard)}
     namespace = {"__builtins__": dict(builtins.__dict__)}
     _hide_modules()
-    _install_audit_hook(trusted)
+    _install_audit_hook(trusted, protected)
     try:
         exec(head_code, namespace)
         exec(test_code, namespace)
         check = namespace.get("check")
-        if not isinstance(check, types.FunctionType) or check.__code__ not in check_codes:
+        if not is_instance(check, function_type):
             raise NameError("the test did not define check()")
+        protected.add(object_id(check))
+        if not any(check.__code__ is code for code in check_codes):
+            raise NameError("check() is not the test's own")
         if entry_point not in namespace:
             raise NameError(f"name '{entry_point}' is not defined")
-        check(_guard(namespace[entry_point]))
+        check(guard(namespace[entry_point]))
     except BaseException as exc:  # noqa: BLE001 - anything the program raises is its verdict
         nonce = None
         trusted[0] = True
-        status = "out of memory" if isinstance(exc, MemoryError) else "failed"
+        status = "out of memory" if is_instance(exc, memory_error) else "failed"
         try:
-            detail = _describe(exc, head.count("\n"), test.splitlines())
-        except BaseException as inner:  # noqa: BLE001
-            detail = f"{type(exc).__name__} (undescribable: {type(inner).__name__})"
-        send(result_fd, {"kind": status, "detail": detail})
+            send(result_fd, {"kind": status, "detail": _describe(exc, head.count("\n"), test.splitlines())})
+        except BaseException:  # noqa: BLE001 - e.g. no memory left to describe it
+            write(result_fd, fallback[status])
         exit_(0)
     message = ('{"kind": "passed", "proof": "%s"}' % nonce).encode()
-    proof = struct.pack(">I", len(message)) + message
-    write(result_fd, proof)
+    write(result_fd, pack(">I", len(message)) + message)
     exit_(0)

@@ -13,6 +13,7 @@ import ctypes.util
 import math
 import os
 import resource
+import sys
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -99,9 +100,48 @@ def _mountpoints() -> list[tuple[str, int]]:
     return points
 
 
+def _hidden_ancestor(path: str) -> str | None:
+    """The first directory on the way to path that other users cannot enter (like /root), or None."""
+    current = "/"
+    for part in path.strip("/").split("/"):
+        current = os.path.join(current, part)
+        try:
+            mode = os.stat(current).st_mode
+        except OSError:
+            return None
+        if os.path.isdir(current) and not mode & 0o001:
+            return current if current != path else None
+    return None
+
+
+def _expose_python(layers: list) -> None:
+    """Let the unprivileged uid import the standard library even when Python lives under /root:
+    cover the closed directory with an empty tmpfs and bind the Python directories back into it."""
+    wanted = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, *sys.path)
+                     if p and os.path.exists(p)})
+    exposed: list[str] = []
+    by_blocker: dict[str, list[str]] = {}
+    for path in wanted:
+        blocker = _hidden_ancestor(path)
+        if blocker and not any(path.startswith(done + "/") for done in by_blocker.get(blocker, [])):
+            by_blocker.setdefault(blocker, []).append(path)
+    for blocker, paths in by_blocker.items():
+        handles = [(path, os.open(path, os.O_PATH)) for path in paths]
+        mount("tmpfs", blocker, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+        for path, fd in handles:
+            os.makedirs(path, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            os.close(fd)
+            exposed.append(path)
+    if exposed:
+        layers.append(("python visible", True, f"{', '.join(exposed)} shown read-only; the rest of {', '.join(by_blocker)} hidden"))
+
+
 def _isolate_filesystem(uid: int, layers: list) -> str:
     """Private mounts, everything read-only, fresh tmpfs scratch, fresh /proc. Returns the scratch dir."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
+    if uid != os.getuid():
+        _expose_python(layers)
     failed = []
     for target, keep in _mountpoints():
         if target == "/proc" or target.startswith("/proc/"):

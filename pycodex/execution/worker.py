@@ -2,7 +2,7 @@
 
 Started by the Executor as `python -I -c ...` with a minimal environment. Messages both ways are a
 4-byte big-endian length then JSON. Per job: fork C1 -> new namespaces -> fork C2 (pid 1 of its
-namespace) -> lock down -> harness. The worker keeps the wall clock: on timeout it SIGKILLs C2 and
+namespace) -> lock down -> fork C3 -> harness. The worker keeps the wall clock: on timeout it SIGKILLs C2 and
 the kernel takes the whole namespace with it. Standard library only.
 """
 
@@ -79,7 +79,17 @@ def _c2(job: dict, slot: int, mode: str, result_w: int, output_w: int) -> None:
         scratch = tempfile.mkdtemp(prefix="pycodex-sample-") if mode == "plain" else None
         layers = sandbox.lock_down(mode, slot, job["memory_mb"], job["timeout"], scratch)
         layers.append(("audit hook", True, "frames, gc, ctypes, signals and /proc memory refused to sample code"))
-        harness.run(dict(job, layers=layers, scratch=scratch), 3)
+        # The sample must not be pid 1: the kernel shields a namespace's init from its own signals
+        # (raise(SIGSEGV) would be ignored). C2 stays as init, waits and reports C3's exit status.
+        c3 = os.fork()
+        if c3 == 0:
+            harness.run(dict(job, layers=layers, scratch=scratch), 3)
+        os.close(0)
+        os.close(1)
+        os.close(2)
+        _, status = os.waitpid(c3, 0)
+        harness.send(3, {"kind": "exit", "status": status})
+        os._exit(0)
     except BaseException as exc:  # noqa: BLE001
         try:
             harness.send(3, {"kind": "setup error", "detail": f"{type(exc).__name__}: {exc}"})
@@ -89,7 +99,7 @@ def _c2(job: dict, slot: int, mode: str, result_w: int, output_w: int) -> None:
 
 
 def _c1(job: dict, slot: int, is_root: bool, result_w: int, output_w: int, status_w: int, others: list[int]) -> None:
-    """Enter namespaces, fork the sample as their pid 1, report its pid, then relay its exit status."""
+    """Enter namespaces, fork C2 as their pid 1, report its pid, then relay its exit status."""
     try:
         for fd in others:
             os.close(fd)
@@ -125,6 +135,8 @@ def _classify(messages: list[dict], status: int | None, timed_out: bool, output:
     finals = [m for m in after if m.get("kind") in ("failed", "out of memory", "syntax error")]
     if finals:
         return finals[-1]["kind"], str(finals[-1].get("detail", ""))
+    exits = [m["status"] for m in after if m.get("kind") == "exit" and isinstance(m.get("status"), int)]
+    status = exits[-1] if exits else status
     if status is not None and os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
         if signum == signal.SIGXCPU:
@@ -222,7 +234,7 @@ def run_job(job: dict, slot: int, is_root: bool) -> dict:
 
 
 def _kill(c1: int, c2: int | None, mode: str, both: bool = False) -> None:
-    """SIGKILL the sample (pid 1 of its namespace: the kernel kills the rest). C1 then reports and exits."""
+    """SIGKILL C2 (pid 1 of the sample's namespace: the kernel kills the rest). C1 then reports and exits."""
     if c2:
         try:
             os.kill(c2, signal.SIGKILL)

@@ -1,0 +1,293 @@
+"""Hostile completions: none may pass falsely, leave a trace, outlive its verdict or hurt the executor.
+
+Each completion below tries one escape against HumanEval/0 (has_close_elements) and otherwise
+returns a wrong answer, so "passed" can only come from a successful attack.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import textwrap
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pycodex.execution import Executor
+from pycodex.execution.sandbox import SANDBOX_UID_BASE
+from pycodex.problems import load_humaneval
+
+pytestmark = pytest.mark.hostile
+
+MARKER = uuid.uuid4().hex[:12]
+PWNED = f"/tmp/pwned-{MARKER}"
+SECRET = f"secret-{MARKER}"
+WRONG = "    return None\n"
+FORK_BOMB = """    import os
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+"""
+
+
+def body(code: str) -> str:
+    return textwrap.indent(textwrap.dedent(code).strip("\n"), "    ") + "\n"
+
+
+def hostile_samples(port: int) -> dict[str, tuple[str, set[str]]]:
+    """name -> (completion, acceptable statuses)."""
+    not_passed = {"failed", "crashed", "timed out", "out of memory", "syntax error"}
+    return {
+        "os._exit(0)": (body("import os\nos._exit(0)"), not_passed),
+        "sys.exit(0)": (body("import sys\nsys.exit(0)"), {"failed"}),
+        "atexit prints passed": (body("""
+            import atexit
+            atexit.register(lambda: print("passed"))
+            return None"""), {"failed"}),
+        "excepthook swallows": (body("""
+            import sys
+            sys.excepthook = lambda *a: print("passed")
+            raise SystemExit(0)"""), {"failed"}),
+        "prints passed": (body('print("passed")\nreturn None'), {"failed"}),
+        "frame walk to harness locals": (body("""
+            import sys
+            frame = sys._getframe(1)
+            frame.f_locals["nonce"] = "x"
+            return True"""), {"failed"}),
+        "traceback frame walk": (body("""
+            try:
+                raise ValueError
+            except ValueError as e:
+                f = e.__traceback__.tb_frame.f_back
+            while f is not None:
+                if "nonce" in f.f_locals:
+                    import os, struct, json
+                    m = json.dumps({"kind": "passed", "proof": f.f_locals["nonce"]}).encode()
+                    os.write(3, struct.pack(">I", len(m)) + m)
+                    os._exit(0)
+                f = f.f_back
+            return None"""), {"failed"}),
+        "generator frame walk": (body("""
+            def g():
+                yield 1
+            gen = g()
+            f = gen.gi_frame.f_back
+            return None"""), {"failed"}),
+        "gc scan for the nonce": (body("""
+            import gc
+            for o in gc.get_objects():
+                pass
+            return None"""), {"failed"}),
+        "signal handler frame": (body("""
+            import signal, os, struct, json
+            def steal(signum, frame):
+                if frame is not None and "nonce" in frame.f_locals:
+                    m = json.dumps({"kind": "passed", "proof": frame.f_locals["nonce"]}).encode()
+                    os.write(3, struct.pack(">I", len(m)) + m)
+                    os._exit(0)
+            signal.signal(signal.SIGALRM, steal)
+            signal.setitimer(signal.ITIMER_REAL, 0.0001, 0.0001)
+            return None"""), {"failed"}),
+        "forged proof on the result pipe": (body("""
+            import os, struct, json
+            for kind in ("commit", "passed"):
+                m = json.dumps({"kind": kind, "proof": "00", "hash": "00"}).encode()
+                for fd in range(3, 20):
+                    try:
+                        os.write(fd, struct.pack(">I", len(m)) + m)
+                    except OSError:
+                        pass
+            os._exit(0)"""), not_passed),
+        "unterminated string swallows the test": ('    return """\n', {"syntax error"}),
+        "__eq__ always true": (body("""
+            class Yes:
+                def __eq__(self, other):
+                    return True
+            return Yes()"""), {"failed"}),
+        "__eq__ via builtin": (body("""
+            import operator
+            class Yes(int):
+                __eq__ = operator.is_not
+            return [Yes(1)]"""), {"failed"}),
+        "memory bomb": (body("""
+            blocks = []
+            while True:
+                blocks.append(bytearray(50 * 1024 * 1024))"""), {"out of memory"}),
+        "small-object memory bomb": (body("""
+            items = []
+            while True:
+                items.append("x" * 10000)"""), {"out of memory"}),
+        "output flood": (body("""
+            while True:
+                print("x" * 10000)"""), {"timed out"}),
+        "input()": (body("return input()"), {"failed"}),
+        "ignores SIGALRM, loops": (body("""
+            try:
+                import signal
+                signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            except Exception:
+                pass
+            while True:
+                pass"""), {"timed out"}),
+        "segfault": (body("import faulthandler\nfaulthandler._sigsegv()"), {"crashed"}),
+        "ctypes segfault": (body("import ctypes\nctypes.string_at(0)"), {"failed", "crashed"}),
+        "ctypes memory read": (body("import ctypes\nreturn ctypes.c_char.from_address(id(1)).value"), {"failed"}),
+        "ctypes call into libc": (body("import ctypes\nctypes.CDLL(None).kill(0, 9)"), {"failed"}),
+        "replace check() from a thread": (body("""
+            import threading
+            g = globals()
+            def swap():
+                for _ in range(10 ** 6):
+                    g["check"] = lambda candidate: None
+            threading.Thread(target=swap, daemon=True).start()
+            return None"""), {"failed"}),
+        "patch builtins the harness uses": (body("""
+            import builtins, types
+            builtins.isinstance = lambda *a: True
+            builtins.callable = lambda *a: False
+            types.FunctionType = object
+            class Yes:
+                __eq__ = lambda self, other: True
+            return Yes()"""), {"failed"}),
+        "write outside scratch": (body(f"""
+            for path in ({PWNED!r}, "/root/pwned-{MARKER}", "/work/pwned-{MARKER}", "/var/tmp/pwned-{MARKER}",
+                         "/dev/shm/pwned-{MARKER}", "{Path.cwd()}/pwned-{MARKER}"):
+                try:
+                    with open(path, "w") as f:
+                        f.write("x")
+                except OSError:
+                    pass
+            return None"""), {"failed"}),
+        "network": (body(f"""
+            import socket
+            s = socket.create_connection(("127.0.0.1", {port}), timeout=1)
+            s.sendall(b"{MARKER}")
+            return None"""), {"failed"}),
+        "kill(-1)": (body("""
+            import os
+            os.kill(-1, 9)
+            return None"""), {"failed", "crashed"}),
+        "kill the parent": (body("""
+            import os
+            for pid in (os.getppid(), 1):
+                try:
+                    os.kill(pid, 9)
+                except OSError:
+                    pass
+            return None"""), {"failed", "crashed"}),
+        "setsid daemon": (body(f"""
+            import os
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    os.execv("/bin/sleep", ["sleep", "7{int(MARKER[:6], 16) % 100000}"])
+                os._exit(0)
+            return None"""), {"failed"}),
+        "reads a secret from the environment": (body(f"""
+            import os
+            text = repr(dict(os.environ))
+            for pid in ("self", "1"):
+                try:
+                    text += open(f"/proc/{{pid}}/environ").read()
+                except OSError:
+                    pass
+            if {SECRET!r} in text:
+                return False
+            return None"""), {"failed"}),
+    }
+
+
+def _sandbox_processes() -> list[str]:
+    """Processes still running as a sandbox uid or carrying the marker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        if SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + 5000 or str(int(MARKER[:6], 16) % 100000) in cmdline:
+            found.append(f"{entry.name} uid={uid} {cmdline}")
+    return found
+
+
+@pytest.fixture
+def listener():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(0.2)
+    received = []
+    stop = threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                received.append(conn.recv(100))
+                conn.close()
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], received
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_hostile_suite(listener, monkeypatch):
+    port, received = listener
+    monkeypatch.setenv("PYCODEX_TEST_SECRET", SECRET)
+    problem = load_humaneval().get("HumanEval/0")
+    samples = hostile_samples(port)
+    names = list(samples)
+    with Executor(workers=2, timeout=3.0, memory_limit_mb=512) as executor:
+        verdicts = executor.run([(problem, samples[name][0]) for name in names])
+        # Alone, so that its spinning children don't starve the other samples of CPU.
+        (fork_bomb,) = executor.run([(problem, FORK_BOMB)])
+        # The executor still works afterwards.
+        after = executor.run([(problem, problem.canonical_solution), (problem, WRONG)])
+    assert fork_bomb.status in ("timed out", "failed", "crashed"), fork_bomb
+    assert [v.status for v in after] == ["passed", "failed"]
+    assert len(verdicts) == len(names)
+    wrong = {name: v.result for name, v in zip(names, verdicts) if v.status not in samples[name][1]}
+    assert not wrong, wrong
+    by_name = dict(zip(names, verdicts))
+    assert "signal SIGSEGV" in by_name["segfault"].detail
+    assert len(by_name["output flood"].output.encode()) <= 16 * 1024
+    assert by_name["output flood"].seconds < 5
+    assert "passed" in by_name["prints passed"].output  # captured, and still not a pass
+    assert received == []  # the network was unreachable
+    leftovers = [p for p in (PWNED, f"/root/pwned-{MARKER}", f"/work/pwned-{MARKER}", f"/var/tmp/pwned-{MARKER}",
+                             f"/dev/shm/pwned-{MARKER}", f"{Path.cwd()}/pwned-{MARKER}") if os.path.exists(p)]
+    assert leftovers == []
+    assert _sandbox_processes() == []
+
+
+def test_false_pass_attempts_fail_but_honest_samples_still_pass():
+    """The type guard rejects fakes yet accepts namedtuples and plain nested values."""
+    from pycodex.problems import Problem
+
+    problem = Problem("T/0", "def f():\n", "f", "", "def check(candidate):\n    assert candidate() == [(1, 2), {'a': [3.0]}]\n")
+    fake = body("""
+        class Yes(list):
+            def __eq__(self, other):
+                return True
+        return Yes()""")
+    honest = body("""
+        from collections import namedtuple
+        P = namedtuple("P", "x y")
+        return [P(1, 2), {"a": [3.0]}]""")
+    with Executor(workers=1, timeout=3) as executor:
+        fake_verdict, honest_verdict = executor.run([(problem, fake), (problem, honest)])
+    assert fake_verdict.status == "failed" and "overrides comparison" in fake_verdict.detail
+    assert honest_verdict.passed, honest_verdict
