@@ -1,0 +1,170 @@
+"""The llama backend with the real default model: greedy parity with llama-cpp-python, seeding,
+stop sequences, log-probabilities, streaming, waves of samples and reuse. Short runs only."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pycodex.generation.base import FINISH_EOS, FINISH_LENGTH, FINISH_STOP, STOP_SEQUENCES, SampleFinished, SamplingParams, TextDelta
+
+pytestmark = pytest.mark.model
+
+CTX = 1024
+THREADS = 1  # the test machine is shared: one thread is steadier than two contending ones
+FIB = 'def fib(n):\n    """Return the n-th Fibonacci number.\n    >>> fib(10)\n    55\n    """\n'
+PROMPTS = [
+    FIB,
+    'from typing import List\n\n\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n    """ Check if in given list of numbers, are any two numbers closer to each other than\n    given threshold.\n    >>> has_close_elements([1.0, 2.0, 3.0], 0.5)\n    False\n    """\n',
+]
+
+
+@pytest.fixture(scope="module")
+def model_path():
+    from pycodex.generation.models import resolve_model
+
+    return resolve_model(show_progress=False).path
+
+
+@pytest.fixture(scope="module")
+def backend(model_path):
+    from pycodex.generation.llama_backend import LlamaBackend
+
+    instance = LlamaBackend(model_path, n_ctx=CTX, parallel=4, n_threads=THREADS)
+    yield instance
+    instance.close()
+
+
+def run(backend, prompt, **params):
+    """All events of one call, grouped: (deltas per index, finished per index)."""
+    deltas: dict[int, str] = {}
+    finished: dict[int, SampleFinished] = {}
+    for event in backend.generate(prompt, SamplingParams(**params)):
+        if isinstance(event, TextDelta):
+            assert event.index not in finished, "a delta after its sample finished"
+            deltas[event.index] = deltas.get(event.index, "") + event.text
+        else:
+            assert event.index not in finished, "two SampleFinished for one index"
+            finished[event.index] = event
+    return deltas, finished
+
+
+def test_greedy_matches_llama_cpp_create_completion_token_for_token(backend, model_path):
+    from llama_cpp import Llama
+
+    reference = Llama(str(model_path), n_ctx=CTX, verbose=False, n_threads=THREADS, n_threads_batch=THREADS)
+    try:
+        for prompt in PROMPTS:
+            (ours,) = backend.generate_token_ids(prompt, SamplingParams(n=1, temperature=0, max_tokens=32, stop=()))
+            theirs = reference.create_completion(prompt, temperature=0, max_tokens=32)
+            their_text = theirs["choices"][0]["text"]
+            assert theirs["usage"]["prompt_tokens"] == len(backend.tokenize(prompt))
+            assert theirs["usage"]["completion_tokens"] == len(ours)
+            assert reference.detokenize(ours).decode("utf-8") == their_text
+            assert [reference.detokenize([t]) for t in ours] == [backend.piece(t) for t in ours]
+            assert reference.tokenize(their_text.encode(), add_bos=False, special=False)[:4] == ours[:4]
+    finally:
+        reference.close()
+
+
+def test_same_seed_same_samples_and_other_seed_differs(backend):
+    params = dict(n=3, temperature=0.8, max_tokens=20, seed=42)
+    _, first = run(backend, FIB, **params)
+    _, again = run(backend, FIB, **params)
+    _, other = run(backend, FIB, **{**params, "seed": 43})
+    assert [first[i].completion for i in range(3)] == [again[i].completion for i in range(3)]
+    assert [first[i].sum_logprob for i in range(3)] == pytest.approx([again[i].sum_logprob for i in range(3)])
+    assert [first[i].completion for i in range(3)] != [other[i].completion for i in range(3)]
+
+
+@pytest.mark.parametrize("stop", [STOP_SEQUENCES, ("\n",)])
+def test_stop_sequences_cut_and_deltas_never_pass_them(backend, stop):
+    deltas, finished = run(backend, FIB, n=4, temperature=0.8, max_tokens=24, seed=7, stop=stop)
+    assert sorted(finished) == [0, 1, 2, 3]
+    raw = backend.last_token_ids
+    for index, sample in finished.items():
+        assert deltas.get(index, "") == sample.completion
+        assert not any(s in sample.completion for s in stop)
+        full = b"".join(backend.piece(t) for t in raw[index]).decode("utf-8", "replace")
+        assert full.startswith(sample.completion)
+        if sample.finish_reason == FINISH_STOP:
+            assert any(full[len(sample.completion) :].startswith(s) for s in stop)
+            assert sample.tokens <= len(raw[index])
+        else:
+            assert sample.finish_reason in (FINISH_LENGTH, FINISH_EOS)
+            assert sample.tokens == len(raw[index])
+        if sample.finish_reason == FINISH_LENGTH:
+            assert sample.tokens == 24
+    if stop == ("\n",):  # every sample's first line ends well within 24 tokens
+        assert all(s.finish_reason == FINISH_STOP for s in finished.values())
+
+
+def test_custom_stop_and_token_count_up_to_the_cut(backend):
+    _, finished = run(backend, FIB, n=1, temperature=0, max_tokens=32, stop=("return",))
+    sample = finished[0]
+    assert sample.finish_reason == FINISH_STOP and "return" not in sample.completion
+    pieces = [backend.piece(t).decode("utf-8", "replace") for t in backend.last_token_ids[0]]
+    starts = [sum(len(p) for p in pieces[:i]) for i in range(len(pieces))]
+    assert sample.tokens == sum(1 for start in starts if start < len(sample.completion))
+
+
+def test_logprobs_are_finite_negative_and_mean_is_sum_over_tokens(backend):
+    _, finished = run(backend, PROMPTS[1], n=3, temperature=1.0, max_tokens=24, seed=1)
+    for sample in finished.values():
+        assert sample.tokens > 0
+        assert math.isfinite(sample.sum_logprob) and sample.sum_logprob <= 0
+        assert sample.mean_logprob == pytest.approx(sample.sum_logprob / sample.tokens)
+        assert sample.seconds > 0
+
+
+def test_greedy_logprobs_match_llama_cpp(backend, model_path):
+    from llama_cpp import Llama
+
+    reference = Llama(str(model_path), n_ctx=CTX, verbose=False, logits_all=True, n_threads=THREADS, n_threads_batch=THREADS)
+    try:
+        theirs = reference.create_completion(FIB, temperature=0, max_tokens=8, logprobs=1, stop=[])
+        expected = sum(theirs["choices"][0]["logprobs"]["token_logprobs"])
+    finally:
+        reference.close()
+    _, finished = run(backend, FIB, n=1, temperature=0, max_tokens=8, stop=())
+    assert finished[0].tokens == 8
+    assert finished[0].sum_logprob == pytest.approx(expected, abs=1e-3)
+
+
+def test_more_samples_than_slots_run_in_waves(backend):
+    assert backend.parallel == 4
+    deltas, finished = run(backend, FIB, n=7, temperature=0.8, max_tokens=12, seed=3, stop=())
+    assert sorted(finished) == list(range(7))
+    assert all(f.finish_reason in (FINISH_LENGTH, FINISH_EOS) for f in finished.values())
+    assert all(deltas.get(i, "") == finished[i].completion for i in range(7))
+
+
+def test_closing_mid_stream_leaves_the_backend_reusable(backend):
+    stream = backend.generate(FIB, SamplingParams(n=3, temperature=0.8, max_tokens=30, seed=5))
+    for _, _event in zip(range(5), stream):
+        pass
+    stream.close()
+    _, greedy = run(backend, FIB, n=1, temperature=0, max_tokens=10, stop=())
+    _, greedy_again = run(backend, FIB, n=1, temperature=0, max_tokens=10, stop=())
+    assert greedy[0].completion == greedy_again[0].completion
+
+
+def test_prompt_longer_than_context_is_a_user_error(backend):
+    from pycodex.errors import UserError
+
+    with pytest.raises(UserError, match="more than the context"):
+        run(backend, "x = 1\n" * 2000, n=1, max_tokens=4)
+
+
+def test_factory_builds_a_described_llama_backend():
+    from pycodex.generation.factory import create_backend
+
+    backend = create_backend("llama", ctx=256, threads=1)
+    try:
+        info = backend.describe()
+        assert info["kind"] == "llama" and info["model_rule"] == "bundled" and len(info["sha256"]) == 64
+        _, finished = run(backend, FIB, n=2, temperature=0.8, max_tokens=4, seed=0, stop=())
+        assert sorted(finished) == [0, 1]
+    finally:
+        backend.close()
