@@ -11,8 +11,11 @@ Generation runs on the caller's thread; every finished sample is stored, then ha
 at once (non-blocking submit), and its verdict is stored from the executor's completion callback, so
 execution overlaps generation and never holds it up.
 
-Determinism: model backends are called once per sample (n=1) with a seed derived from
-(run seed, task id, sample index); a resumed run therefore reproduces an uninterrupted one exactly.
+Determinism: model backends are asked for a problem's samples in chunks (chunk_size, default 16,
+so the backend can batch them); chunk c of a task uses the seed derive_seed(run seed, task id, c)
+and the backend draws sample j of a call from (seed, j) alone, so a resumed run reproduces an
+uninterrupted one exactly. A resume asks a half-done chunk again for its missing samples (the
+backend may recompute stored siblings; they are discarded, never stored or executed twice).
 Replay backends (canonical, samples) are deterministic by index and are asked for the first
 max-missing-index+1 answers, of which only the missing ones are kept.
 
@@ -51,6 +54,7 @@ from pycodex import store as store_mod
 DEFAULT_KS = (1, 10, 100)
 REPLAY_BACKENDS = ("canonical", "samples")
 IMPORT_BACKEND = "import"  # runs stored from a samples file: nothing to generate, only to execute
+DEFAULT_CHUNK = 16  # the llama backend decodes up to 16 sequences at once
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events (at most ~5/s)
 # Settings that change no result: a resume may override them.
 RUNTIME_FIELDS = ("workers", "n_gpu_layers", "threads", "ctx", "verbose")
@@ -73,6 +77,10 @@ class RunConfig:
     threads: int | None = None
     ctx: int | None = None
     verbose: bool = False
+    # Samples of a problem asked of the backend in one call (batched decoding); each chunk has its
+    # own seed derive_seed(run seed, task id, chunk number). A resume regenerates at most the
+    # stored siblings of a half-done chunk (discarded, never stored twice).
+    chunk_size: int = DEFAULT_CHUNK
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -102,9 +110,9 @@ class RunConfig:
         return d
 
 
-def derive_seed(run_seed: int, task_id: str, index: int) -> int:
-    """The seed of one sample: a stable hash of (run seed, task id, sample index), 31 bits."""
-    digest = hashlib.sha256(f"{run_seed}\x00{task_id}\x00{index}".encode()).digest()
+def derive_seed(run_seed: int, task_id: str, chunk: int) -> int:
+    """The seed of one chunk of a problem's samples: a stable hash of (run seed, task id, chunk number), 31 bits."""
+    digest = hashlib.sha256(f"{run_seed}\x00{task_id}\x00{chunk}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
@@ -410,6 +418,7 @@ class Pipeline:
     def _generate(self, problems, config: RunConfig) -> None:
         n = config.params.n
         replay = getattr(self._backend, "name", config.backend) in REPLAY_BACKENDS
+        chunk = max(1, config.chunk_size or n)
         self._gen_started = time.monotonic()
         for problem in problems:
             if self._cancel.is_set():
@@ -421,32 +430,34 @@ class Pipeline:
             self._emit(ProblemStarted(run_id=self.run_id, task_id=problem.task_id))
             if replay:
                 params = replace(config.params, n=max(missing) + 1)
-                self._consume(problem, self._backend.generate(problem.prompt, params, task_id=problem.task_id), set(missing), None)
-            else:
-                for index in missing:
-                    if self._cancel.is_set():
-                        return
-                    seed = derive_seed(config.params.seed, problem.task_id, index)
-                    params = replace(config.params, n=1, seed=seed)
-                    stream = self._backend.generate(problem.prompt, params, task_id=problem.task_id)
-                    self._consume(problem, stream, {index}, index)
+                self._consume(problem, self._backend.generate(problem.prompt, params, task_id=problem.task_id), set(missing), 0, None)
+                continue
+            for number, start in enumerate(range(0, n, chunk)):
+                wanted = {i for i in missing if start <= i < start + chunk}
+                if not wanted:
+                    continue
+                if self._cancel.is_set():
+                    return
+                seed = derive_seed(config.params.seed, problem.task_id, number)
+                # Sample j of a chunk depends only on (chunk seed, j): asking for fewer is the same draw.
+                params = replace(config.params, n=max(wanted) - start + 1, seed=seed)
+                stream = self._backend.generate(problem.prompt, params, task_id=problem.task_id)
+                self._consume(problem, stream, wanted, start, seed)
         self.current_task = None
 
-    def _consume(self, problem, stream, wanted: set[int], fixed_index: int | None) -> None:
-        """Drain one backend stream. fixed_index maps the stream's index 0 to that sample index."""
-        config = self.config
+    def _consume(self, problem, stream, wanted: set[int], offset: int, seed: int | None) -> None:
+        """Drain one backend stream: its sample j is the run's sample offset + j; keep only `wanted`."""
         try:
             for event in stream:
                 if self._cancel.is_set():
                     return
-                index = fixed_index if fixed_index is not None else event.index
+                index = offset + event.index
                 if index not in wanted:
                     continue
                 if isinstance(event, TextDelta):
                     if self.on_event is not None and event.text:
                         self._emit(SampleDelta(run_id=self.run_id, task_id=problem.task_id, index=index, text=event.text))
                 elif isinstance(event, SampleFinished):
-                    seed = derive_seed(config.params.seed, problem.task_id, index) if fixed_index is not None else None
                     self.store.add_sample(
                         self.run_id,
                         problem.task_id,

@@ -24,6 +24,10 @@ def problem_set():
     return load_humaneval()
 
 
+def _ok(seed: int, j: int) -> bool:
+    return (seed + 7 * j) % 3 != 0
+
+
 @dataclass
 class FakeVerdict:
     status: str
@@ -62,7 +66,7 @@ class FakeExecutor:
 
 
 class SeededBackend:
-    """A model stand-in: its answer depends on the seed only (right for 2 seeds in 3)."""
+    """A model stand-in: sample j of a call depends on (seed, j) only, like the llama backend."""
 
     name = "fake"
 
@@ -70,6 +74,7 @@ class SeededBackend:
         self.solutions = {p.task_id: p.canonical_solution for p in problem_set}
         self.delay = delay
         self.calls: list[tuple[str, int, int]] = []
+        self.samples = 0
         self.finished_at: list[float] = []
         self.closed = False
 
@@ -77,10 +82,11 @@ class SeededBackend:
         self.calls.append((task_id, params.seed, params.n))
         for index in range(params.n):
             time.sleep(self.delay)
-            text = self.solutions[task_id] if params.seed % 3 else "    return None\n"
+            text = self.solutions[task_id] if _ok(params.seed, index) else "    return None\n"
             yield TextDelta(index, text[:5])
             yield TextDelta(index, text[5:])
             self.finished_at.append(time.monotonic())
+            self.samples += 1
             yield SampleFinished(index, text, "stop", 4, -2.0 - params.seed % 7, -0.5, self.delay)
 
     def describe(self):
@@ -120,8 +126,8 @@ def test_events_store_and_pass_at_k(tmp_path, problem_set):
         samples = store.samples(finished.run_id)
         assert len(samples) == 12 and all(s.judged for s in samples)
         for s in samples:
-            assert s.seed == derive_seed(123, s.task_id, s.index)
-            assert s.passed == bool(s.seed % 3)
+            assert s.seed == derive_seed(123, s.task_id, 0)  # one chunk per problem (n <= 16)
+            assert s.passed == _ok(s.seed, s.index)
         totals = store.totals(finished.run_id)
         from pycodex.metrics import estimate_pass_at_k
 
@@ -161,21 +167,22 @@ def test_seed_is_random_but_stored_when_not_given(tmp_path, problem_set):
         finished = Pipeline(_config(seed=None, tasks=TASKS[:1]), store=store, backend=SeededBackend(problem_set), executor=FakeExecutor(), problem_set=problem_set).run()
         seed = store.get_run(finished.run_id).config["params"]["seed"]
         assert isinstance(seed, int)
-        assert {s.seed for s in store.samples(finished.run_id)} == {derive_seed(seed, TASKS[0], i) for i in range(3)}
+        assert {s.seed for s in store.samples(finished.run_id)} == {derive_seed(seed, TASKS[0], 0)}
 
 
-def test_cancel_then_resume_equals_uninterrupted(tmp_path, problem_set):
+@pytest.mark.parametrize("chunk", [1, 3, 16])
+def test_cancel_then_resume_equals_uninterrupted(tmp_path, problem_set, chunk):
     with Store(tmp_path / "runs.db") as store:
-        reference = Pipeline(_config(n=4), store=store, backend=SeededBackend(problem_set), executor=FakeExecutor(), problem_set=problem_set).run()
+        reference = Pipeline(_config(n=4, chunk_size=chunk), store=store, backend=SeededBackend(problem_set), executor=FakeExecutor(), problem_set=problem_set).run()
 
         backend = SeededBackend(problem_set, delay=0.02)
         holder = {}
 
         def on_event(event):
-            if isinstance(event, SampleGenerated) and len(backend.calls) >= 6:
+            if isinstance(event, SampleGenerated) and backend.samples >= 7:
                 holder["pipeline"].cancel()
 
-        pipeline = Pipeline(_config(n=4), store=store, backend=backend, executor=FakeExecutor(), problem_set=problem_set, on_event=on_event)
+        pipeline = Pipeline(_config(n=4, chunk_size=chunk), store=store, backend=backend, executor=FakeExecutor(), problem_set=problem_set, on_event=on_event)
         holder["pipeline"] = pipeline
         started = time.monotonic()
         cancelled = pipeline.run()
@@ -184,19 +191,23 @@ def test_cancel_then_resume_equals_uninterrupted(tmp_path, problem_set):
         assert store.get_run(cancelled.run_id).effective_status == CANCELLED
         partial = store.samples(cancelled.run_id)
         assert 0 < len(partial) < 16
-        first_calls = list(backend.calls)
+        assert backend.samples - len(partial) <= 1  # at most the one in flight was lost
 
         backend2 = SeededBackend(problem_set)
         events = []
         resumed = Pipeline(None, store=store, backend=backend2, executor=FakeExecutor(), problem_set=problem_set, run_id=cancelled.run_id[:5], on_event=events.append).run()
         assert resumed.status == FINISHED and resumed.run_id == cancelled.run_id
         assert events[0].already_done == len(partial)
-        # nothing generated twice: the resume asked only for what was missing
-        stored_keys = {(s.task_id, s.index) for s in partial}
-        asked = {(t, seed) for t, seed, _ in backend2.calls}
-        assert len(backend2.calls) == 16 - len(partial)
-        assert len(first_calls) - len(partial) <= 1  # at most the one in flight was lost
-        assert all((t, derive_seed(123, t, i)) not in asked for t, i in stored_keys)
+        assert resumed.totals["generated_this_session"] == 16 - len(partial)
+        # the backend was asked for the missing samples; with chunks, at most the stored siblings
+        # of one half-done chunk are drawn again (and discarded)
+        assert 16 - len(partial) <= backend2.samples <= 16 - len(partial) + chunk - 1
+        if chunk == 1:
+            assert backend2.samples == 16 - len(partial)
+        # stored samples untouched, the rest identical to the uninterrupted run
+        after = {(s.task_id, s.index): s for s in store.samples(resumed.run_id)}
+        for s in partial:
+            assert after[(s.task_id, s.index)].created_at == s.created_at and after[(s.task_id, s.index)].session == 1
         assert _snapshot(store, resumed.run_id) == _snapshot(store, reference.run_id)
         assert resumed.pass_at_k == reference.pass_at_k
         assert {s.session for s in store.samples(resumed.run_id)} == {1, 2}
@@ -209,7 +220,7 @@ def test_resume_judges_stored_but_unjudged_samples(tmp_path, problem_set):
         rid = store.create_run(config=config.to_dict(), backend="fake", task_ids=config.task_ids, n=2, seed=123)
         for t in config.task_ids:
             for i in range(2):
-                store.add_sample(rid, t, i, completion=problem_set.get(t).canonical_solution, seed=derive_seed(123, t, i))
+                store.add_sample(rid, t, i, completion=problem_set.get(t).canonical_solution, seed=derive_seed(123, t, 0))
         store.add_result(rid, TASKS[0], 0, status="passed", passed=True)
         store.finish_run(rid, CANCELLED)
         backend, executor = SeededBackend(problem_set), FakeExecutor()

@@ -31,9 +31,9 @@ SLOW_BACKEND = textwrap.dedent(
         def generate(self, prompt, params, task_id=None):
             for index in range(params.n):
                 time.sleep(float(os.environ.get("SLOW_DELAY", "0.05")))
-                text = self.solutions[task_id] if params.seed % 3 else "    return None\\n"
+                text = self.solutions[task_id] if (params.seed + 7 * index) % 3 else "    return None\\n"
                 with open(os.environ["GEN_LOG"], "a") as log:
-                    log.write(f"{task_id} {params.seed}\\n")
+                    log.write(f"{task_id} {params.seed} {index}\\n")
                 yield TextDelta(index, text)
                 yield SampleFinished(index, text, "stop", 3, -1.0 - params.seed % 5, -0.3, 0.05)
 
@@ -104,7 +104,8 @@ def test_kill_9_mid_generation_then_resume(tmp_path):
     db = str(tmp_path / "runs.db")
     log = tmp_path / "generations.log"
     env = dict(os.environ, GEN_LOG=str(log))
-    args = ["eval", "--problems", "0-19", "--n", "3", "--seed", "42", "--workers", "2", "--json"]
+    # --chunk-size 1: one backend call per sample, so the generation log counts exactly
+    args = ["eval", "--problems", "0-19", "--n", "3", "--seed", "42", "--workers", "2", "--chunk-size", "1", "--json"]
 
     proc = subprocess.Popen([sys.executable, str(script), *args, "--db", db], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

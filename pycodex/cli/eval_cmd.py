@@ -54,6 +54,7 @@ def build_config(
     ctx: Optional[int],
     verbose: bool,
     problem_set=None,
+    chunk_size: Optional[int] = None,
 ):
     from pycodex.generation.base import PRESET_TEMPERATURES, SamplingParams
     from pycodex.generation.factory import BACKEND_KINDS
@@ -82,6 +83,8 @@ def build_config(
         raise UserError(f"--workers must be at least 1 (got {workers})")
     if memory_limit < 16:
         raise UserError(f"--memory-limit is in MiB and must be at least 16 (got {memory_limit})")
+    if chunk_size is not None and chunk_size < 1:
+        raise UserError(f"--chunk-size must be at least 1 (got {chunk_size})")
     params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed).validate()
     if k is not None:
         ks = parse_ks(k)
@@ -110,6 +113,8 @@ def build_config(
         ctx=ctx,
         verbose=verbose,
     )
+    if chunk_size is not None:
+        config.chunk_size = chunk_size
     return config, problem_set
 
 
@@ -289,6 +294,7 @@ def eval_command(
     n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (llama; -1 = all)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", help="Context window in tokens (llama)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Let llama.cpp print its own log."),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Samples of a problem generated in one batched call (default 16); each chunk has its own derived seed."),
 ) -> None:
     """Generate samples, execute them in the sandbox, store everything and report pass@k.
 
@@ -316,7 +322,7 @@ def eval_command(
                 backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
                 n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k,
                 timeout=timeout, workers=workers, memory_limit=memory_limit, name=name, threads=threads,
-                n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose,
+                n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose, chunk_size=chunk_size,
             )
             pipeline = Pipeline(config, store=store, problem_set=problem_set)
         finished = drive(pipeline, show_live=sys.stderr.isatty())
@@ -359,6 +365,7 @@ def sweep_command(
     n_gpu_layers: int = typer.Option(0, "--n-gpu-layers"),
     ctx: Optional[int] = typer.Option(None, "--ctx"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Samples of a problem generated in one batched call (default 16); each chunk has its own derived seed."),
 ) -> None:
     """One run per temperature, then the paper's Figures 5-6: pass@k per temperature and the best temperature per k.
 
@@ -372,7 +379,7 @@ def sweep_command(
         backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
         n=n, temperature=temps[0], top_p=top_p, max_tokens=max_tokens, seed=seed, preset=None, k=k,
         timeout=timeout, workers=workers, memory_limit=memory_limit, name=None, threads=threads,
-        n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose,
+        n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose, chunk_size=chunk_size,
     )
     show_live = sys.stderr.isatty()
     err = console(stderr=True)
