@@ -161,7 +161,7 @@ def bleu_scores(samples, canonical: dict[str, str]) -> list[tuple[float, bool]]:
             continue
         ref = canonical[s.task_id]
         score = sacrebleu.sentence_bleu(s.completion, [ref]).score if s.completion.strip() else 0.0
-        out.append((float(score), bool(s.passed)))
+        out.append((min(100.0, max(0.0, float(score))), bool(s.passed)))
     return out
 
 
@@ -180,8 +180,8 @@ def bleu_summary(scored: list[tuple[float, bool]]) -> dict[str, Any]:
         result["auc"] = float((greater.sum() + 0.5 * equal.sum()) / (len(c) * len(w)))
         result["wrong_above_correct_median"] = float(np.mean(w > np.median(c)))
         bins = np.linspace(0, 100, 11)
-        hc, _ = np.histogram(c, bins=bins)
-        hw, _ = np.histogram(w, bins=bins)
+        hc, _ = np.histogram(np.clip(c, 0, 100), bins=bins)
+        hw, _ = np.histogram(np.clip(w, 0, 100), bins=bins)
         result["histogram_overlap"] = float(np.minimum(hc / hc.sum(), hw / hw.sum()).sum())
         result["histogram"] = {"bins": bins.tolist(), "correct": hc.tolist(), "wrong": hw.tolist()}
     return result

