@@ -75,8 +75,9 @@ def evaluate(
 
     out_console = console()
     tasks = len(evaluation.totals)
-    table = Table(title=f"{len(rows)} samples of {tasks} problems: {evaluation.passed} passed "
-                        f"({len(rows) / max(evaluation.seconds, 1e-9):.0f} samples/s)")
+    out_console.print(f"{len(rows)} samples of {tasks} problems: [green]{evaluation.passed} passed[/] "
+                      f"in {evaluation.seconds:.1f} s ({len(rows) / max(evaluation.seconds, 1e-9):.0f} samples/s)")
+    table = Table()
     table.add_column("metric", style="bold cyan")
     table.add_column("value", justify="right")
     for kk, value in evaluation.pass_at_k.items():
