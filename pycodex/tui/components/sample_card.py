@@ -12,6 +12,10 @@ from pycodex.tui.components.rates import verdict_label, verdict_style
 from pycodex.tui.state import SampleState
 
 MAX_DETAIL_LINES = 6
+DEFAULT_DETAILS = {
+    "timed out": "no result within the time limit (an endless loop, or far too slow)",
+    "out of memory": "went over the memory limit",
+}
 
 
 class SampleCard(Vertical, can_focus=True):
@@ -85,15 +89,16 @@ class SampleCard(Vertical, can_focus=True):
         elif s.status in ("queued", "streaming"):
             self._code.update(Text(s.text.rstrip("\n")))
         else:
-            code = s.text.rstrip("\n") or "(empty completion)"
+            code = s.text.rstrip() or "(empty completion)"
             self._code.update(Syntax(code, "python", theme=getattr(self.app, "code_style", "monokai"), word_wrap=True))
 
     def _update_detail(self) -> None:
         s = self.sample
-        if not s.judged or s.status == "passed" or not s.detail:
+        detail = s.detail or DEFAULT_DETAILS.get(s.status, "")
+        if not s.judged or s.status == "passed" or not detail:
             self._detail.display = False
             return
-        lines = [line for line in s.detail.strip().splitlines() if line.strip()]
+        lines = [line for line in detail.strip().splitlines() if line.strip()]
         if len(lines) > MAX_DETAIL_LINES:
             lines = lines[:2] + ["…"] + lines[-(MAX_DETAIL_LINES - 3) :]
         self._detail.display = True

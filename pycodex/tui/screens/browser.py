@@ -23,20 +23,23 @@ class BrowserScreen(Screen):
     ]
 
     DEFAULT_CSS = """
-    BrowserScreen #filter-row { height: 3; }
-    BrowserScreen #filter { width: 1fr; }
-    BrowserScreen #count { width: auto; padding: 1 2 0 1; color: $text-muted; }
+    BrowserScreen #filter-row { height: 1; margin: 0 0 1 0; }
+    BrowserScreen #filter-label { width: 3; padding: 0 1; color: $accent; text-style: bold; }
+    BrowserScreen #filter { width: 1fr; border: none; height: 1; padding: 0 1; background: $boost; }
+    BrowserScreen #filter:focus { border: none; background: $primary 25%; }
+    BrowserScreen #count { width: auto; padding: 0 1 0 2; color: $text-muted; }
     BrowserScreen #intro { height: auto; padding: 0 1; color: $text-muted; }
     """
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(
-            "HumanEval (Codex paper, Chen et al. 2021): a sample passes when the problem's hidden asserts run clean.",
+            "HumanEval (Chen et al. 2021): a sample passes when the problem's hidden asserts run clean.",
             id="intro",
         )
         with Horizontal(id="filter-row"):
-            yield Input(placeholder="/ filter by id, entry point or docstring", id="filter")
+            yield Static("/", id="filter-label")
+            yield Input(placeholder="filter by id, entry point or docstring (press /)", id="filter")
             yield Static("", id="count")
         yield ProblemTable(id="problems")
         yield Footer()

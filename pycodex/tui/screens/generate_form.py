@@ -47,7 +47,7 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
     GenerateForm #form-title { text-style: bold; padding: 0 0 1 0; }
     GenerateForm Grid { grid-size: 2; grid-columns: 14 1fr; grid-rows: 1; grid-gutter: 1 0; height: auto; margin: 1 0; }
     GenerateForm Input { border: none; height: 1; padding: 0 1; background: $boost; }
-    GenerateForm Input:focus { background: $primary 30%; }
+    GenerateForm Input:focus { border: none; background: $primary 30%; }
     GenerateForm #presets, GenerateForm #actions { height: 1; align-horizontal: center; margin: 1 0 0 0; }
     GenerateForm Button { margin: 0 1; min-width: 10; }
     GenerateForm #form-error { color: $error; height: auto; }
