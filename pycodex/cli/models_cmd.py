@@ -1,7 +1,55 @@
-"""Placeholder: commands are added by the issue that owns this module."""
+"""`pycodex models`: which GGUF model would be used, why, and what it is."""
+
+from __future__ import annotations
+
+from typing import Optional
 
 import typer
 
+from pycodex.cli.common import JsonOption, console, print_json
+
+
+def models_command(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Check this GGUF file instead of the default choice."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Which model `solve` and `eval` would use and which rule chose it (--model, PYCODEX_MODEL, the
+    config's `model`, or the bundled Gemma 3 270M), with its path, size, sha256 and GGUF metadata."""
+    import sys
+
+    from pycodex.generation.models import MODEL_ENV, model_sha256, model_summary, resolve_model
+
+    choice = resolve_model(model, show_progress=sys.stderr.isatty())
+    info = {
+        **choice.to_dict(),
+        **model_summary(choice.path),
+        "sha256": model_sha256(choice.path, show_progress=sys.stderr.isatty()),
+        "order": ["--model", MODEL_ENV, "config `model`", "bundled"],
+    }
+    if as_json:
+        print_json(info)
+        return
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    rows = [
+        ("model", str(choice.path)),
+        ("chosen by", f"{choice.rule}: {choice.reason}"),
+        ("architecture", str(info["architecture"])),
+        ("name", str(info["name"] or "-")),
+        ("quantization", str(info["quantization"] or "-")),
+        ("layers", str(info["layers"] or "-")),
+        ("trained context", f"{info['context_length']} tokens" if info["context_length"] else "-"),
+        ("size", f"{info['size_bytes'] / 2**20:.1f} MiB ({info['size_bytes']:,} bytes)"),
+        ("sha256", info["sha256"]),
+        ("resolution order", " > ".join(info["order"])),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console().print(table)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("models")(models_command)

@@ -1,7 +1,183 @@
-"""Placeholder: commands are added by the issue that owns this module."""
+"""`pycodex solve`: a function from a docstring, sampled, checked on its own examples, ranked."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from pycodex.cli.common import JsonOption, console, print_json
+from pycodex.errors import UserError
+
+SOLVE_SAMPLES = 10
+SOLVE_TEMPERATURE = 0.8  # the paper's best temperature for many samples
+SOLVE_MAX_TOKENS = 256  # keeps a default run under a minute on two cores
+
+
+def _read_input(text: Optional[str], file: Optional[Path]) -> str:
+    if text is not None and file is not None:
+        raise UserError("give the task either as an argument or with --file, not both")
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+    if text == "-":
+        return sys.stdin.read()
+    if text is None:
+        raise UserError('nothing to solve: pass a docstring ("Return ...\\n>>> f(1)\\n2"), --file stub.py, or - to read stdin')
+    return text
+
+
+def solve_command(
+    text: Optional[str] = typer.Argument(
+        None,
+        help='A docstring with >>> examples ("Return the n-th Fibonacci number.\\n>>> fib(10)\\n55"), a stub with def + docstring, or - for stdin.',
+        show_default=False,
+    ),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="Read the stub or docstring from a file.", dir_okay=False),
+    name: Optional[str] = typer.Option(None, "--name", help="The function's name (default: the name called in the >>> examples)."),
+    n: int = typer.Option(SOLVE_SAMPLES, "--n", "-n", help="How many samples to draw."),
+    temperature: float = typer.Option(SOLVE_TEMPERATURE, "--temperature", "-t", help="Sampling temperature (0 = greedy)."),
+    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling top-p (the paper: 0.95)."),
+    max_tokens: int = typer.Option(SOLVE_MAX_TOKENS, "--max-tokens", help="New tokens per sample at most."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed: the same seed gives the same samples."),
+    greedy: bool = typer.Option(False, "--greedy", help="One deterministic answer (temperature 0, n = 1)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="GGUF model file (default: PYCODEX_MODEL, the config's `model`, else the bundled model)."),
+    hf_repo: Optional[str] = typer.Option(None, "--hf-repo", help="Download the model from this Hugging Face repository (needs huggingface_hub)."),
+    hf_file: Optional[str] = typer.Option(None, "--hf-file", help="The .gguf file in --hf-repo."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for generation (default: the cores not busy with other work)."),
+    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (-1 = all; needs a GPU build of llama-cpp-python)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", help="Context window in tokens."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Let llama.cpp print its own log."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Write a function from its docstring: sample --n completions, run the docstring's >>> examples
+    against each in the sandbox, and show the best by (examples passed, mean log-probability)."""
+    from pycodex.generation.base import SamplingParams
+    from pycodex.solve import parse_task
+
+    task = parse_task(_read_input(text, file), name)
+    if greedy:
+        n, temperature = 1, 0.0
+    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed).validate()
+
+    view = LiveView(params.n)
+    with view:
+        view.status("loading the model")
+        from pycodex.generation.factory import create_llama_backend
+
+        backend = create_llama_backend(
+            model=model, hf_repo=hf_repo, hf_file=hf_file, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose
+        )
+        try:
+            from pycodex.solve import solve
+
+            view.status(f"sampling {params.n} completion(s) of {task.entry_point}")
+            result = solve(task, backend, params, on_event=view.on_event)
+        finally:
+            backend.close()
+    if as_json:
+        print_json(result.to_dict())
+        return
+    _print_result(result)
+
+
+class LiveView:
+    """What solve shows on stderr while it works (a terminal only): each sample's tail and state."""
+
+    def __init__(self, n: int):
+        self.enabled = sys.stderr.isatty()
+        self.n = n
+        self.message = ""
+        self.text = [""] * n
+        self.state = ["waiting"] * n
+        self._live = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.live import Live
+
+            self._live = Live(self._render(), console=console(stderr=True), transient=True, refresh_per_second=8)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._live is not None:
+            self._live.__exit__(*exc)
+        return False
+
+    def status(self, message: str) -> None:
+        self.message = message
+        self._refresh()
+
+    def on_event(self, event) -> None:
+        from pycodex.generation.base import SampleFinished, TextDelta
+        from pycodex.solve import ExampleChecked
+
+        if isinstance(event, TextDelta):
+            self.text[event.index] += event.text
+            self.state[event.index] = "writing"
+        elif isinstance(event, SampleFinished):
+            self.state[event.index] = f"checking ({event.tokens} tokens)"
+        elif isinstance(event, ExampleChecked):
+            self.state[event.index] = f"{event.passed}/{event.total} examples" if event.total else "done"
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self._render())
+
+    def _render(self):
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 1))
+        table.add_column(justify="right", style="dim")
+        table.add_column(style="cyan", no_wrap=True, width=22)
+        table.add_column(no_wrap=True, overflow="ellipsis", max_width=70)
+        for index in range(self.n):
+            tail = self.text[index].rstrip().replace("\n", " ⏎ ")[-70:]
+            table.add_row(str(index), self.state[index], tail)
+        header = Table.grid()
+        header.add_row(f"[bold]{self.message}[/bold]")
+        header.add_row(table)
+        return header
+
+
+def _print_result(result) -> None:
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+    from rich.table import Table
+
+    out = console()
+    best = result.best
+    checks = len(result.task.checks)
+    verdict = f"{best.examples_passed}/{checks} examples passed" if checks else "no >>> examples to check"
+    title = f"best of {len(result.samples)} · sample {best.index} · {verdict} · mean log-prob {best.mean_logprob:.3f}"
+    code = (result.task.prompt + best.completion).rstrip("\n")
+    style = "green" if checks and best.examples_passed == checks else ("yellow" if checks else "cyan")
+    out.print(Panel(Syntax(code, "python", theme="monokai"), title=title, title_align="left", border_style=style))
+    table = Table(title="all samples, ranked by (examples passed, mean log-prob)", title_justify="left")
+    table.add_column("rank", justify="right")
+    table.add_column("sample", justify="right")
+    table.add_column("examples", justify="right")
+    table.add_column("mean log-prob", justify="right")
+    table.add_column("tokens", justify="right")
+    table.add_column("finish")
+    table.add_column("first line", overflow="ellipsis", no_wrap=True, max_width=48)
+    for rank, sample in enumerate(result.samples, 1):
+        first = next((line.strip() for line in sample.completion.splitlines() if line.strip()), "")
+        examples = f"{sample.examples_passed}/{sample.examples_total}" if checks else "-"
+        row_style = "bold green" if rank == 1 else None
+        table.add_row(
+            str(rank), str(sample.index), examples, f"{sample.mean_logprob:.3f}", str(sample.tokens), sample.finish_reason, first, style=row_style
+        )
+    out.print(table)
+    tokens = sum(s.tokens for s in result.samples)
+    out.print(f"[dim]{len(result.samples)} samples, {tokens} tokens in {result.seconds:.1f}s (T={result.params.temperature}, top_p={result.params.top_p})[/dim]")
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("solve")(solve_command)
