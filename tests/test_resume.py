@@ -181,3 +181,29 @@ def test_kill_9_installed_pycodex_mid_execution_then_resume(tmp_path):
     assert len(after_results) == 492
     for key, row in before_results.items():
         assert after_results[key] == row  # first verdicts kept, not re-executed
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
+    """SIGINT (Ctrl-C): exit 130, run marked cancelled with everything finished stored, resumable."""
+    db = str(tmp_path / "runs.db")
+    proc = subprocess.Popen(
+        [*pycodex_exe(), "eval", "--backend", "canonical", "--problems", "0-59", "--n", "2", "--workers", "1", "--seed", "3", "--db", db, "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_for(db, "results", 10, proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    data = json.loads(out)
+    assert data["status"] == "cancelled" and "Traceback" not in err
+    run_id = data["run_id"]
+    shown = json.loads(run_cli("runs", "show", run_id, "--db", db, "--json").stdout)
+    assert shown["status"] == "cancelled" and 10 <= shown["executed"] < 120
+    resumed = run_cli("eval", "--resume", run_id, "--db", db, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    final = json.loads(resumed.stdout)
+    assert final["status"] == "finished" and final["totals"]["executed"] == 120 and final["pass_at_k"] == {"1": 1.0}

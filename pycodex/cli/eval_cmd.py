@@ -179,20 +179,26 @@ class LiveView:
             statuses = dict(self.last_status)
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
-        grid.add_column(width=30)
         grid.add_column(no_wrap=True)
         rate = f" ({passed / executed:.1%})" if executed else ""
-        line = Text.assemble(
-            (f"{generated}/{total}", "bold"),
-            " generated · ",
-            (str(executed), "bold"),
-            " executed · ",
-            (f"{passed}", "bold green"),
-            f" passed{rate} · {tps:.1f} tok/s · ETA {_fmt_seconds(eta)}",
+        grid.add_row(
+            Text(f"{self.label}{self.run_id}", style="cyan"),
+            Text.assemble(
+                (f"{generated}/{total}", "bold"),
+                " generated · ",
+                (str(executed), "bold"),
+                " executed · ",
+                (str(passed), "bold green"),
+                f" passed{rate}",
+            ),
         )
-        grid.add_row(Text(f"{self.label}{self.run_id}", style="cyan"), ProgressBar(total=max(total, 1), completed=generated, width=30), line)
+        grid.add_row(Text(""), ProgressBar(total=max(total, 1), completed=generated, width=40))
         other = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()) if k != "passed")
-        grid.add_row(Text("now", style="dim"), Text(current or "finishing", style="yellow"), Text(other, style="dim"))
+        now = current if generated < total else "judging the last samples"
+        grid.add_row(
+            Text("now", style="dim"),
+            Text.assemble((now or "starting", "yellow"), f" · {tps:.1f} tok/s · ETA {_fmt_seconds(eta)}", (f" · {other}" if other else "", "dim")),
+        )
         return grid
 
 
