@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pycodex.generation.nucleus import nucleus_of_row, sample_rows, scaled_exp, token_logprobs
+from pycodex.generation.nucleus import nucleus_of_row, sample_rows, sample_with_logprobs, token_logprobs
 
 VOCAB = 262_144  # Gemma's vocabulary size: the sampler must handle it whole
 
@@ -30,8 +30,7 @@ def fixed_logits(seed: int, vocab: int = VOCAB, spread: float = 3.0, peaks: int 
 
 
 def ours(logits: np.ndarray, temperature: float, top_p: float) -> dict[int, float]:
-    weights, totals = scaled_exp(logits, temperature)
-    ids, probs = nucleus_of_row(weights[0], totals[0], top_p)
+    ids, probs = nucleus_of_row(logits, temperature, top_p)
     return dict(zip(ids.tolist(), probs.tolist()))
 
 
@@ -106,3 +105,10 @@ def test_logprobs_are_log_softmax_at_temperature_one():
     got = token_logprobs(rows, tokens)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     assert np.all(got <= 0)
+
+
+def test_sampling_returns_the_full_vocabulary_logprob_of_each_token():
+    logits = np.stack([fixed_logits(s, spread=s + 0.5) for s in range(3)])
+    for temperature in (0.0, 0.2, 1.0, 1.7):
+        tokens, logprobs = sample_with_logprobs(logits, temperature, 0.95, np.random.default_rng(2).random(3))
+        np.testing.assert_allclose(logprobs, token_logprobs(logits, tokens), rtol=1e-6, atol=1e-9)

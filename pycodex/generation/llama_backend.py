@@ -44,7 +44,7 @@ from pycodex.generation.base import (
     TextDelta,
     cut_at_stop,
 )
-from pycodex.generation.nucleus import sample_rows, token_logprobs
+from pycodex.generation.nucleus import sample_with_logprobs
 
 DEFAULT_CTX = 16384
 DEFAULT_PARALLEL = 16
@@ -266,8 +266,7 @@ class LlamaBackend:
             rows = np.stack([prompt_logits if s.index in fresh else step_logits[i] for i, s in enumerate(live)])
             fresh.clear()
             uniforms = np.array([0.0 if params.temperature == 0 else s.rng.random() for s in live])
-            chosen = sample_rows(rows, params.temperature, params.top_p, uniforms)
-            logprobs = token_logprobs(rows, chosen)
+            chosen, logprobs = sample_with_logprobs(rows, params.temperature, params.top_p, uniforms)
 
             batch: list[tuple[int, int, int, bool]] = []
             still_live: list[_Sample] = []
