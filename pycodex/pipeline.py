@@ -166,6 +166,7 @@ class Pipeline:
         self._pending: set[Future] = set()
         self._last_progress = 0.0
         self._handler_failed = False
+        self._done = False
         # counters
         self.total = 0
         self.generated = 0  # stored samples, all sessions
@@ -227,6 +228,7 @@ class Pipeline:
                     pass
             finished = self._finished_event(status, time.monotonic() - started, error)
             self._emit(finished)
+            self._done = True
         return finished
 
     # -- setup ----------------------------------------------------------------------------
@@ -500,8 +502,8 @@ class Pipeline:
     # -- events ---------------------------------------------------------------------------
 
     def _emit(self, event: PipelineEvent) -> None:
-        if self.on_event is None:
-            return
+        if self.on_event is None or self._done:
+            return  # nothing after RunFinished (a late verdict of a cancelled run is stored, not announced)
         try:
             self.on_event(event)
         except Exception:

@@ -316,6 +316,17 @@ def eval_command(
             record = store.get_run(run_id)
             if record.backend == "import":
                 raise UserError(f"run {run_id} was imported from a file: judge it with `pycodex runs evaluate {run_id}`")
+            ignored = [
+                flag
+                for flag, given in (
+                    ("--n", n is not None), ("--temperature", temperature is not None), ("--seed", seed is not None),
+                    ("--preset", preset is not None), ("--k", k is not None), ("--problems", problems != "all"),
+                    ("--model", model is not None), ("--samples-file", samples_file is not None), ("--name", name is not None),
+                )
+                if given
+            ]
+            if ignored:
+                console(stderr=True).print(f"note: {', '.join(ignored)} ignored with --resume: the run keeps its stored settings")
             overrides = RunConfig.from_dict(record.config)
             overrides.workers = workers if workers is not None else overrides.workers
             overrides.threads = threads if threads is not None else overrides.threads

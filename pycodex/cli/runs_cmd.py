@@ -117,7 +117,7 @@ def show_run(
         stats = store.generation_stats(record.id)
         ks = record.config.get("ks") or [1]
         pak = pass_at_k_for_run(store, record.id, ks)
-        sample_rows = store.samples(record.id) if (samples or as_json) else []
+        sample_rows = store.samples(record.id) if samples else []
     per_problem = [{"task_id": t, "n": totals[t][0], "passed": totals[t][1]} for t in record.task_ids if t in totals]
     if as_json:
         data = record.to_dict() | {"stats": stats, "pass_at_k": {str(k): v for k, v in pak.items()}, "per_problem": per_problem}
