@@ -167,6 +167,7 @@ class Pipeline:
         self._last_progress = 0.0
         self._handler_failed = False
         self._done = False
+        self._owns_run = False  # set once this pipeline created or took over the run
         # counters
         self.total = 0
         self.generated = 0  # stored samples, all sessions
@@ -221,7 +222,7 @@ class Pipeline:
             raise
         finally:
             self._shutdown(cancelled=self._cancel.is_set() or status != store_mod.FINISHED)
-            if self.run_id is not None:
+            if self.run_id is not None and self._owns_run:
                 try:
                     self.store.finish_run(self.run_id, status, error)
                 except Exception:
@@ -284,7 +285,15 @@ class Pipeline:
             info = {"kind": getattr(self._backend, "name", config.backend), "describe_error": str(exc)}
 
         if self._resume_id:
+            stored_sha = store.get_run(self._resume_id).model_sha256
+            new_sha = info.get("sha256") or info.get("model_sha256")
+            if stored_sha and new_sha and stored_sha != new_sha:
+                raise UserError(
+                    f"run {self._resume_id} was generated with a different model (sha256 {stored_sha[:12]}…, now {new_sha[:12]}…): "
+                    "resuming would mix two models; start a new run"
+                )
             self.session = store.begin_session(self._resume_id)
+            self._owns_run = True
             if not store.get_run(self._resume_id).backend_info:
                 store.set_backend_info(self._resume_id, info)
         else:
@@ -300,6 +309,7 @@ class Pipeline:
                 model_sha256=info.get("sha256") or info.get("model_sha256"),
                 backend_info=info,
             )
+            self._owns_run = True
 
         if self._executor is None:
             from pycodex.execution import Executor

@@ -284,5 +284,23 @@ def test_real_executor_canonical_backend(tmp_path, problem_set):
     with Store(tmp_path / "runs.db") as store:
         config = RunConfig(backend="canonical", task_ids=problem_set.task_ids[:6], params=SamplingParams(n=2, temperature=0.2, seed=1), ks=[1, 2], workers=2)
         finished = Pipeline(config, store=store, problem_set=problem_set).run()
-        assert finished.status == FINISHED and finished.pass_at_k == {1: 1.0, 2: 1.0}
-        assert all(s.status == "passed" for s in store.samples(finished.run_id))
+        verdicts = [(s.task_id, s.index, s.status, s.detail) for s in store.samples(finished.run_id)]
+        assert finished.status == FINISHED and finished.pass_at_k == {1: 1.0, 2: 1.0}, verdicts
+        assert all(v[2] == "passed" for v in verdicts)
+
+
+def test_resume_refuses_a_different_model(tmp_path, problem_set):
+    class Other(SeededBackend):
+        def describe(self):
+            return {"kind": "fake", "model_path": "/models/other.gguf", "sha256": "cd" * 32}
+
+    with Store(tmp_path / "runs.db") as store:
+        backend = SeededBackend(problem_set, delay=0.01)
+        pipeline = Pipeline(_config(n=2), store=store, backend=backend, executor=FakeExecutor(), problem_set=problem_set)
+        threading.Timer(0.03, pipeline.cancel).start()
+        run_id = pipeline.run().run_id
+        before = len(store.samples(run_id))
+        with pytest.raises(UserError, match="different model"):
+            Pipeline(None, store=store, backend=Other(problem_set), executor=FakeExecutor(), problem_set=problem_set, run_id=run_id).run()
+        record = store.get_run(run_id)
+        assert len(store.samples(run_id)) == before and record.sessions == 1 and record.effective_status == CANCELLED
