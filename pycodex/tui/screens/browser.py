@@ -39,7 +39,7 @@ class BrowserScreen(Screen):
         )
         with Horizontal(id="filter-row"):
             yield Static("/", id="filter-label")
-            yield Input(placeholder="filter by id, entry point or docstring (press /)", id="filter")
+            yield Input(placeholder="filter by id, entry point or docstring (press /)", id="filter", compact=True)
             yield Static("", id="count")
         yield ProblemTable(id="problems")
         yield Footer()

@@ -69,17 +69,17 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
             with Grid():
                 if self.eval_mode:
                     yield Label("problems")
-                    yield Input(self.initial.problems, id="problems", placeholder="all, 0-19, 3,7")
+                    yield Input(self.initial.problems, id="problems", placeholder="all, 0-19, 3,7", compact=True)
                 yield Label("n samples")
-                yield Input(str(p.n), id="n", type="integer")
+                yield Input(str(p.n), id="n", type="integer", compact=True)
                 yield Label("temperature")
-                yield Input(str(p.temperature), id="temperature", type="number")
+                yield Input(str(p.temperature), id="temperature", type="number", compact=True)
                 yield Label("top_p")
-                yield Input(str(p.top_p), id="top_p", type="number")
+                yield Input(str(p.top_p), id="top_p", type="number", compact=True)
                 yield Label("max tokens")
-                yield Input(str(p.max_tokens), id="max_tokens", type="integer")
+                yield Input(str(p.max_tokens), id="max_tokens", type="integer", compact=True)
                 yield Label("seed")
-                yield Input("" if p.seed is None else str(p.seed), id="seed", placeholder="random", type="integer")
+                yield Input("" if p.seed is None else str(p.seed), id="seed", placeholder="random", type="integer", compact=True)
             with Horizontal(id="presets"):
                 yield Button("pass@1 F1", id="preset-1", compact=True)
                 yield Button("pass@10 F2", id="preset-10", compact=True)
