@@ -287,7 +287,17 @@ def test_false_pass_attempts_fail_but_honest_samples_still_pass():
         from collections import namedtuple
         P = namedtuple("P", "x y")
         return [P(1, 2), {"a": [3.0]}]""")
+    honest_stdlib = body("""
+        import collections, fractions, numpy
+        return [(numpy.int64(1), fractions.Fraction(2)), collections.Counter(a=[numpy.float64(3.0)])]""")
+    patched_counter = body("""
+        import collections
+        collections.Counter.__eq__ = lambda self, other: True
+        return collections.Counter()""")
     with Executor(workers=1, timeout=3) as executor:
-        fake_verdict, honest_verdict = executor.run([(problem, fake), (problem, honest)])
+        verdicts = executor.run([(problem, fake), (problem, honest), (problem, honest_stdlib), (problem, patched_counter)])
+    fake_verdict, honest_verdict, stdlib_verdict, patched_verdict = verdicts
     assert fake_verdict.status == "failed" and "overrides comparison" in fake_verdict.detail
     assert honest_verdict.passed, honest_verdict
+    assert stdlib_verdict.passed, stdlib_verdict
+    assert patched_verdict.status == "failed" and "overrides comparison" in patched_verdict.detail

@@ -119,12 +119,30 @@ def _hide_modules() -> None:
             sys.modules.pop(name, None)
 
 
+def _snapshot(classes) -> tuple:
+    """Stdlib classes written in Python that honest code returns (Counter, Fraction), with their
+    watched methods as they are now: if a sample patches one, it is no longer trusted."""
+    return tuple((cls, tuple((name, cls.__dict__.get(name)) for name in sorted(_WATCHED))) for cls in classes)
+
+
+def _trusted_stdlib_classes() -> list:
+    import collections
+    import fractions
+    import numbers
+
+    return [collections.Counter, fractions.Fraction, numbers.Number, numbers.Complex, numbers.Real,
+            numbers.Rational, numbers.Integral]
+
+
 def check_returned_value(value, _type=type, _isinstance=isinstance, _list=list, _tuple=tuple, _dict=dict,
                          _scalars=(int, float, str, bool, bytes, complex, type(None)), _containers=_CONTAINERS,
-                         _mro=_MRO, _flags=_FLAGS, _vars=_DICT, _watched=_WATCHED, _heap=_HEAPTYPE) -> None:
+                         _mro=_MRO, _flags=_FLAGS, _vars=_DICT, _watched=_WATCHED, _heap=_HEAPTYPE,
+                         _trusted=_snapshot(_trusted_stdlib_classes())) -> None:
     """Reject an object that could fake equality: any instance of a class defined in Python that
     overrides a comparison/arithmetic/container dunder, at any depth inside builtin containers.
     (Everything it uses is a default argument: patching builtins later cannot change it.)"""
+    trusted = {cls for cls, methods in _trusted
+               if all(_vars.__get__(cls).get(name) is method for name, method in methods)}
     stack, seen = [value], 0
     while stack and seen < 100_000:
         item = stack.pop()
@@ -133,6 +151,8 @@ def check_returned_value(value, _type=type, _isinstance=isinstance, _list=list, 
         if cls in _scalars:
             continue
         for klass in _mro.__get__(cls):  # read through type's own descriptors: a metaclass can't lie
+            if klass in trusted:
+                continue
             if _flags.__get__(klass) & _heap and _watched.intersection(_vars.__get__(klass)):
                 raise TypeError(f"candidate returned a {cls.__name__} object that overrides comparison "
                                 "methods; the pycodex harness accepts plain values only")
