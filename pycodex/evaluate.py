@@ -98,9 +98,12 @@ def evaluate_samples(
     start = time.perf_counter()
     try:
         verdicts = executor.run(zip(problems, (row["completion"] for row in rows)), on_result=on_result)
-    finally:
-        if own:
-            executor.close()
+    except BaseException:
+        if own:  # e.g. Ctrl-C: don't run the rest of the queue first
+            executor.close(cancel_pending=True)
+        raise
+    if own:
+        executor.close()
     seconds = time.perf_counter() - start
     results = [dict(row, result=v.result, passed=v.passed) for row, v in zip(rows, verdicts)]
     n = Counter(row["task_id"] for row in rows)

@@ -118,6 +118,19 @@ def test_submit_never_blocks_and_close_finishes_queue():
         executor.submit(ADD, "    return a + b\n")
 
 
+def test_close_can_cancel_what_has_not_started():
+    executor = Executor(workers=1, timeout=2.0)
+    slow = executor.submit(ADD, "    import time\n    time.sleep(0.5)\n    return a + b\n")
+    queued = [executor.submit(ADD, "    return a + b\n") for _ in range(5)]
+    for _ in range(200):  # until the worker has taken the slow one
+        if slow.running():
+            break
+        time.sleep(0.05)
+    executor.close(cancel_pending=True)
+    assert slow.result().passed
+    assert all(f.cancelled() for f in queued)
+
+
 def test_bad_arguments():
     for kwargs in ({"workers": 0}, {"timeout": 0}, {"memory_limit_mb": 0}):
         with pytest.raises(ValueError):

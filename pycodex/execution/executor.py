@@ -119,13 +119,21 @@ class Executor:
             futures.append(future)
         return [future.result() for future in futures]
 
-    def close(self) -> None:
-        """Finish the queued samples, then stop the workers."""
+    def close(self, cancel_pending: bool = False) -> None:
+        """Finish the queued samples (or cancel those not started yet), then stop the workers."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             threads = list(self._threads)
+        if cancel_pending:
+            while True:
+                try:
+                    item = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[1].cancel()
         for _ in threads:
             self._jobs.put(None)
         for thread in threads:
@@ -134,8 +142,8 @@ class Executor:
     def __enter__(self) -> "Executor":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(cancel_pending=exc_type is not None)
 
     # -- internals ----------------------------------------------------------------------------
     def _submit_job(self, job: dict) -> Future:
