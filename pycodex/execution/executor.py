@@ -73,7 +73,14 @@ class _WorkerProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def kill(self) -> None:
+    def kill(self, grace: float = 0.0) -> None:
+        """Stop the worker: politely (end of its job stream) within `grace` seconds, else SIGKILL."""
+        if grace > 0 and self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=grace)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -190,7 +197,7 @@ class Executor:
                 future.set_result((verdict, layers) if job.get("probe") else verdict)
         finally:
             if worker is not None:
-                worker.kill()
+                worker.kill(grace=2.0)
 
 
 def sandbox_info() -> list[tuple[str, bool, str]]:
