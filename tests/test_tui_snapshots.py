@@ -38,7 +38,15 @@ def test_generate_form(snap_compare, tmp_path):
 async def _samples_with_verdicts(pilot):
     await pilot.press("slash", *"fib", "enter", "g", "enter")
     await wait_for(pilot, lambda: run_done(pilot.app.screen), what="the run")
+    samples = pilot.app.screen.samples
+    assert [(samples[i].status, samples[i].detail) for i in range(4)] == [
+        ("passed", ""),
+        ("failed", "AssertionError (line 20: assert candidate(10) == 55)"),
+        ("syntax error", "SyntaxError: invalid syntax (line 12)"),
+        ("failed", "ValueError: nope (line 20: assert candidate(10) == 55)"),
+    ]
     await pilot.press("j")  # focus the first card
+    await pilot.pause()
 
 
 def test_samples_with_verdicts(snap_compare, tmp_path):
@@ -117,5 +125,16 @@ def test_projector_theme(snap_compare, tmp_path):
     async def run_before(pilot):
         pilot.app.theme = "projector"
         await pilot.press("slash", *"fib", "enter", "enter", "2")
+
+    assert snap_compare(make_app(tmp_path), run_before=run_before, terminal_size=SIZE)
+
+
+def test_browser_with_pass_rates(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await pilot.app.workers.wait_for_complete()
+        rates = {f"HumanEval/{i}": ((i % 5) / 4, min(1.0, (i % 5) / 4 + 0.25)) for i in range(0, 40, 3)}
+        pilot.app._set_pass_rates(rates)
+        pilot.app.screen.query_one("ProblemTable").sort_by("best")
+        await pilot.pause()
 
     assert snap_compare(make_app(tmp_path), run_before=run_before, terminal_size=SIZE)

@@ -55,6 +55,23 @@ class ProblemTable(DataTable):
         for key, label in COLUMNS:
             self.add_column(label, key=key)
 
+    def on_resize(self) -> None:
+        self.fit_docstring_column()
+
+    def fit_docstring_column(self) -> None:
+        """The docstring column takes whatever width the others leave (no horizontal scrolling)."""
+        doc = self.columns.get("doc")
+        if doc is None or not self.size.width:
+            return
+        others = sum(c.get_render_width(self) for key, c in self.columns.items() if key.value != "doc")
+        available = self.size.width - others - 2 * self.cell_padding - 2  # vertical scrollbar
+        width = max(12, available)
+        if doc.auto_width or doc.width != width:
+            doc.auto_width = False
+            doc.width = width
+            self._require_update_dimensions = True
+            self.refresh(layout=True)
+
     def set_problems(self, problems: list) -> None:
         self._problems = problems
         self.rebuild()
@@ -94,6 +111,7 @@ class ProblemTable(DataTable):
                 key=problem.task_id,
             )
         self._update_headers()
+        self.fit_docstring_column()
         if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
 
@@ -104,6 +122,8 @@ class ProblemTable(DataTable):
                 continue
             arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else ""
             column.label = Text(label + arrow)
+            column.content_width = max(column.content_width, len(label) + 2)  # room for the arrow
+        self._clear_caches()  # the header row is cached by DataTable
         self.refresh()
 
     def sort_by(self, key: str) -> None:

@@ -52,6 +52,7 @@ class BrowserScreen(Screen):
 
     def pass_rates_changed(self) -> None:
         self.query_one(ProblemTable).rebuild()
+        self._update_count()
 
     def _update_count(self) -> None:
         table = self.query_one(ProblemTable)
