@@ -201,8 +201,9 @@ def hostile_samples(port: int) -> dict[str, tuple[str, set[str]]]:
     }
 
 
-def _sandbox_processes() -> list[str]:
-    """Processes still running as a sandbox uid or carrying the marker."""
+def _sandbox_processes(slots: list[int]) -> list[str]:
+    """Processes still running as one of our sandbox uids or carrying the marker."""
+    uids = {SANDBOX_UID_BASE + slot for slot in slots}
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -213,7 +214,7 @@ def _sandbox_processes() -> list[str]:
         except OSError:
             continue
         uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-        if SANDBOX_UID_BASE <= uid < SANDBOX_UID_BASE + 5000 or str(int(MARKER[:6], 16) % 100000) in cmdline:
+        if uid in uids or str(int(MARKER[:6], 16) % 100000) in cmdline:
             found.append(f"{entry.name} uid={uid} {cmdline}")
     return found
 
@@ -256,6 +257,8 @@ def test_hostile_suite(listener, monkeypatch):
         (fork_bomb,) = executor.run([(problem, FORK_BOMB)])
         # The executor still works afterwards.
         after = executor.run([(problem, problem.canonical_solution), (problem, WRONG)])
+        # Nothing a sample started outlives its verdict, though the sandboxes themselves live on.
+        survivors_while_open = _sandbox_processes(executor.slots)
     assert fork_bomb.status in ("timed out", "failed", "crashed"), fork_bomb
     assert [v.status for v in after] == ["passed", "failed"]
     assert len(verdicts) == len(names)
@@ -270,7 +273,9 @@ def test_hostile_suite(listener, monkeypatch):
     leftovers = [p for p in (PWNED, f"/root/pwned-{MARKER}", f"/work/pwned-{MARKER}", f"/var/tmp/pwned-{MARKER}",
                              f"/dev/shm/pwned-{MARKER}", f"{Path.cwd()}/pwned-{MARKER}") if os.path.exists(p)]
     assert leftovers == []
-    assert _sandbox_processes() == []
+    assert len(executor.slots) == 2
+    assert survivors_while_open == []
+    assert _sandbox_processes(executor.slots) == []
 
 
 def test_false_pass_attempts_fail_but_honest_samples_still_pass():
@@ -301,3 +306,24 @@ def test_false_pass_attempts_fail_but_honest_samples_still_pass():
     assert honest_verdict.passed, honest_verdict
     assert stdlib_verdict.passed, stdlib_verdict
     assert patched_verdict.status == "failed" and "overrides comparison" in patched_verdict.detail
+
+
+def test_nothing_outlives_its_verdict():
+    """The sandbox stays warm between samples, but what a sample started is gone when its verdict is."""
+    problem = load_humaneval().get("HumanEval/0")
+    tag = str(int(MARKER[6:12], 16) % 100000)
+    daemon = body(f"""
+        import os, subprocess
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execv("/bin/sleep", ["sleep", "8{tag}"])
+            os._exit(0)
+        subprocess.Popen(["/bin/sleep", "9{tag}"], start_new_session=True)
+        return None""")
+    with Executor(workers=1, timeout=3.0) as executor:
+        first, second = executor.run([(problem, daemon), (problem, problem.canonical_solution)])
+        survivors = [p for p in _sandbox_processes(executor.slots)]
+        tagged = [p for p in survivors if tag in p]
+    assert first.status == "failed" and second.passed
+    assert survivors == [] and tagged == []

@@ -26,7 +26,12 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execution.worker import main; main()"
 _WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 _REPLY_SLACK = 30.0  # seconds past a job's own limits before a silent worker is declared dead
-_slots = itertools.count()  # every worker in this process gets its own slot (and sandbox uid)
+_slots = itertools.count()  # every worker gets its own slot, hence its own sandbox uid (60000 + slot)
+
+
+def _next_slot() -> int:
+    """Distinct within a process (64 workers) and, mostly, between processes."""
+    return (os.getpid() * 64 + next(_slots) % 64) % 5000
 
 
 class _WorkerProcess:
@@ -107,6 +112,7 @@ class Executor:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
+        self.slots: list[int] = []  # the workers' slots: their samples run as uid SANDBOX_UID_BASE + slot
 
     # -- public API ---------------------------------------------------------------------------
     def submit(self, problem, completion: str) -> Future:
@@ -160,8 +166,9 @@ class Executor:
                 raise RuntimeError("executor is closed")
             if not self._threads:
                 for _ in range(self.workers):
-                    thread = threading.Thread(target=self._serve, args=(next(_slots) % 5000,), daemon=True,
-                                              name="pycodex-executor")
+                    slot = _next_slot()
+                    self.slots.append(slot)
+                    thread = threading.Thread(target=self._serve, args=(slot,), daemon=True, name="pycodex-executor")
                     thread.start()
                     self._threads.append(thread)
             self._jobs.put((job, future))
