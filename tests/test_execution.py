@@ -65,6 +65,8 @@ def test_verdict_dict_and_output_capture(executor):
     verdict = judge(executor, "    print('hello'); import sys; print('warn', file=sys.stderr)\n    return a + b\n")
     assert verdict.passed
     assert "hello" in verdict.output and "warn" in verdict.output
+    unflushed = judge(executor, "    import sys\n    sys.stdout.buffer.write(b'raw bytes, no newline')\n    return a + b\n")
+    assert unflushed.passed and unflushed.output == "raw bytes, no newline"
     d = verdict.to_dict()
     assert set(d) == {"status", "detail", "seconds", "output"} and d["status"] == "passed"
 

@@ -176,6 +176,14 @@ def _guard(candidate, _callable=callable, _check=check_returned_value):
     return guarded
 
 
+def _flush(streams) -> None:
+    for stream in streams:
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - a closed or broken stream loses its output, nothing more
+            pass
+
+
 def _describe(exc: BaseException, test_offset: int, test_lines: list[str]) -> str:
     """'AssertionError: msg (line N: assert ...)' with N counted in the whole judged program."""
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -225,6 +233,7 @@ def _judge(job: dict, result_fd: int) -> None:
     """
     write, exit_, pack, urandom, sha256 = os.write, os._exit, struct.pack, os.urandom, hashlib.sha256
     is_instance, function_type, memory_error, object_id, guard = isinstance, types.FunctionType, MemoryError, id, _guard
+    streams, flush = (sys.stdout, sys.stderr), _flush
     nonce = urandom(16).hex()
     send(result_fd, {"kind": "commit", "hash": sha256(nonce.encode()).hexdigest(), "layers": job.get("layers", []),
                      "scratch": job.get("scratch")})
@@ -260,12 +269,14 @@ def _judge(job: dict, result_fd: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - anything the program raises is its verdict
         nonce = None
         trusted[0] = True
+        flush(streams)
         status = "out of memory" if is_instance(exc, memory_error) else "failed"
         try:
             send(result_fd, {"kind": status, "detail": _describe(exc, head.count("\n"), test.splitlines())})
         except BaseException:  # noqa: BLE001 - e.g. no memory left to describe it
             write(result_fd, fallback[status])
         exit_(0)
+    flush(streams)  # our own C-level stream objects, whatever the sample did to sys.stdout
     message = ('{"kind": "passed", "proof": "%s"}' % nonce).encode()
     write(result_fd, pack(">I", len(message)) + message)
     exit_(0)
