@@ -289,10 +289,17 @@ async def test_model_picker_persists_choice(tmp_path):
         await pilot.pause()
         assert isinstance(app.screen, ModelPicker)
         await pilot.press("down", "enter")  # the second option: canonical replay
-        await wait_for(pilot, lambda: app.backend_state == "ready", timeout=20, what="the backend")
-        assert app.model == "canonical"
-    saved = tomllib.loads((tmp_path / "config" / "config.toml").read_text())
-    assert saved["model"] == "canonical"
+        config_file = tmp_path / "config" / "config.toml"
+        await wait_for(pilot, config_file.exists, timeout=20, what="the saved choice")
+        assert app.model == "canonical" and app.backend_state == "ready"
+        assert tomllib.loads(config_file.read_text())["model"] == "canonical"
+        # A model that cannot load is reported and not kept.
+        bad = tmp_path / "broken.gguf"
+        bad.write_bytes(b"not a model")
+        app.set_model(str(bad))
+        await wait_for(pilot, lambda: app.model == "canonical", timeout=60, what="the fallback")
+        assert any("failed" in (n.title or "") for n in app._notifications)
+    assert tomllib.loads(config_file.read_text())["model"] == "canonical"
 
 
 @async_test

@@ -40,7 +40,6 @@ class PycodexApp(App):
     """`pycodex` with no arguments."""
 
     TITLE = "pycodex"
-    SUB_TITLE = "HumanEval, the Codex paper, live"
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
@@ -135,6 +134,7 @@ class PycodexApp(App):
         return BrowserScreen()
 
     def on_mount(self) -> None:
+        self._update_subtitle()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         for message in self.theme_errors:
             self.notify(message, title="Theme skipped", severity="warning", timeout=8)
@@ -175,18 +175,27 @@ class PycodexApp(App):
         return model_label(self.model)
 
     def set_model(self, model: str) -> None:
-        """Switch model (persisted); loading starts at once in a worker, input never blocks."""
-        if model != self.model:
-            self.model = model
-            self.save_setting(model=model)
-        self.preload_backend()
+        """Switch model; loading starts at once in a worker (input never blocks). The choice is
+        saved in the config once the model has loaded; a model that fails to load is not kept."""
+        previous, self.model = self.model, model
+        self._update_subtitle()
+        self.preload_backend(model, previous)
 
     @work(thread=True, group="backend", exclusive=False, exit_on_error=False)
-    def preload_backend(self) -> None:
+    def preload_backend(self, model: str, previous: str) -> None:
         try:
             self.acquire_backend()
         except Exception:
-            pass  # acquire_backend reported it
+            # acquire_backend reported it; go back to the model that worked.
+            if self.model == model and previous != model:
+                self.call_from_thread(self._revert_model, previous)
+            return
+        if self.model == model:
+            self.call_from_thread(self.save_setting, model=model)
+
+    def _revert_model(self, model: str) -> None:
+        self.model = model
+        self._update_subtitle("previous model kept")
 
     def _create_backend(self, model: str):
         from pycodex.generation.factory import create_backend
@@ -224,7 +233,11 @@ class PycodexApp(App):
             self.post_message(BackendChanged(model_label(model), "ready"))
             return backend
 
+    def _update_subtitle(self, state: str = "") -> None:
+        self.sub_title = f"model: {self.model_label}" + (f" ({state})" if state else "")
+
     def on_backend_changed(self, message: BackendChanged) -> None:
+        self._update_subtitle({"loading": "loading…", "failed": "failed to load"}.get(message.state, ""))
         quiet = self.model == CANONICAL_MODEL or self.model.startswith("samples:")
         if quiet and message.state != "failed":
             pass  # replay backends load instantly: no noise

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 EXTRA = {
-    "Problem browser": [("j / k, ↑ / ↓, PgUp / PgDn, Home / End", "move"), ("Enter", "open the problem"), ("click a header", "sort by it")],
+    "Problem browser": [("j / k, ↑ / ↓, PgUp / PgDn, Home / End", "move"), ("click a header", "sort by it")],
     "Samples": [("Tab / Shift+Tab", "move between sample cards")],
     "Run dashboard": [("←↑↓→ / hjkl", "move between cells"), ("Enter / double click", "that problem's samples")],
     "Everywhere": [("Ctrl+P", "command palette: theme, model, dashboard, history"), ("Esc", "close / cancel / back")],
@@ -23,6 +23,8 @@ def _section(title: str, screen_cls) -> list[tuple[str, str]]:
     for binding in getattr(screen_cls, "BINDINGS", []):
         if isinstance(binding, tuple):
             binding = Binding(*binding)
+        if binding.key == "ctrl+c":
+            continue
         key = binding.key_display or binding.key
         key = key.replace("question_mark", "?").replace("slash", "/").replace("escape", "Esc").replace("enter", "Enter")
         rows.append((key, binding.description or binding.action))
