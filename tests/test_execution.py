@@ -157,6 +157,9 @@ def test_sandbox_info_reports_every_layer():
     for expected in ("namespaces", "no network", "read-only filesystem", "resource limits", "audit hook", "wall-clock kill"):
         assert expected in names
     assert all(isinstance(active, bool) and reason for _, active, reason in layers)
+    observed = dict((name, (active, reason)) for name, active, reason in layers)["observed"]
+    assert observed[0], observed  # seen from inside: / read-only and no network
+    assert "/ writable: no" in observed[1] and "environment: HOME, LANG, PATH, TMPDIR" in observed[1]
 
 
 # -- parity with the reference harness ---------------------------------------------------------

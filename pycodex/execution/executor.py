@@ -207,16 +207,45 @@ class Executor:
                 worker.kill(grace=2.0)
 
 
-def sandbox_info() -> list[tuple[str, bool, str]]:
-    """Each isolation layer as (layer, active, reason), observed by running a probe in the sandbox."""
-    from types import SimpleNamespace
+_PROBE = '''def probe():
+    import errno, json, os, socket
+    seen = {"uid": os.getuid(), "cwd": os.getcwd(), "env": sorted(os.environ)}
+    try:
+        open("/pycodex-probe", "w").close()
+        seen["root_writable"] = True
+    except OSError:
+        seen["root_writable"] = False
+    try:
+        socket.create_connection(("127.0.0.1", 9), timeout=0.5).close()
+        seen["network"] = "connected"
+    except OSError as exc:
+        seen["network"] = errno.errorcode.get(exc.errno, str(exc)) if exc.errno else type(exc).__name__
+    seen["processes"] = len([d for d in os.listdir("/proc") if d.isdigit()])
+    print(json.dumps(seen))
+    return 1
+'''
 
-    probe = SimpleNamespace(prompt="def probe():\n    return 1\n", test="def check(candidate):\n    assert candidate() == 1\n",
-                            entry_point="probe")
-    with Executor(workers=1, timeout=5.0, memory_limit_mb=512) as executor:
-        head, test = program_parts(probe.prompt, "", probe.test, probe.entry_point)
-        job = {"head": head, "test": test, "entry_point": "probe", "timeout": 5.0, "memory_mb": 512, "probe": True}
+
+def sandbox_info() -> list[tuple[str, bool, str]]:
+    """Each isolation layer as (layer, active, reason), from a probe sample run in the sandbox;
+    the last entry, "observed", is what the probe itself saw from inside."""
+    import json
+
+    test = "def check(candidate):\n    assert candidate() == 1\n"
+    with Executor(workers=1, timeout=5.0) as executor:
+        head, test = program_parts(_PROBE, "", test, "probe")
+        job = {"head": head, "test": test, "entry_point": "probe", "timeout": executor.timeout,
+               "memory_mb": executor.memory_limit_mb, "probe": True}
         verdict, layers = executor._submit_job(job).result()
-    if not layers:
+    if not layers or not verdict.passed:
         return [("sandbox", False, f"the probe sample did not run: {verdict.result}")]
-    return [(str(name), bool(active), str(reason)) for name, active, reason in layers]
+    result = [(str(name), bool(active), str(reason)) for name, active, reason in layers]
+    try:
+        seen = json.loads(verdict.output.strip().splitlines()[-1])
+        result.append(("observed", not seen["root_writable"] and seen["network"] != "connected",
+                       f"uid {seen['uid']}, cwd {seen['cwd']}, / writable: {'yes' if seen['root_writable'] else 'no'}, "
+                       f"network: {seen['network']}, {seen['processes']} process(es) visible, "
+                       f"environment: {', '.join(seen['env'])}"))
+    except (ValueError, KeyError, IndexError):
+        result.append(("observed", False, f"the probe's report was unreadable: {verdict.output[:200]!r}"))
+    return result
