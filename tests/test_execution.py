@@ -232,3 +232,9 @@ def test_fallback_modes_still_judge(monkeypatch, mode):
         assert looping["status"] == "timed out" and not usable
     finally:
         zygote.kill()
+
+
+def test_a_bad_item_still_gets_a_verdict(executor):
+    verdict = executor.submit(object(), "    return 1\n").result(timeout=30)
+    assert verdict.status == "crashed" and "AttributeError" in verdict.detail
+    assert judge(executor, "    return a + b\n").passed

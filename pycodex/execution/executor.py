@@ -117,10 +117,7 @@ class Executor:
     # -- public API ---------------------------------------------------------------------------
     def submit(self, problem, completion: str) -> Future:
         """Queue one sample; the Future resolves to its Verdict. Never blocks."""
-        head, test = program_parts(problem.prompt, completion, problem.test, problem.entry_point)
-        job = {"head": head, "test": test, "entry_point": problem.entry_point,
-               "timeout": self.timeout, "memory_mb": self.memory_limit_mb}
-        return self._submit_job(job)
+        return self._submit_job((problem, completion))  # the job itself is built when a worker takes it
 
     def run(self, items: Iterable, on_result: Callable[[int, Verdict], None] | None = None) -> list[Verdict]:
         """Judge every (problem, completion); verdicts in input order, on_result(i, v) as each finishes."""
@@ -159,7 +156,15 @@ class Executor:
         self.close(cancel_pending=exc_type is not None)
 
     # -- internals ----------------------------------------------------------------------------
-    def _submit_job(self, job: dict) -> Future:
+    def _job(self, item) -> dict:
+        if isinstance(item, dict):
+            return item
+        problem, completion = item
+        head, test = program_parts(problem.prompt, completion, problem.test, problem.entry_point)
+        return {"head": head, "test": test, "entry_point": problem.entry_point,
+                "timeout": self.timeout, "memory_mb": self.memory_limit_mb}
+
+    def _submit_job(self, job) -> Future:
         future: Future = Future()
         with self._lock:
             if self._closed:
@@ -186,6 +191,7 @@ class Executor:
                     continue
                 reply = None
                 try:
+                    job = self._job(job)
                     if worker is None or not worker.alive():
                         worker = _WorkerProcess(slot)
                     worker.send(job)
@@ -199,8 +205,12 @@ class Executor:
                         worker = None
                     future.set_result(Verdict(CRASHED, f"executor {error}"))
                     continue
-                layers = reply.pop("layers", None)
-                verdict = Verdict(**{k: reply[k] for k in ("status", "detail", "seconds", "output")})
+                try:
+                    layers = reply.pop("layers", None)
+                    verdict = Verdict(**{k: reply[k] for k in ("status", "detail", "seconds", "output")})
+                except (KeyError, TypeError) as exc:
+                    future.set_result(Verdict(CRASHED, f"executor got a malformed reply: {exc}"))
+                    continue
                 future.set_result((verdict, layers) if job.get("probe") else verdict)
         finally:
             if worker is not None:
