@@ -134,7 +134,11 @@ def test_browser_with_pass_rates(snap_compare, tmp_path):
         await pilot.app.workers.wait_for_complete()
         rates = {f"HumanEval/{i}": ((i % 5) / 4, min(1.0, (i % 5) / 4 + 0.25)) for i in range(0, 40, 3)}
         pilot.app._set_pass_rates(rates)
-        pilot.app.screen.query_one("ProblemTable").sort_by("best")
+        table = pilot.app.screen.query_one("ProblemTable")
+        table.sort_by("best")
+        await pilot.pause()
+        await pilot.pause()
+        table.move_cursor(row=2)
         await pilot.pause()
 
     assert snap_compare(make_app(tmp_path), run_before=run_before, terminal_size=SIZE)
