@@ -23,6 +23,7 @@ from pycodex.problems import Problem
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FALLBACK_ARGS = ("x", "y", "z")
+EXAMPLE_TIMEOUT = 3.0  # seconds per example run, as the paper's harness allows per program
 
 
 @dataclass(frozen=True)
@@ -267,7 +268,7 @@ def solve(
     if own_executor:
         from pycodex.execution import Executor
 
-        executor = Executor(workers=None, timeout=3.0, memory_limit_mb=1024)
+        executor = Executor(timeout=EXAMPLE_TIMEOUT)
     notify = on_event or (lambda event: None)
     samples: dict[int, SolvedSample] = {}
     futures: dict[int, list] = {}

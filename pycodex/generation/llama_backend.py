@@ -239,6 +239,8 @@ class LlamaBackend:
     def _generate(self, prompt: str, params: SamplingParams) -> Iterator[GenerationEvent]:
         prompt_tokens = self.tokenize(prompt)
         self.last_token_ids: dict[int, list[int]] = {}
+        if not prompt_tokens:
+            raise UserError("the prompt is empty")
         room = self.n_ctx - len(prompt_tokens)
         if room < 1:
             raise UserError(f"the prompt is {len(prompt_tokens)} tokens, more than the context of {self.n_ctx}: raise --ctx")
@@ -258,8 +260,8 @@ class LlamaBackend:
                 slot = free_slots.pop()
                 self._ll.llama_memory_seq_rm(self._memory, slot, -1, -1)
                 self._ll.llama_memory_seq_cp(self._memory, 0, slot, -1, -1)
-                sample = _Sample(index=pending.popleft(), slot=slot, rng=None, started=time.perf_counter())
-                sample.rng = np.random.default_rng(seeds[sample.index])
+                index = pending.popleft()
+                sample = _Sample(index=index, slot=slot, rng=np.random.default_rng(seeds[index]), started=time.perf_counter())
                 live.append(sample)
                 fresh.add(sample.index)
 
