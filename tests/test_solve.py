@@ -162,6 +162,15 @@ def test_solve_cli_errors_are_one_line_exit_2(args, message):
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
 
 
+def test_solve_cli_rejects_a_corrupt_gguf_in_one_line(tmp_path):
+    corrupt = tmp_path / "corrupt.gguf"
+    corrupt.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 4096)
+    result = run_cli("solve", FIB, "--model", str(corrupt))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "llama.cpp could not load" in result.stderr and "--model" in result.stderr
+
+
 @pytest.mark.model
 def test_solve_cli_samples_checks_and_ranks_with_the_real_model():
     result = run_cli("solve", "Return the sum of a and b.\\n>>> add(2, 3)\\n5", "--n", "4", "--max-tokens", "32", "--seed", "3", "--json")
@@ -184,6 +193,7 @@ def test_solve_cli_greedy_from_a_file_and_stdin_is_deterministic(tmp_path):
     from_file = run_cli("solve", "--file", str(stub), "--greedy", "--max-tokens", "24", "--json")
     from_stdin = run_cli("solve", "-", "--greedy", "--max-tokens", "24", "--json", input=stub.read_text())
     assert from_file.returncode == 0 and from_stdin.returncode == 0, from_file.stderr + from_stdin.stderr
+    assert from_file.stderr == ""  # llama.cpp's log stays quiet without --verbose
     a, b = json.loads(from_file.stdout), json.loads(from_stdin.stdout)
     assert len(a["samples"]) == 1 and a["params"]["temperature"] == 0
     assert a["best"]["completion"] == b["best"]["completion"]
