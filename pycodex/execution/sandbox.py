@@ -2,8 +2,9 @@
 
 Used by worker.py. Once per worker: C1 calls enter_namespaces() and forks the zygote Z, pid 1 of
 the new PID namespace, which calls prepare_zygote() (read-only filesystem, /tmp, /proc, no IPC).
-Per sample: Z makes new_scratch() and forks the sample S, which calls lock_down() (limits, uid,
-no_new_privs, clean environment) and runs the harness. When Z dies the kernel kills everything
+Per sample: Z makes new_scratch() and forks the sample S ahead of its job; S calls
+drop_privileges() (uid, no_new_privs, clean environment), waits for the job, calls set_limits()
+and runs the harness. When Z dies the kernel kills everything
 in its namespace. Every step that can fail degrades to a weaker layer and says so.
 """
 
@@ -225,15 +226,11 @@ def _set_limits(memory_mb: int, timeout: float, mode: str, layers: list) -> None
     layers.append(("resource limits", True, what))
 
 
-def lock_down(mode: str, slot: int, memory_mb: int, timeout: float, scratch: str) -> list:
-    """In the sample's process, before any sample code: limit, drop privileges, scrub.
-
-    Returns [(layer, active, reason)]. Raises OSError when a step fails; that becomes a verdict.
-    """
+def drop_privileges(mode: str, slot: int, scratch: str) -> list:
+    """In the sample's process, before its job arrives: cwd, uid, no_new_privs, clean environment."""
     layers: list = []
     if mode == "plain":
         os.setsid()  # its own process group, which the zygote kills afterwards
-    _set_limits(memory_mb, timeout, mode, layers)
     os.chdir(scratch)
     if mode == "root":
         uid = sample_uid(mode, slot)
@@ -252,3 +249,15 @@ def lock_down(mode: str, slot: int, memory_mb: int, timeout: float, scratch: str
     os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": scratch, "LANG": "C.UTF-8", "TMPDIR": scratch})
     layers.append(("clean environment", True, "environment scrubbed, stdin empty, other descriptors closed"))
     return layers
+
+
+def set_limits(mode: str, memory_mb: int, timeout: float) -> list:
+    """Once the job is known (limits can only be lowered by then, which is all they need)."""
+    layers: list = []
+    _set_limits(memory_mb, timeout, mode, layers)
+    return layers
+
+
+def lock_down(mode: str, slot: int, memory_mb: int, timeout: float, scratch: str) -> list:
+    """drop_privileges() then set_limits(): everything before sample code. Returns the layers."""
+    return drop_privileges(mode, slot, scratch) + set_limits(mode, memory_mb, timeout)

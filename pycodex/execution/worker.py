@@ -8,11 +8,12 @@ Processes (W = this worker, trusted, outside the sandbox):
     W --fork--> C1 --enter namespaces, fork--> Z (zygote: pid 1 of the new PID namespace)
                                                Z --fork per sample--> S (the sample, locked down)
 
-Z is set up once per worker (read-only filesystem, /tmp, /proc, no IPC) and stays warm. For each
-job W hands Z two fresh pipes (result, output) over a socket; Z makes a new scratch directory,
-forks S and waits for it, then kills every other process left in the namespace (kill(-1) from
-pid 1), reaps them, removes the scratch directory and reports S's exit status on the result
-pipe. W keeps the wall clock: at the deadline it SIGKILLs Z and the kernel takes the whole
+Z is set up once per worker (read-only filesystem, /tmp, /proc, no IPC) and stays warm. Ahead
+of each job W hands Z two fresh pipes (result, output) over a socket ("arm"); Z makes a new
+scratch directory and forks S, which drops its privileges and waits. When the job comes Z
+forwards it to S, waits for S, then kills every other process left in the namespace (kill(-1)
+from pid 1), reaps them, reports S's exit status on the result pipe and removes the scratch
+directory. W keeps the wall clock: at the deadline it SIGKILLs Z and the kernel takes the whole
 namespace with it; the next job gets a new zygote.
 """
 
@@ -78,18 +79,25 @@ def _frames(buffer: bytearray) -> list[dict]:
 # -- inside the sandbox ---------------------------------------------------------------------------
 
 
-def _sample(job: dict, slot: int, mode: str, scratch: str, layers: list, result_w: int, output_w: int) -> None:
-    """S: descriptors, lock down, run the harness. Never returns."""
+def _sample(slot: int, mode: str, scratch: str, layers: list, result_w: int, output_w: int, job_r: int) -> None:
+    """S, forked before its job: descriptors, drop privileges, wait for the job, limits, harness.
+    Never returns."""
     try:
         os.dup2(result_w, 3)
+        os.dup2(job_r, 4)
         os.dup2(output_w, 1)
         os.dup2(output_w, 2)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-        os.closerange(4, 1 << 16)
+        os.closerange(5, 1 << 16)
         sys.stdin = open(0, encoding="utf-8", closefd=False)
         sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
         sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
-        layers = layers + sandbox.lock_down(mode, slot, job["memory_mb"], job["timeout"], scratch)
+        layers = layers + sandbox.drop_privileges(mode, slot, scratch)
+        with os.fdopen(4, "rb") as jobs:  # blocks until Z forwards the job; EOF: never needed
+            job = read_message(jobs)
+        if job is None:
+            os._exit(0)
+        layers += sandbox.set_limits(mode, job["memory_mb"], job["timeout"])
         layers.append(("audit hook", True, "frames, gc, ctypes memory access, marshal and /proc memory refused to sample code"))
         harness.run(dict(job, layers=layers), 3)
     except BaseException as exc:  # noqa: BLE001
@@ -124,31 +132,42 @@ def _sweep(mode: str, sample_pid: int) -> None:
             return
 
 
-def _recv_job(sock: socket.socket) -> tuple[dict, list[int]] | None:
+ARM = 0xFFFFFFFF  # W -> Z header: "here are the next sample's pipes, fork it"; otherwise a job's length
+
+
+def _recv(sock: socket.socket) -> tuple[int, list[int]] | None:
+    """One W -> Z header (and the pipes that come with an ARM), or None when W is gone."""
     header, fds, _, _ = socket.recv_fds(sock, 4, 2)
     while header and len(header) < 4:
         more = sock.recv(4 - len(header))
         if not more:
             return None
         header += more
-    if len(header) < 4 or len(fds) != 2:
+    if len(header) < 4:
         return None
-    size = struct.unpack(">I", header)[0]
-    data = b""
+    return struct.unpack(">I", header)[0], [_high(fd) for fd in fds]
+
+
+def _high(fd: int) -> int:
+    """fd moved to 10 or above, away from 0-4, which the sample's dup2()s overwrite."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
+    data = bytearray()
     while len(data) < size:
-        chunk = sock.recv(size - len(data))
+        chunk = sock.recv(min(size - len(data), 1 << 20))
         if not chunk:
             return None
         data += chunk
-    # Move the pipes well away from 0-3, which the sample's dup2()s will overwrite.
-    high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in fds]
-    for fd in fds:
-        os.close(fd)
-    return json.loads(data), high
+    return bytes(data)
 
 
 def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
-    """Z: set up the sandbox once, then fork one locked-down sample per job. Never returns."""
+    """Z: set up the sandbox once; then, per sample, fork S ahead of its job (ARM), forward the job,
+    wait, sweep, report. Never returns."""
     try:
         sandbox.prctl(sandbox.PR_SET_PDEATHSIG, sandbox.SIGKILL)
         for fd in range(3, 1 << 10):
@@ -162,17 +181,25 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
             sandbox.prctl(PR_SET_CHILD_SUBREAPER, 1)
         write_message(sock.fileno(), {"ready": True, "layers": layers})
         while True:
-            received = _recv_job(sock)
-            if received is None:
+            received = _recv(sock)
+            if received is None or received[0] != ARM or len(received[1]) != 2:
                 os._exit(0)
-            job, (result_w, output_w) = received
+            result_w, output_w = received[1]
             scratch = sandbox.new_scratch(mode, slot)
+            job_r, job_w = (_high(fd) for fd in os.pipe())
             pid = os.fork()
             if pid == 0:
-                _sample(job, slot, mode, scratch, layers, result_w, output_w)
-            os.close(output_w)
+                _sample(slot, mode, scratch, layers, result_w, output_w, job_r)
+            for fd in (output_w, job_r):
+                os.close(fd)
+            received = _recv(sock)
+            body = _recv_exactly(sock, received[0]) if received and received[0] != ARM else None
+            if body is None:
+                os._exit(0)  # W is gone: the namespace (and S) go with us
             if mode == "plain":  # no namespace to kill: tell W the process group to kill at the deadline
                 write_message(sock.fileno(), {"started": pid})  # (on the socket, which the sample never holds)
+            _write_all(job_w, struct.pack(">I", len(body)) + body)
+            os.close(job_w)
             _, status = os.waitpid(pid, 0)
             _sweep(mode, pid)
             try:
@@ -186,6 +213,12 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
             write_message(sock.fileno(), {"error": f"{type(exc).__name__}: {exc}"})
         finally:
             os._exit(1)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 # -- the worker's side ----------------------------------------------------------------------------
@@ -223,6 +256,19 @@ class Zygote:
                 self.pid, self.mode = int(message["pid"]), str(message["mode"])
             if message.get("ready"):
                 self.layers = message["layers"]
+        self.armed: tuple[int, int] | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        """Give Z the next sample's pipes now, so that it forks and locks S down before the job."""
+        result_r, result_w = os.pipe()
+        output_r, output_w = os.pipe()
+        try:
+            socket.send_fds(self.sock, [struct.pack(">I", ARM)], [result_w, output_w])
+        finally:
+            os.close(result_w)
+            os.close(output_w)
+        self.armed = (result_r, output_r)
 
     def _next_message(self, deadline: float) -> dict | None:
         while True:
@@ -255,6 +301,10 @@ class Zygote:
             except OSError:
                 pass
         self.sock.close()
+        if getattr(self, "armed", None):
+            for fd in self.armed:
+                os.close(fd)
+            self.armed = None
         try:
             os.waitpid(self.c1, 0)
         except ChildProcessError:
@@ -262,19 +312,15 @@ class Zygote:
 
     def run(self, job: dict) -> tuple[dict, bool]:
         """Judge one job. Returns (reply, zygote still usable)."""
-        result_r, result_w = os.pipe()
-        output_r, output_w = os.pipe()
         data = json.dumps(job).encode()
         start = time.monotonic()
         try:
-            socket.send_fds(self.sock, [struct.pack(">I", len(data))], [result_w, output_w])
-            self.sock.sendall(data)
+            if self.armed is None:
+                self._arm()
+            self.sock.sendall(struct.pack(">I", len(data)) + data)
         except OSError:
-            for fd in (result_r, result_w, output_r, output_w):
-                os.close(fd)
             return _reply("crashed", "sandbox is gone", 0.0, ""), False
-        os.close(result_w)
-        os.close(output_w)
+        (result_r, output_r), self.armed = self.armed, None
         buffer, output, messages, groups = bytearray(), bytearray(), [], []
         timed_out, alive, finished = False, True, False
         deadline = start + SETUP_GRACE + job["timeout"]
@@ -324,7 +370,13 @@ class Zygote:
             reply["layers"] = commit.get("layers", []) + [
                 ("wall-clock kill", self.mode != "plain", "the worker SIGKILLs the sandbox's PID namespace at the deadline"
                  if self.mode != "plain" else "the worker kills the sample's process group")]
-        return reply, alive and any(m.get("kind") == "exit" for m in messages)
+        usable = alive and any(m.get("kind") == "exit" for m in messages)
+        if usable:
+            try:
+                self._arm()  # Z forks the next sample while this verdict travels back
+            except OSError:
+                usable = False
+        return reply, usable
 
 
 def _reply(status: str, detail: str, seconds: float, output: str) -> dict:
