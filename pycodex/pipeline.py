@@ -469,6 +469,7 @@ class Pipeline:
                 if isinstance(event, TextDelta):
                     if self.on_event is not None and event.text:
                         self._emit(SampleDelta(run_id=self.run_id, task_id=problem.task_id, index=index, text=event.text))
+                        self._maybe_progress()
                 elif isinstance(event, SampleFinished):
                     self.store.add_sample(
                         self.run_id,

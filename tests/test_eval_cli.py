@@ -122,6 +122,10 @@ def test_export_import_evaluate_delete(cli, tmp_path):
     assert stored["status"] == "imported" and stored["samples"] == 10
     judged = _json(cli("runs", "evaluate", stored["run_id"], "--db", db, "--json"))
     assert judged["totals"]["executed"] == 10 and judged["totals"]["passed"] == 9
+    # ... or `eval --resume` does (an imported run has nothing to generate)
+    stored2 = _json(cli("runs", "import", str(mixed), "--db", db, "--no-eval", "--json"))
+    resumed = _json(cli("eval", "--resume", stored2["run_id"], "--db", db, "--json"))
+    assert resumed["status"] == "finished" and resumed["totals"]["executed"] == 10 and resumed["totals"]["generated_this_session"] == 0
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"task_id": "HumanEval/0"}\n')
@@ -130,10 +134,10 @@ def test_export_import_evaluate_delete(cli, tmp_path):
 
     # delete needs --yes when not interactive; nothing is lost without it
     _one_line_error(cli("runs", "delete", "mixed", "--db", db), "--yes")
-    assert len(_json(cli("runs", "list", "--db", db, "--json"))) == 3
+    assert len(_json(cli("runs", "list", "--db", db, "--json"))) == 4
     assert cli("runs", "delete", "mixed", "--db", db, "--yes").returncode == 0
     ids = [r["id"] for r in _json(cli("runs", "list", "--db", db, "--json"))]
-    assert imported["run_id"] not in ids and len(ids) == 2
+    assert imported["run_id"] not in ids and len(ids) == 3
 
 
 def test_report_json_and_compare(cli, tmp_path):

@@ -314,8 +314,6 @@ def eval_command(
         if resume:
             run_id = store.resolve(resume)
             record = store.get_run(run_id)
-            if record.backend == "import":
-                raise UserError(f"run {run_id} was imported from a file: judge it with `pycodex runs evaluate {run_id}`")
             ignored = [
                 flag
                 for flag, given in (
