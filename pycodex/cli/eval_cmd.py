@@ -286,7 +286,7 @@ def eval_command(
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Sampling temperature (default: the paper's best for the largest k that n supports: 0.2 / 0.6 / 0.8)."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling top-p (the paper: 0.95)."),
     max_tokens: int = typer.Option(512, "--max-tokens", help="New tokens per sample at most."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Run seed; each sample's seed derives from it, the task and the sample index (default: random, stored)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Run seed: each chunk of a problem's samples gets a seed derived from it, the task and the chunk (default: random, stored)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="pass@1, pass@10 or pass@100: the paper's temperature for that k (0.2 / 0.6 / 0.8), k, and n = k unless given."),
     k: Optional[str] = typer.Option(None, "--k", help="Which pass@k to report, e.g. 1,10,100 (each needs n >= k)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Seconds each program may run (the paper's harness: 3)."),
