@@ -442,7 +442,7 @@ class Pipeline:
             self._emit(ProblemStarted(run_id=self.run_id, task_id=problem.task_id))
             if replay:
                 params = replace(config.params, n=max(missing) + 1)
-                self._consume(problem, self._backend.generate(problem.prompt, params, task_id=problem.task_id), set(missing), 0, None)
+                self._timed_consume(problem, self._backend.generate(problem.prompt, params, task_id=problem.task_id), set(missing), 0, None)
                 continue
             for number, start in enumerate(range(0, n, chunk)):
                 wanted = {i for i in missing if start <= i < start + chunk}
@@ -454,8 +454,18 @@ class Pipeline:
                 # Sample j of a chunk depends only on (chunk seed, j): asking for fewer is the same draw.
                 params = replace(config.params, n=max(wanted) - start + 1, seed=seed)
                 stream = self._backend.generate(problem.prompt, params, task_id=problem.task_id)
-                self._consume(problem, stream, wanted, start, seed)
+                self._timed_consume(problem, stream, wanted, start, seed)
         self.current_task = None
+
+    def _timed_consume(self, problem, stream, wanted: set[int], offset: int, seed: int | None) -> None:
+        started = time.monotonic()
+        try:
+            self._consume(problem, stream, wanted, offset, seed)
+        finally:
+            try:
+                self.store.add_generation_time(self.run_id, time.monotonic() - started)
+            except Exception:
+                pass
 
     def _consume(self, problem, stream, wanted: set[int], offset: int, seed: int | None) -> None:
         """Drain one backend stream: its sample j is the run's sample offset + j; keep only `wanted`."""

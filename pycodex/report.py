@@ -228,7 +228,7 @@ def build_report(store, run_id: str, *, problem_set=None, bootstrap: int = DEFAU
     for s in samples:
         finish_counts[s.finish_reason or "?"] = finish_counts.get(s.finish_reason or "?", 0) + 1
     tokens = sum(s.tokens for s in samples)
-    gen_seconds = sum(s.seconds for s in samples)
+    gen_seconds = run.generation_wall_seconds or sum(s.seconds for s in samples)
     report: dict[str, Any] = {
         "run": {
             "id": run.id,

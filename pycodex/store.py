@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator
 from pycodex import __version__, locations
 from pycodex.errors import UserError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Statuses a run can have in the store. "running" whose process is gone reads as "interrupted".
 RUNNING = "running"
@@ -98,6 +98,8 @@ _MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE samples ADD COLUMN session INTEGER NOT NULL DEFAULT 1",
         "ALTER TABLE results ADD COLUMN session INTEGER NOT NULL DEFAULT 1",
     ],
+    # v3: wall-clock seconds spent generating (batched samples overlap, so their own seconds do not add up).
+    3: ["ALTER TABLE runs ADD COLUMN generation_wall_seconds REAL NOT NULL DEFAULT 0"],
 }
 
 
@@ -123,6 +125,7 @@ class RunRecord:
     host: str | None
     error: str | None
     sessions: int = 1
+    generation_wall_seconds: float = 0.0
     # Filled by list_runs/get_run: counts from the samples and results tables.
     generated: int = 0
     executed: int = 0
@@ -438,6 +441,11 @@ class Store:
                 ),
             )
 
+    def add_generation_time(self, run_id: str, seconds: float) -> None:
+        """Add wall-clock generation seconds to the run (the pipeline calls it after each backend call)."""
+        with self._locked() as conn:
+            conn.execute("UPDATE runs SET generation_wall_seconds = generation_wall_seconds + ? WHERE id = ?", (seconds, run_id))
+
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
         with self._transaction() as conn:
             conn.execute(
@@ -492,6 +500,7 @@ class Store:
             host=row["host"],
             error=row["error"],
             sessions=row["sessions"] if "sessions" in keys else 1,
+            generation_wall_seconds=row["generation_wall_seconds"] if "generation_wall_seconds" in keys else 0.0,
             generated=row["generated"] if "generated" in keys else 0,
             executed=row["executed"] if "executed" in keys else 0,
             passed=row["passed"] if "passed" in keys else 0,
@@ -693,6 +702,7 @@ class Store:
                 "SELECT COUNT(*) AS samples, COALESCE(SUM(tokens), 0) AS tokens, COALESCE(SUM(seconds), 0) AS seconds FROM samples WHERE run_id = ?",
                 (run_id,),
             ).fetchone()
+            wall = conn.execute("SELECT generation_wall_seconds FROM runs WHERE id = ?", (run_id,)).fetchone()
             ex = conn.execute(
                 "SELECT COUNT(*) AS executed, COALESCE(SUM(passed), 0) AS passed, COALESCE(SUM(seconds), 0) AS seconds FROM results WHERE run_id = ?",
                 (run_id,),
@@ -700,7 +710,9 @@ class Store:
         return {
             "generated": int(row["samples"]),
             "generated_tokens": int(row["tokens"]),
-            "generation_seconds": float(row["seconds"]),
+            # wall-clock time spent generating (all sessions); falls back to the samples' own seconds
+            "generation_seconds": float(wall[0]) if wall and wall[0] else float(row["seconds"]),
+            "sample_seconds": float(row["seconds"]),
             "executed": int(ex["executed"]),
             "passed": int(ex["passed"]),
             "execution_seconds": float(ex["seconds"]),

@@ -132,7 +132,11 @@ def print_sweep(result: SweepResult, out) -> None:
         table.add_row(f"{t:g}", result.run_ids[t], f"{result.statuses.get(t)} ({result.actions.get(t)})", *cells)
     out.print(table)
     if best:
-        out.print("Figure 6: best temperature per k: " + ", ".join(f"pass@{k}: T={t:g} ({v:.2%})" for k, (t, v) in best.items()))
+        parts = []
+        for k, (t, v) in best.items():
+            values = {round(result.pass_at_k.get(x, {}).get(k, -1.0), 12) for x in result.temperatures if k in result.pass_at_k.get(x, {})}
+            parts.append(f"pass@{k}: T={t:g} ({v:.2%})" if len(values) > 1 else f"pass@{k}: all temperatures tie ({v:.2%})")
+        out.print("Figure 6: best temperature per k: " + ", ".join(parts))
     pts = [(t, result.pass_at_k.get(t, {})) for t in result.temperatures if result.pass_at_k.get(t)]
     if len(pts) >= 2:
         from pycodex.report import line_chart

@@ -107,7 +107,7 @@ def test_migrates_a_version_1_store(tmp_path):
     conn.commit()
     conn.close()
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION
+        assert store.schema_version == SCHEMA_VERSION == 3
         record = store.get_run(store.resolve("0123"))
         assert record.sessions == 1 and record.generated == 1
         assert store.samples(record.id)[0].session == 1
