@@ -163,6 +163,8 @@ class PycodexApp(App):
         self.call_from_thread(self._set_pass_rates, rates)
 
     def _set_pass_rates(self, rates) -> None:
+        if rates == self.pass_rates:
+            return
         self.pass_rates = rates
         for screen in self.screen_stack:
             handler = getattr(screen, "pass_rates_changed", None)
