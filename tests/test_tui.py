@@ -355,3 +355,21 @@ async def test_generate_with_the_real_model(tmp_path):
         await pilot.press("o")  # mean log-prob order, as in the paper's Figure 7
         cards = screen._ordered_cards()
         assert cards[0].sample.mean_logprob >= cards[1].sample.mean_logprob
+
+
+@async_test
+async def test_quit_during_a_run_stops_the_pipeline_before_closing_the_model(tmp_path):
+    from pycodex.tui.screens.samples import SamplesScreen
+
+    app = make_app(tmp_path, model="slow")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g", "enter")
+        screen = app.screen
+        assert isinstance(screen, SamplesScreen)
+        await wait_for(pilot, lambda: screen.samples[0].text, what="tokens to stream")
+        backend = app._backend
+        session = screen.session
+        await pilot.press("q")
+        await pilot.pause(0.2)
+    assert session.finished.is_set()  # the pipeline thread let go of the model first
+    assert backend.closed

@@ -78,6 +78,7 @@ class PycodexApp(App):
         self._backend_lock = threading.Lock()
         self.backend_state = "idle"  # idle / loading / ready / failed
         self.pass_rates: dict[str, tuple[float | None, float | None]] = {}
+        self.active_sessions: set = set()  # RunSessions whose pipeline thread may still use the backend
         self._load_themes()
 
     # -- problems, themes, config ------------------------------------------------------
@@ -176,9 +177,16 @@ class PycodexApp(App):
     def model_label(self) -> str:
         return model_label(self.model)
 
+    def running_sessions(self) -> list:
+        self.active_sessions = {s for s in self.active_sessions if not s.finished.is_set()}
+        return list(self.active_sessions)
+
     def set_model(self, model: str) -> None:
         """Switch model; loading starts at once in a worker (input never blocks). The choice is
         saved in the config once the model has loaded; a model that fails to load is not kept."""
+        if model != self.model and self.running_sessions():
+            self.notify("a run is using the model: cancel it (Esc) before switching", severity="warning")
+            return
         previous, self.model = self.model, model
         self._update_subtitle()
         self.preload_backend(model, previous)
@@ -272,6 +280,20 @@ class PycodexApp(App):
         )
 
     # -- actions -----------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Cancel running pipelines and wait for their threads to let go of the model (it is
+        native code: closing it under a running generation would crash), then exit."""
+        import asyncio
+        import time
+
+        sessions = self.running_sessions()
+        for session in sessions:
+            session.cancel()
+        deadline = time.monotonic() + 10.0
+        while any(not s.finished.is_set() for s in sessions) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        self.exit()
+
     def action_help(self) -> None:
         from pycodex.tui.screens.help import HelpScreen
 
@@ -307,9 +329,14 @@ class PycodexApp(App):
     def on_unmount(self) -> None:
         from pycodex.tui.core import close_stores
 
+        sessions = self.running_sessions()
+        for session in sessions:
+            session.cancel()
+        for session in sessions:
+            session.finished.wait(10.0)
         close_stores()
         backend = self._backend
-        if backend is not None:
+        if backend is not None and not self.running_sessions():
             try:
                 backend.close()
             except Exception:

@@ -44,10 +44,12 @@ class RunSession:
         self._pending: dict[tuple[str, int], str] = {}
         self._done_keys: set[tuple[str, int]] = set()
         self._timer = None
+        self.finished = threading.Event()  # set when the worker thread is done with the backend
 
     # -- UI thread ---------------------------------------------------------------------
     def start(self) -> None:
         self.running = True
+        self.target.app.active_sessions.add(self)
         self._timer = self.target.set_interval(FLUSH_INTERVAL, self.flush, name="delta-flush")
         self.target.run_worker(self._work, thread=True, group="pipeline", exit_on_error=False, name="pipeline run")
 
@@ -91,6 +93,9 @@ class RunSession:
 
         app = self.target.app
         try:
+            if self.cancel_requested:
+                self.target.post_message(RunEnded(error="cancelled before start"))
+                return
             backend = app.acquire_backend()
             if self.cancel_requested:
                 self.target.post_message(RunEnded(error="cancelled before start"))
@@ -108,3 +113,4 @@ class RunSession:
             self.target.post_message(RunEnded(error=f"{type(exc).__name__}: {exc}"))
         finally:
             self.running = False
+            self.finished.set()
