@@ -92,3 +92,10 @@ def test_cli_bad_problems_file(cli, tmp_path):
 def test_cli_version(cli):
     result = cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("pycodex ")
+
+
+def test_cli_usage_errors_exit_2_without_traceback(cli):
+    for args in (("problems", "show", "--bogus"), ("problems", "list", "--json", "extra"), ("no-such-command",)):
+        result = cli(*args)
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr

@@ -63,20 +63,11 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    import click
-
+    """Run the CLI. Usage errors are click's (one message, exit 2); UserError is ours (one line, exit 2)."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        command = typer.main.get_command(app)
-        result = command.main(args=args, prog_name="pycodex", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:  # usage errors: click prints them, exit 2
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(130)
+        # standalone mode: the (vendored) click prints usage errors and exits 2 by itself.
+        typer.main.get_command(app).main(args=args, prog_name="pycodex", standalone_mode=True)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -85,4 +76,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-    sys.exit(result if isinstance(result, int) else 0)
