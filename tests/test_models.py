@@ -58,6 +58,14 @@ def test_resolution_order(fake_models, monkeypatch):
     assert choice.path.parent == models.models_dir()
 
 
+@pytest.mark.parametrize("setting", ["default", "canonical", "samples:/tmp/s.jsonl"])
+def test_tui_settings_in_the_config_mean_the_bundled_model(setting):
+    config.save({"model": setting})
+    choice = models.resolve_model(assemble=False)
+    assert choice.rule == models.RULE_BUNDLED
+    assert models.resolve_model("default", assemble=False).rule == models.RULE_BUNDLED
+
+
 def test_missing_and_non_gguf_models_are_user_errors(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="model file not found.*--model"):
         models.resolve_model(str(tmp_path / "nope.gguf"))

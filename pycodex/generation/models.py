@@ -32,6 +32,8 @@ RULE_HF = "--hf-repo"
 RULE_ENV = MODEL_ENV
 RULE_CONFIG = "config"
 RULE_BUNDLED = "bundled"
+BUNDLED_NAMES = ("default", "bundled")  # --model default / config `model = "default"` -> the bundled model
+REPLAY_NAMES = ("canonical",)
 
 
 @dataclass(frozen=True)
@@ -213,22 +215,31 @@ def resolve_model(
     check: bool = True,
 ) -> ModelChoice:
     """Pick the model by the documented rules. assemble=False reports the bundled path without building it."""
-    if model:
+    configured = _configured_model()
+    if model and str(model).lower() not in BUNDLED_NAMES:
         choice = ModelChoice(Path(model).expanduser(), RULE_FLAG, "given with --model")
-    elif hf_repo:
+    elif hf_repo and not model:
         choice = ModelChoice(_download_from_hub(hf_repo, hf_file), RULE_HF, f"downloaded from {hf_repo}")
-    elif os.environ.get(MODEL_ENV):
+    elif os.environ.get(MODEL_ENV) and not model:
         choice = ModelChoice(Path(os.environ[MODEL_ENV]).expanduser(), RULE_ENV, f"from the environment variable {MODEL_ENV}")
-    elif config.load().get(CONFIG_KEY):
-        choice = ModelChoice(
-            Path(str(config.load()[CONFIG_KEY])).expanduser(), RULE_CONFIG, f"from `{CONFIG_KEY}` in {locations.config_file()}"
-        )
+    elif configured and not model:
+        choice = ModelChoice(Path(configured).expanduser(), RULE_CONFIG, f"from `{CONFIG_KEY}` in {locations.config_file()}")
     else:
         path = ensure_bundled_model(show_progress) if assemble else bundled_model_path()
-        choice = ModelChoice(path, RULE_BUNDLED, f"the bundled default (package {BUNDLED_DIST})")
+        why = f"--model {model}" if model else "no --model, PYCODEX_MODEL or config `model`"
+        choice = ModelChoice(path, RULE_BUNDLED, f"the bundled default, package {BUNDLED_DIST} ({why})")
     if check and (assemble or choice.rule != RULE_BUNDLED):
         check_gguf(choice.path, choice.rule)
     return choice
+
+
+def _configured_model() -> str | None:
+    """The config's `model` when it names a GGUF file. The TUI also stores its own choices there:
+    `default` (the bundled model), `canonical` and `samples:FILE` (replays, not models)."""
+    value = str(config.load().get(CONFIG_KEY) or "").strip()
+    if not value or value.lower() in BUNDLED_NAMES or value.lower() in REPLAY_NAMES or value.startswith("samples:"):
+        return None
+    return value
 
 
 # --- checksums of arbitrary model files, cached by path, size and mtime ---------------------------
