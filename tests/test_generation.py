@@ -150,6 +150,16 @@ def test_closing_mid_stream_leaves_the_backend_reusable(backend):
     assert greedy[0].completion == greedy_again[0].completion
 
 
+def test_a_second_stream_on_the_same_thread_is_refused_not_deadlocked(backend):
+    first = backend.generate(FIB, SamplingParams(n=1, max_tokens=4, seed=0))
+    next(first)
+    with pytest.raises(RuntimeError, match="close"):
+        next(backend.generate(FIB, SamplingParams(n=1, max_tokens=4, seed=0)))
+    first.close()
+    _, finished = run(backend, FIB, n=1, temperature=0, max_tokens=4, stop=())
+    assert finished[0].tokens == 4
+
+
 def test_prompt_longer_than_context_is_a_user_error(backend):
     from pycodex.errors import UserError
 

@@ -127,6 +127,7 @@ class LlamaBackend:
         self.parallel = max(1, parallel)
         self.verbose = verbose
         self._lock = threading.Lock()
+        self._streaming_thread: int | None = None
         set_llama_logging(verbose)
         llama_cpp.llama_backend_init()
 
@@ -230,10 +231,14 @@ class LlamaBackend:
 
     def generate(self, prompt: str, params: SamplingParams, task_id: str | None = None) -> Iterator[GenerationEvent]:
         params.validate()
-        with self._lock:
+        if self._streaming_thread == threading.get_ident():
+            raise RuntimeError("generate() called again while this thread's previous stream is open: close() it first")
+        with self._lock:  # one stream at a time; other threads wait their turn
+            self._streaming_thread = threading.get_ident()
             try:
                 yield from self._generate(prompt, params)
             finally:
+                self._streaming_thread = None
                 self._ll.llama_memory_clear(self._memory, True)
 
     def _generate(self, prompt: str, params: SamplingParams) -> Iterator[GenerationEvent]:
