@@ -78,7 +78,7 @@ class SamplesScreen(Screen):
             q = self.params
             seed = "random" if q.seed is None else q.seed
             text.append(
-                f"   model {self.app.model_label} · n={q.n} T={q.temperature} top_p={q.top_p} max_tokens={q.max_tokens} seed={seed}",
+                f"   n={q.n} T={q.temperature} top_p={q.top_p} max_tokens={q.max_tokens} seed={seed}",
                 style="dim",
             )
         elif self.run_id:
