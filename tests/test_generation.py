@@ -9,8 +9,6 @@ import pytest
 
 from pycodex.generation.base import FINISH_EOS, FINISH_LENGTH, FINISH_STOP, STOP_SEQUENCES, SampleFinished, SamplingParams, TextDelta
 
-pytestmark = pytest.mark.model
-
 CTX = 1024
 THREADS = 1  # the test machine is shared: one thread is steadier than two contending ones
 FIB = 'def fib(n):\n    """Return the n-th Fibonacci number.\n    >>> fib(10)\n    55\n    """\n'
@@ -50,6 +48,7 @@ def run(backend, prompt, **params):
     return deltas, finished
 
 
+@pytest.mark.model
 def test_greedy_matches_llama_cpp_create_completion_token_for_token(backend, model_path):
     from llama_cpp import Llama
 
@@ -68,6 +67,7 @@ def test_greedy_matches_llama_cpp_create_completion_token_for_token(backend, mod
         reference.close()
 
 
+@pytest.mark.model
 def test_same_seed_same_samples_and_other_seed_differs(backend):
     params = dict(n=3, temperature=0.8, max_tokens=20, seed=42)
     _, first = run(backend, FIB, **params)
@@ -78,6 +78,7 @@ def test_same_seed_same_samples_and_other_seed_differs(backend):
     assert [first[i].completion for i in range(3)] != [other[i].completion for i in range(3)]
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("stop", [STOP_SEQUENCES, ("\n",)])
 def test_stop_sequences_cut_and_deltas_never_pass_them(backend, stop):
     deltas, finished = run(backend, FIB, n=4, temperature=0.8, max_tokens=24, seed=7, stop=stop)
@@ -100,6 +101,7 @@ def test_stop_sequences_cut_and_deltas_never_pass_them(backend, stop):
         assert all(s.finish_reason == FINISH_STOP for s in finished.values())
 
 
+@pytest.mark.model
 def test_custom_stop_and_token_count_up_to_the_cut(backend):
     _, finished = run(backend, FIB, n=1, temperature=0, max_tokens=32, stop=("return",))
     sample = finished[0]
@@ -109,6 +111,7 @@ def test_custom_stop_and_token_count_up_to_the_cut(backend):
     assert sample.tokens == sum(1 for start in starts if start < len(sample.completion))
 
 
+@pytest.mark.model
 def test_logprobs_are_finite_negative_and_mean_is_sum_over_tokens(backend):
     _, finished = run(backend, PROMPTS[1], n=3, temperature=1.0, max_tokens=24, seed=1)
     for sample in finished.values():
@@ -118,6 +121,7 @@ def test_logprobs_are_finite_negative_and_mean_is_sum_over_tokens(backend):
         assert sample.seconds > 0
 
 
+@pytest.mark.model
 def test_greedy_logprobs_match_llama_cpp(backend, model_path):
     from llama_cpp import Llama
 
@@ -132,6 +136,7 @@ def test_greedy_logprobs_match_llama_cpp(backend, model_path):
     assert finished[0].sum_logprob == pytest.approx(expected, abs=1e-3)
 
 
+@pytest.mark.model
 def test_more_samples_than_slots_run_in_waves(backend):
     assert backend.parallel == 4
     deltas, finished = run(backend, FIB, n=7, temperature=0.8, max_tokens=12, seed=3, stop=())
@@ -140,6 +145,7 @@ def test_more_samples_than_slots_run_in_waves(backend):
     assert all(deltas.get(i, "") == finished[i].completion for i in range(7))
 
 
+@pytest.mark.model
 def test_closing_mid_stream_leaves_the_backend_reusable(backend):
     stream = backend.generate(FIB, SamplingParams(n=3, temperature=0.8, max_tokens=30, seed=5))
     for _, _event in zip(range(5), stream):
@@ -150,6 +156,7 @@ def test_closing_mid_stream_leaves_the_backend_reusable(backend):
     assert greedy[0].completion == greedy_again[0].completion
 
 
+@pytest.mark.model
 def test_a_second_stream_on_the_same_thread_is_refused_not_deadlocked(backend):
     first = backend.generate(FIB, SamplingParams(n=1, max_tokens=4, seed=0))
     next(first)
@@ -160,6 +167,7 @@ def test_a_second_stream_on_the_same_thread_is_refused_not_deadlocked(backend):
     assert finished[0].tokens == 4
 
 
+@pytest.mark.model
 def test_prompt_longer_than_context_is_a_user_error(backend):
     from pycodex.errors import UserError
 
@@ -167,6 +175,7 @@ def test_prompt_longer_than_context_is_a_user_error(backend):
         run(backend, "x = 1\n" * 2000, n=1, max_tokens=4)
 
 
+@pytest.mark.model
 def test_factory_builds_a_described_llama_backend():
     from pycodex.generation.factory import create_backend
 
@@ -178,3 +187,46 @@ def test_factory_builds_a_described_llama_backend():
         assert sorted(finished) == [0, 1]
     finally:
         backend.close()
+
+
+class PieceBackend:
+    """The backend's text handling on scripted token pieces (no model): multi-byte characters split
+    over tokens, a stop sequence split over tokens."""
+
+    PIECES = {1: b"\xe2\x82", 2: b"\xac!", 3: b"\nde", 4: b"f x", 5: b"ok", 9: b""}
+
+    def __init__(self):
+        from pycodex.generation.llama_backend import LlamaBackend
+
+        self.backend = LlamaBackend.__new__(LlamaBackend)
+        self.backend._pieces = dict(self.PIECES)
+        self.backend.is_end_of_generation = lambda token: token == 9
+
+    def feed(self, tokens, max_new=10, stop=STOP_SEQUENCES):
+        from pycodex.generation.llama_backend import LlamaBackend, _Sample
+
+        params = SamplingParams(max_tokens=max_new, stop=stop)
+        sample = _Sample(index=0, slot=1, rng=None, started=0.0)
+        deltas = []
+        for token in tokens:
+            finish = self.backend._advance(sample, token, -0.5, params, max_new, max(map(len, stop)))
+            deltas.append(LlamaBackend._unstreamed(sample, stop, final=finish is not None))
+            if finish:
+                return deltas, LlamaBackend._finished(sample, finish, params)
+        raise AssertionError("did not finish")
+
+
+def test_multibyte_characters_and_split_stop_sequences():
+    deltas, finished = PieceBackend().feed([1, 2, 3, 4, 5])
+    assert deltas == ["", "\u20ac!", "", ""]  # half a character is held back, then "\nde" could start "\ndef"
+    assert finished.completion == "\u20ac!" and finished.finish_reason == FINISH_STOP
+    assert finished.tokens == 2  # the token that starts the stop sequence is not counted
+    assert finished.sum_logprob == pytest.approx(-1.0) and finished.mean_logprob == pytest.approx(-0.5)
+
+
+def test_end_of_generation_and_length_finishes():
+    deltas, finished = PieceBackend().feed([5, 3, 9])
+    assert finished.finish_reason == FINISH_EOS
+    assert "".join(deltas) == finished.completion == "ok\nde" and finished.tokens == 2
+    deltas, finished = PieceBackend().feed([5, 5, 5], max_new=3)
+    assert finished.finish_reason == FINISH_LENGTH and finished.completion == "okokok" and finished.tokens == 3
