@@ -30,6 +30,7 @@ class SamplesScreen(Screen):
     DEFAULT_CSS = """
     SamplesScreen #samples-head { height: auto; padding: 0 1; background: $panel; }
     SamplesScreen #samples-stats { height: auto; padding: 0 1; }
+    SamplesScreen #samples-hint { height: auto; padding: 0 1; color: $text-muted; }
     SamplesScreen #cards { height: 1fr; }
     """
 
@@ -49,6 +50,10 @@ class SamplesScreen(Screen):
         yield Header()
         yield Static(self._head_text(), id="samples-head")
         yield Static("", id="samples-stats")
+        yield Static(
+            "pass@k = P(at least 1 of k samples passes) · o ranks by mean log-prob (paper Fig. 7) · d diff",
+            id="samples-hint",
+        )
         yield VerticalScroll(id="cards")
         yield Footer()
 
