@@ -256,7 +256,7 @@ class LlamaBackend:
         pending = deque(range(params.n))
         free_slots = list(range(slots, 0, -1))
         live: list[_Sample] = []
-        step_logits = np.empty((slots, self.n_vocab), dtype=np.float32)
+        step_logits: list[np.ndarray] = []  # views of llama.cpp's logits, valid until the next decode
         fresh: set[int] = set()  # samples whose next token comes from the prompt's logits
         longest_stop = max((len(s) for s in params.stop), default=0)
 
@@ -270,7 +270,7 @@ class LlamaBackend:
                 live.append(sample)
                 fresh.add(sample.index)
 
-            rows = np.stack([prompt_logits if s.index in fresh else step_logits[i] for i, s in enumerate(live)])
+            rows = [prompt_logits if s.index in fresh else step_logits[i] for i, s in enumerate(live)]
             fresh.clear()
             uniforms = np.array([0.0 if params.temperature == 0 else s.rng.random() for s in live])
             chosen, logprobs = sample_with_logprobs(rows, params.temperature, params.top_p, uniforms)
@@ -293,8 +293,7 @@ class LlamaBackend:
             live = still_live
             if batch:
                 self._decode(batch)
-                for i in range(len(batch)):
-                    step_logits[i] = self._logits(i)
+                step_logits = [self._logits(i) for i in range(len(batch))]
 
     def _advance(self, sample: _Sample, token: int, logprob: float, params: SamplingParams, max_new: int, longest_stop: int) -> str | None:
         """Add a sampled token to a sample; return its finish reason if it is done."""

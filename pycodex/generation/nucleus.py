@@ -62,11 +62,13 @@ def _nucleus(ids, shifted, temperature, top_p, weights=None):
 
 
 def sample_with_logprobs(
-    logits: np.ndarray, temperature: float, top_p: float, uniforms: np.ndarray
+    logits: np.ndarray | list[np.ndarray], temperature: float, top_p: float, uniforms: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """One token per row (argmax at temperature 0, else exact nucleus sampling) and its
-    log-probability at temperature 1. uniforms: one number in [0, 1) per row."""
-    logits = np.atleast_2d(logits)
+    log-probability at temperature 1. logits: a 2-D array or a list of 1-D rows (no copy needed);
+    uniforms: one number in [0, 1) per row."""
+    if isinstance(logits, np.ndarray):
+        logits = np.atleast_2d(logits)
     tokens = np.empty(len(logits), dtype=np.int64)
     logprobs = np.empty(len(logits), dtype=np.float64)
     for r, row in enumerate(logits):
