@@ -10,6 +10,7 @@ Headless: the CLI renders the callbacks; nothing here prints.
 from __future__ import annotations
 
 import ast
+import builtins
 import doctest
 import re
 import textwrap
@@ -163,8 +164,8 @@ def _first_call(source: str) -> ast.Call | None:
     except SyntaxError:
         return None
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            return node
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not hasattr(builtins, node.func.id):
+            return node  # the first call of a non-builtin: `sorted(f(x))` calls f
     return None
 
 

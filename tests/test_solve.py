@@ -39,6 +39,7 @@ def test_name_comes_from_examples_or_the_flag():
     with pytest.raises(UserError, match="cannot tell the function's name.*--name"):
         parse_task("Return the square of x.")
     assert parse_task("Add two numbers.\n>>> add(a=1, b=2)\n3").prompt.startswith("def add(a, b):")
+    assert parse_task("Sort the unique items.\n>>> sorted(uniq([3, 1, 3]))\n[1, 3]").entry_point == "uniq"
 
 
 @pytest.mark.parametrize(
