@@ -53,7 +53,7 @@ class SlowBackend:
         self.closed = True
 
 
-class TestApp(PycodexApp):
+class PilotApp(PycodexApp):
     """The real app with one more model kind, `slow`, for tests only."""
 
     def _create_backend(self, model: str):
@@ -62,12 +62,12 @@ class TestApp(PycodexApp):
         return super()._create_backend(model)
 
 
-def make_app(tmp_path: Path, model: str = "canonical", user_themes: Path | None = None, **kwargs) -> TestApp:
+def make_app(tmp_path: Path, model: str = "canonical", user_themes: Path | None = None, **kwargs) -> PilotApp:
     themes = [locations.builtin_themes_dir()]
     if user_themes is not None:
         themes.append(user_themes)
     kwargs.setdefault("executor_options", {"timeout": 3.0, "workers": 2})
-    return TestApp(
+    return PilotApp(
         db_path=tmp_path / "runs.sqlite3",
         config_path=tmp_path / "config" / "config.toml",
         theme_dirs=themes,
@@ -106,4 +106,4 @@ def screen_text(app) -> str:
     return "\n".join(strip.text for strip in strips)
 
 
-__all__ = ["async_test", "make_app", "wait_for", "run_done", "screen_text", "write_samples_file", "SlowBackend", "TestApp"]
+__all__ = ["async_test", "make_app", "wait_for", "run_done", "screen_text", "write_samples_file", "SlowBackend", "PilotApp"]
