@@ -66,6 +66,11 @@ def test_tui_settings_in_the_config_mean_the_bundled_model(setting):
     assert models.resolve_model("default", assemble=False).rule == models.RULE_BUNDLED
 
 
+def test_env_default_means_the_bundled_model(monkeypatch):
+    monkeypatch.setenv(models.MODEL_ENV, "default")
+    assert models.resolve_model(assemble=False).rule == models.RULE_BUNDLED
+
+
 def test_missing_and_non_gguf_models_are_user_errors(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="model file not found.*--model"):
         models.resolve_model(str(tmp_path / "nope.gguf"))

@@ -216,12 +216,14 @@ def resolve_model(
 ) -> ModelChoice:
     """Pick the model by the documented rules. assemble=False reports the bundled path without building it."""
     configured = _configured_model()
+    from_env = os.environ.get(MODEL_ENV, "").strip()
+    from_env = "" if from_env.lower() in BUNDLED_NAMES else from_env
     if model and str(model).lower() not in BUNDLED_NAMES:
         choice = ModelChoice(Path(model).expanduser(), RULE_FLAG, "given with --model")
     elif hf_repo and not model:
         choice = ModelChoice(_download_from_hub(hf_repo, hf_file), RULE_HF, f"downloaded from {hf_repo}")
-    elif os.environ.get(MODEL_ENV) and not model:
-        choice = ModelChoice(Path(os.environ[MODEL_ENV]).expanduser(), RULE_ENV, f"from the environment variable {MODEL_ENV}")
+    elif from_env and not model:
+        choice = ModelChoice(Path(from_env).expanduser(), RULE_ENV, f"from the environment variable {MODEL_ENV}")
     elif configured and not model:
         choice = ModelChoice(Path(configured).expanduser(), RULE_CONFIG, f"from `{CONFIG_KEY}` in {locations.config_file()}")
     else:
