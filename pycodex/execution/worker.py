@@ -12,8 +12,9 @@ Z is set up once per worker (read-only filesystem, /tmp, /proc, no IPC) and stay
 of each job W hands Z two fresh pipes (result, output) over a socket ("arm"); Z makes a new
 scratch directory and forks S, which drops its privileges and waits. When the job comes Z
 forwards it to S, waits for S, then kills every other process left in the namespace (kill(-1)
-from pid 1), reaps them, reports S's exit status on the result pipe and removes the scratch
-directory. W keeps the wall clock: at the deadline it SIGKILLs Z and the kernel takes the whole
+from pid 1), reaps them, reports S's exit status on the socket and removes the scratch
+directory. Once the sample has committed, W stops listening to the result pipe until Z's
+report, so that the sample's own messages do not wake W and cost the sample its CPU. W keeps the wall clock: at the deadline it SIGKILLs Z and the kernel takes the whole
 namespace with it; the next job gets a new zygote.
 """
 
@@ -202,11 +203,8 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
             os.close(job_w)
             _, status = os.waitpid(pid, 0)
             _sweep(mode, pid)
-            try:
-                harness.send(result_w, {"kind": "exit", "status": status})
-            except OSError:
-                pass
-            os.close(result_w)
+            os.close(result_w)  # every writer is gone now: W can read the result pipe to its end
+            write_message(sock.fileno(), {"exit": status})
             shutil.rmtree(scratch, ignore_errors=True)
     except BaseException as exc:  # noqa: BLE001
         try:
@@ -322,36 +320,48 @@ class Zygote:
             return _reply("crashed", "sandbox is gone", 0.0, ""), False
         (result_r, output_r), self.armed = self.armed, None
         buffer, output, messages, groups = bytearray(), bytearray(), [], []
-        timed_out, alive, finished = False, True, False
+        timed_out, alive, finished, committed, exit_status = False, True, False, False, None
         deadline = start + SETUP_GRACE + job["timeout"]
+        watched = [result_r, output_r, self.sock]
         while not finished:
+            if committed and result_r in watched:
+                # From here on the result pipe is read once the sample is over: a write there
+                # must not wake this process and take the CPU from the sample.
+                watched.remove(result_r)
             now = time.monotonic()
             if now >= deadline:
-                timed_out = any(m.get("kind") == "commit" for m in messages)
+                timed_out = committed
                 alive = False
                 break
-            ready, _, _ = select.select([result_r, output_r, self.sock], [], [], deadline - now)
-            if self.sock in ready:  # Z speaks during a job only to name the sample's group ("plain")
+            ready, _, _ = select.select(watched, [], [], deadline - now)
+            if self.sock in ready:  # Z: the sample's process group ("plain"), then its exit status
                 chunk = self.sock.recv(4096)
                 if not chunk:
                     alive, finished = False, True
                 self.buffer += chunk
-                groups += [int(m["started"]) for m in _frames(self.buffer) if isinstance(m.get("started"), int)]
-            for fd in (fd for fd in ready if fd != self.sock):
+                for message in _frames(self.buffer):
+                    if isinstance(message.get("started"), int):
+                        groups.append(message["started"])
+                    if isinstance(message.get("exit"), int):
+                        exit_status, finished = message["exit"], True
+            for fd in (fd for fd in ready if fd in (result_r, output_r)):
                 chunk = os.read(fd, 65536)
+                if not chunk:  # every writer is gone; Z's word on the socket ends the job
+                    watched.remove(fd)
+                    continue
                 if fd == output_r:
                     output += chunk[: max(0, OUTPUT_LIMIT - len(output))]
                     continue
-                if not chunk:
-                    finished = True
-                    continue
                 buffer += chunk
                 for message in _frames(buffer):
-                    if message.get("kind") == "commit" and not any(m.get("kind") == "commit" for m in messages):
-                        deadline = time.monotonic() + job["timeout"]
+                    if message.get("kind") == "commit" and not committed:
+                        deadline, committed = time.monotonic() + job["timeout"], True
                     messages.append(message)
-                    finished = finished or message.get("kind") == "exit"  # Z: the sample ended, all swept
         seconds = time.monotonic() - start
+        _drain(result_r, buffer, limit=1 << 20)
+        messages += _frames(buffer)
+        if exit_status is not None:
+            messages.append({"kind": "exit", "status": exit_status})
         if not alive:
             for group in groups:
                 try:
@@ -370,7 +380,7 @@ class Zygote:
             reply["layers"] = commit.get("layers", []) + [
                 ("wall-clock kill", self.mode != "plain", "the worker SIGKILLs the sandbox's PID namespace at the deadline"
                  if self.mode != "plain" else "the worker kills the sample's process group")]
-        usable = alive and any(m.get("kind") == "exit" for m in messages)
+        usable = alive and exit_status is not None
         if usable:
             try:
                 self._arm()  # Z forks the next sample while this verdict travels back
@@ -383,8 +393,9 @@ def _reply(status: str, detail: str, seconds: float, output: str) -> dict:
     return {"status": status, "detail": detail, "seconds": round(seconds, 4), "output": output}
 
 
-def _drain(fd: int, output: bytearray) -> None:
-    """Read what is already in a pipe without waiting (at most 1 MiB: a flood is not worth more)."""
+def _drain(fd: int, into: bytearray, limit: int = OUTPUT_LIMIT) -> None:
+    """Read what is already in a pipe without waiting (at most 1 MiB: a flood is not worth more),
+    keeping up to `limit` bytes in `into`."""
     os.set_blocking(fd, False)
     for _ in range(16):
         try:
@@ -393,7 +404,7 @@ def _drain(fd: int, output: bytearray) -> None:
             return
         if not chunk:
             return
-        output += chunk[: max(0, OUTPUT_LIMIT - len(output))]
+        into += chunk[: max(0, limit - len(into))]
 
 
 def _classify(messages: list[dict], timed_out: bool, output: str) -> tuple[str, str]:
