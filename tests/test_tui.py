@@ -373,3 +373,13 @@ async def test_quit_during_a_run_stops_the_pipeline_before_closing_the_model(tmp
         await pilot.pause(0.2)
     assert session.finished.is_set()  # the pipeline thread let go of the model first
     assert backend.closed
+
+
+@async_test
+async def test_a_corrupt_run_store_is_a_notification_not_a_crash(tmp_path):
+    (tmp_path / "runs.sqlite3").write_bytes(b"this is not a database" * 100)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app._notifications, timeout=10, what="a notification")
+        assert "run store" in " ".join(n.message for n in app._notifications)
+        assert table(app).row_count == 164
