@@ -286,13 +286,13 @@ class Zygote:
             self.buffer += chunk
 
     def kill(self) -> None:
-        """SIGKILL Z (the namespace's init: the kernel kills the rest) and C1; reap C1."""
-        for pid in (self.pid, self.c1):
-            if pid:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+        """SIGKILL Z (the namespace's init: the kernel kills the rest); C1, which only waits for Z,
+        then exits, and is reaped. (C1 too is killed when there is no Z yet.)"""
+        for pid in (self.pid,) if self.pid else (self.c1,):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         if self.mode == "plain" and self.pid:
             try:
                 os.killpg(self.pid, signal.SIGKILL)
