@@ -1,4 +1,4 @@
-from pycodex.cli.app import main
+from pycodex.cli.entry import main
 
 if __name__ == "__main__":
     main()
