@@ -64,3 +64,10 @@ def test_parse_ks():
     for bad in ("0", "a,b", "", "-1"):
         with pytest.raises(UserError):
             parse_ks(bad)
+
+
+def test_format_duration():
+    from pycodex.formatting import format_duration
+
+    assert [format_duration(s) for s in (0, 42, 59.6, 125, 3725)] == ["0s", "42s", "1m00s", "2m05s", "1h02m"]
+    assert format_duration(None) == "--" and format_duration(None, unknown="?") == "?"

@@ -13,6 +13,7 @@ import typer
 
 from pycodex.cli.common import JsonOption, ProblemsFileOption, console, print_json
 from pycodex.errors import UserError
+from pycodex.formatting import format_duration
 
 DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYCODEX_DB or the user data folder.", dir_okay=False)
 
@@ -121,15 +122,6 @@ def build_config(
 # -- live display ----------------------------------------------------------------------------
 
 
-def _fmt_seconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "--"
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
 
 
 class LiveView:
@@ -197,7 +189,7 @@ class LiveView:
         now = current if generated < total else "judging the last samples"
         grid.add_row(
             Text("now", style="dim"),
-            Text.assemble((now or "starting", "yellow"), f" · {tps:.1f} tok/s · ETA {_fmt_seconds(eta)}", (f" · {other}" if other else "", "dim")),
+            Text.assemble((now or "starting", "yellow"), f" · {tps:.1f} tok/s · ETA {format_duration(eta)}", (f" · {other}" if other else "", "dim")),
         )
         return grid
 

@@ -11,19 +11,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from pycodex.tui.components.pass_grid import PassGrid
+from pycodex.formatting import format_duration
 from pycodex.tui.messages import DeltasFlushed, PipelineEventMessage, RunEnded
 from pycodex.tui.state import RunState
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
 
 
 class DashboardScreen(Screen):
@@ -137,7 +127,7 @@ class DashboardScreen(Screen):
         if s.status == "running" or s.tokens_per_second:
             text.append(f"   {s.tokens_per_second:.1f} tok/s", style="bold")
         if s.status == "running":
-            text.append(f"   ETA {_duration(s.eta_seconds)}")
+            text.append(f"   ETA {format_duration(s.eta_seconds, unknown='?')}")
             if s.current_task:
                 text.append(f"   now {s.current_task}", style="dim")
         self.query_one("#dash-stats", Static).update(text)
