@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ctx", type=int, default=None, help="batched backend's context (default: the backend's)")
     parser.add_argument("--model", default=None, help="GGUF file (default: pycodex's model resolution)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-stop", action="store_true", help="no stop sequences: every sample runs to max_tokens (full batches)")
     parser.add_argument("--skip-sequential", action="store_true", help="only time the batched backend")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or default_threads()
     prompts = [p.prompt for p in load_humaneval().problems[: args.prompts]]
     params = SamplingParams(
-        n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, stop=STOP_SEQUENCES, seed=args.seed
+        n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, stop=() if args.no_stop else STOP_SEQUENCES, seed=args.seed
     ).validate()
 
     backend = LlamaBackend(path, n_threads=threads, n_ctx=args.ctx, parallel=min(args.n, 16))
@@ -102,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"model      {path.name}, {threads} thread(s), {len(prompts)} prompt(s) x n={args.n}, max_tokens={args.max_tokens}, T={args.temperature}, top_p={args.top_p}")
+    stops = "no stops" if args.no_stop else "paper's stops"
+    print(f"model      {path.name}, {threads} thread(s), {len(prompts)} prompt(s) x n={args.n}, max_tokens={args.max_tokens}, T={args.temperature}, top_p={args.top_p}, {stops}")
     print(f"batched    {b_tokens:6d} tokens in {b_seconds:7.1f} s = {result['batched_tokens_per_s']:7.1f} tokens/s")
     if "speedup" in result:
         print(f"sequential {result['sequential_tokens']:6d} tokens in {result['sequential_seconds']:7.1f} s = {result['sequential_tokens_per_s']:7.1f} tokens/s")
