@@ -7,7 +7,9 @@ returns a wrong answer, so "passed" can only come from a successful attack.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import sys
 import textwrap
 import threading
 import uuid
@@ -332,3 +334,68 @@ def test_nothing_outlives_its_verdict():
         tagged = [p for p in survivors if tag in p]
     assert first.status == "failed" and second.passed
     assert survivors == [] and tagged == []
+
+
+_BIND_ATTACK_SCRIPT = r"""
+import json, sys
+from pycodex.execution import sandbox, worker
+
+mode, canary = sys.argv[1], sys.argv[2]
+if mode == "userns":  # as a non-root user would get it: root only inside a user namespace
+    enter = sandbox.enter_namespaces
+    sandbox.enter_namespaces = lambda is_root: enter(False)
+attack = '''    import os, subprocess
+    os.mkdir('w')
+    bind = subprocess.run(['mount', '--bind', %r, 'w'], capture_output=True).returncode
+    rw = subprocess.run(['mount', '-o', 'remount,bind,rw', 'w'], capture_output=True).returncode
+    try:
+        open('w/planted', 'w').write('x')
+    except OSError:
+        pass
+    print(bind, rw)
+    return 1
+''' % canary
+def job(head, test):
+    return {"head": head, "test": test, "entry_point": "f", "timeout": 3.0, "memory_mb": 1024}
+zygote = worker.Zygote(4996, True)
+try:
+    first, _ = zygote.run(job("def f():\n" + attack, "def check(c):\n    assert c() == 1\n"))
+    after, _ = zygote.run(job("def f():\n    import os\n    return sorted(os.listdir('/tmp'))\n",
+                              "def check(c):\n    assert c() == ['scratch'], c()\n"))
+finally:
+    zygote.kill()
+print(json.dumps({"mode": zygote.mode, "output": first.get("output", ""), "after": after["status"],
+                  "after_detail": after.get("detail")}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["root", "userns"])
+def test_sample_cannot_mount_the_users_files_or_make_the_cleanup_delete_them(tmp_path, mode):
+    """A sample that is root inside a user namespace once could bind a host directory into its
+    scratch, remount it read-write, and the per-sample clean-up then deleted through the mount.
+    Now the sample has no capabilities (the mounts fail) and the clean-up never crosses a mount."""
+    import json
+    import os
+    import subprocess
+
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("needs root and mount(8)")
+    canary = Path("/var/tmp") / f"pycodex-canary-{os.getpid()}-{mode}"
+    canary.mkdir(exist_ok=True)
+    (canary / "keep.txt").write_text("keep")
+    try:
+        done = subprocess.run([sys.executable, "-c", _BIND_ATTACK_SCRIPT, mode, str(canary)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        if result["mode"] != mode:
+            pytest.skip(f"{mode} namespaces not available here")
+        bind, rw = map(int, result["output"].split())
+        assert bind != 0 and rw != 0, result  # no capabilities: no mounts
+        assert (canary / "keep.txt").read_text() == "keep"
+        assert not (canary / "planted").exists()
+        assert result["after"] == "passed", result  # the next sample finds a clean /tmp
+    finally:
+        for leftover in canary.iterdir():
+            leftover.unlink()
+        canary.rmdir()

@@ -55,6 +55,26 @@ def prctl(option: int, value: int) -> None:
     _check(_libc.prctl(option, value, 0, 0, 0), f"prctl({option})")
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def drop_capabilities() -> None:
+    """Empty the effective, permitted and inheritable capability sets (ambient ones go with them).
+    With no_new_privs set they can't come back. Without this, a sample that is root inside a user
+    namespace could mount: a bind of the user's files, remounted read-write."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
 def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
 
@@ -116,11 +136,98 @@ def _hidden_ancestor(path: str) -> str | None:
     return None
 
 
+def _python_paths() -> list[str]:
+    """Every directory this interpreter imports from (stdlib, site-packages, an editable checkout)."""
+    return sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, *sys.path)
+                   if p and os.path.exists(p)})
+
+
+# Top-level names in the private /tmp that hold Python's own directories, bound back read-only
+# (a virtual environment or checkout under /tmp). Set once in the zygote; clean-ups keep them.
+KEPT_IN_TMP: set[str] = set()
+
+
+def _mount_private_tmp() -> list[str]:
+    """A fresh root-owned tmpfs on /tmp. Python's directories that lived under /tmp would vanish
+    with it: bind them back, read-only."""
+    outermost: list[str] = []
+    for path in _python_paths():  # sorted: a parent comes before its children
+        if path.startswith("/tmp/") and not any(path.startswith(done + "/") for done in outermost):
+            outermost.append(path)
+    handles = [(path, os.open(path, os.O_PATH)) for path in outermost]
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755")
+    for path, fd in handles:
+        os.makedirs(path, exist_ok=True)
+        mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        os.close(fd)
+        KEPT_IN_TMP.add(path.split("/")[2])
+    return outermost
+
+
+def remove_tree_on_device(path: str, device: int) -> bool:
+    """Remove path and everything below it that lives on `device`, without following symlinks and
+    without ever crossing into another mount (a sample that managed to bind the user's files
+    somewhere under it must not make the clean-up delete them). True when path is gone."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    if info.st_dev != device:
+        return False
+    if not os.path.isdir(path) or os.path.islink(path):
+        try:
+            os.unlink(path)
+            return True
+        except OSError:
+            return False
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    gone = all([remove_tree_on_device(os.path.join(path, name), device) for name in names])
+    if not gone:
+        return False
+    try:
+        os.rmdir(path)
+        return True
+    except OSError:
+        return False
+
+
+_stale = 0
+
+
+def clear_tmp(mode: str, scratch: str) -> None:
+    """After each sample (in the zygote): remove what it left in the scratch directory and anywhere
+    else in the private /tmp, on the tmpfs only. Whatever can't go (a mount the sample somehow
+    made) is moved aside, out of the next sample's way."""
+    global _stale
+    if mode == "plain":
+        try:
+            remove_tree_on_device(scratch, os.lstat(scratch).st_dev)
+        except OSError:
+            pass
+        return
+    device = os.lstat("/tmp").st_dev
+    for name in os.listdir("/tmp"):
+        if name in KEPT_IN_TMP or name.startswith(".stale-"):
+            continue
+        path = os.path.join("/tmp", name)
+        if not remove_tree_on_device(path, device) and os.path.lexists(path):
+            _stale += 1
+            try:
+                os.rename(path, f"/tmp/.stale-{_stale}")
+            except OSError:
+                pass
+
+
 def _expose_python(layers: list) -> None:
     """Let the unprivileged uid import the standard library even when Python lives under /root:
     cover the closed directory with an empty tmpfs and bind the Python directories back into it."""
-    wanted = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, *sys.path)
-                     if p and os.path.exists(p)})
+    wanted = _python_paths()
     exposed: list[str] = []
     by_blocker: dict[str, list[str]] = {}
     for path in wanted:
@@ -155,8 +262,9 @@ def _isolate_filesystem(uid: int, layers: list) -> None:
     layers.append(("read-only filesystem", not failed,
                    "every mount remounted read-only (/dev/shm and /var/tmp included)" if not failed
                    else f"could not remount {', '.join(failed[:3])}"))
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755")
-    layers.append(("scratch directory", True, f"{SCRATCH} on a 64 MiB tmpfs, the only writable place; new for each sample"))
+    kept = _mount_private_tmp()
+    layers.append(("scratch directory", True, f"{SCRATCH} on a 64 MiB tmpfs, the only writable place; new for each sample"
+                   + (f" ({', '.join(kept)} bound back read-only)" if kept else "")))
     try:
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
         layers.append(("private /proc", True, "fresh /proc: only the sandbox's PID namespace, other users' processes hidden"))
@@ -244,7 +352,8 @@ def drop_privileges(mode: str, slot: int, scratch: str) -> list:
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_PDEATHSIG, SIGKILL)  # setuid cleared it
-    layers.append(("no new privileges", True, "no_new_privs set, not dumpable"))
+    drop_capabilities()
+    layers.append(("no new privileges", True, "no_new_privs set, no capabilities, not dumpable"))
     os.environ.clear()
     os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": scratch, "LANG": "C.UTF-8", "TMPDIR": scratch})
     layers.append(("clean environment", True, "environment scrubbed, stdin empty, other descriptors closed"))

@@ -26,7 +26,6 @@ import importlib
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import struct
@@ -205,7 +204,7 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
             _sweep(mode, pid)
             os.close(result_w)  # every writer is gone now: W can read the result pipe to its end
             write_message(sock.fileno(), {"exit": status})
-            shutil.rmtree(scratch, ignore_errors=True)
+            sandbox.clear_tmp(mode, scratch)
     except BaseException as exc:  # noqa: BLE001
         try:
             write_message(sock.fileno(), {"error": f"{type(exc).__name__}: {exc}"})
