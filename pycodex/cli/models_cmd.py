@@ -13,8 +13,10 @@ def models_command(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Check this GGUF file instead of the default choice."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Which model `solve` and `eval` would use and which rule chose it (--model, PYCODEX_MODEL, the
-    config's `model`, or the bundled Gemma 3 270M), with its path, size, sha256 and GGUF metadata."""
+    """Which model solve and eval would use, where it is, its size, sha256 and quantization.
+
+    The rule: --model, then PYCODEX_MODEL, then the config's `model`, then the bundled Gemma 3 270M.
+    """
     import sys
 
     from pycodex.generation.models import MODEL_ENV, model_sha256, model_summary, resolve_model

@@ -23,9 +23,11 @@ def report_command(
     all_problems: bool = typer.Option(False, "--all-problems", help="Print the per-problem table for every problem."),
     problems_file: Optional[Path] = ProblemsFileOption,
 ) -> None:
-    """pass@k for every k the run supports (95% bootstrap interval), the paper's Figure 7 (choosing one
-    sample by mean/sum log-prob vs random vs oracle) and Figure 8 (BLEU of correct vs wrong samples),
-    and per-problem pass counts."""
+    """pass@k with 95% intervals, the paper's Figures 7 and 8, per-problem counts and plots.
+
+    Figure 7: choosing one of k samples by mean or sum log-prob vs random vs the oracle (pass@k).
+    Figure 8: BLEU against the canonical solution, correct vs wrong samples.
+    """
     from pycodex.errors import UserError
     from pycodex.report import build_report, render_compare, render_report
     from pycodex.store import Store

@@ -54,8 +54,11 @@ def solve_command(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Let llama.cpp print its own log."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Write a function from its docstring: sample --n completions, run the docstring's >>> examples
-    against each in the sandbox, and show the best by (examples passed, mean log-probability)."""
+    """Write a function from its docstring, checked on its own >>> examples.
+
+    Samples --n completions, runs the docstring's >>> examples against each in the sandbox, and shows
+    the best by (examples passed, mean log-probability) with a table of all samples.
+    """
     from pycodex.generation.base import SamplingParams
     from pycodex.solve import parse_task
 
