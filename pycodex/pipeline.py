@@ -11,6 +11,11 @@ Generation runs on the caller's thread; every finished sample is stored, then ha
 at once (non-blocking submit), and its verdict is stored from the executor's completion callback, so
 execution overlaps generation and never holds it up.
 
+Batching: a backend with generate_many (the llama backend) gets the whole run as one stream of
+(task, chunk) requests, pulled lazily in problem order, so a slot freed by a finished sample is
+refilled at once, from the same problem or the next; each sample is stored and executed as soon
+as it finishes, whatever its problem. Other backends are called chunk by chunk (generate()).
+
 Determinism: model backends are asked for a problem's samples in chunks (chunk_size, default 16,
 so the backend can batch them); chunk c of a task uses the seed derive_seed(run seed, task id, c)
 and the backend draws sample j of a call from (seed, j) alone, so a resumed run reproduces an
@@ -428,10 +433,13 @@ class Pipeline:
     # -- generation -----------------------------------------------------------------------
 
     def _generate(self, problems, config: RunConfig) -> None:
-        n = config.params.n
         replay = getattr(self._backend, "name", config.backend) in REPLAY_BACKENDS
-        chunk = max(1, config.chunk_size or n)
         self._gen_started = time.monotonic()
+        if not replay and callable(getattr(self._backend, "generate_many", None)):
+            self._generate_stream(problems, config)
+            return
+        n = config.params.n
+        chunk = max(1, config.chunk_size or n)
         for problem in problems:
             if self._cancel.is_set():
                 return
@@ -444,10 +452,7 @@ class Pipeline:
                 params = replace(config.params, n=max(missing) + 1)
                 self._timed_consume(problem, self._backend.generate(problem.prompt, params, task_id=problem.task_id), set(missing), 0, None)
                 continue
-            for number, start in enumerate(range(0, n, chunk)):
-                wanted = {i for i in missing if start <= i < start + chunk}
-                if not wanted:
-                    continue
+            for number, start, wanted in self._chunks(problem, missing, n, chunk):
                 if self._cancel.is_set():
                     return
                 seed = derive_seed(config.params.seed, problem.task_id, number)
@@ -456,6 +461,65 @@ class Pipeline:
                 stream = self._backend.generate(problem.prompt, params, task_id=problem.task_id)
                 self._timed_consume(problem, stream, wanted, start, seed)
         self.current_task = None
+
+    @staticmethod
+    def _chunks(problem, missing: list[int], n: int, chunk: int):
+        """(chunk number, first index, wanted indices) of each chunk holding a missing sample."""
+        for number, start in enumerate(range(0, n, chunk)):
+            wanted = {i for i in missing if start <= i < start + chunk}
+            if wanted:
+                yield number, start, wanted
+
+    def _generate_stream(self, problems, config: RunConfig) -> None:
+        """The whole run as one generate_many stream: the same (task, chunk) requests and seeds as the
+        chunk-by-chunk path, pulled lazily in problem order; every sample is stored and executed as soon
+        as it finishes, whatever its problem."""
+        n = config.params.n
+        chunk = max(1, config.chunk_size or n)
+        pulled: dict[tuple[str, int], tuple[Any, set[int], int, int]] = {}
+
+        def requests():
+            for problem in problems:
+                if self._cancel.is_set():
+                    return
+                missing = [i for i in range(n) if (problem.task_id, i) not in self._generated_keys]
+                first = True
+                for number, start, wanted in self._chunks(problem, missing, n, chunk):
+                    if self._cancel.is_set():
+                        return
+                    if first:  # the problem's first chunk is pulled: its generation starts now
+                        first = False
+                        self.current_task = problem.task_id
+                        self._emit(ProblemStarted(run_id=self.run_id, task_id=problem.task_id))
+                    seed = derive_seed(config.params.seed, problem.task_id, number)
+                    key = (problem.task_id, number)
+                    pulled[key] = (problem, wanted, start, seed)
+                    yield key, problem.prompt, replace(config.params, n=max(wanted) - start + 1, seed=seed)
+
+        stream = self._backend.generate_many(requests())
+        last = time.monotonic()
+        try:
+            for key, event in stream:
+                if self._cancel.is_set():
+                    return
+                problem, wanted, start, seed = pulled[key]
+                self._handle_event(problem, event, wanted, start, seed)
+                if isinstance(event, SampleFinished) and time.monotonic() - last >= 1.0:
+                    now = time.monotonic()  # record generation time as it goes (a killed run keeps most of it)
+                    self._add_generation_time(now - last)
+                    last = now
+        finally:
+            try:
+                stream.close()
+            finally:
+                self._add_generation_time(time.monotonic() - last)
+                self.current_task = None
+
+    def _add_generation_time(self, seconds: float) -> None:
+        try:
+            self.store.add_generation_time(self.run_id, seconds)
+        except Exception:
+            pass
 
     def _timed_consume(self, problem, stream, wanted: set[int], offset: int, seed: int | None) -> None:
         started = time.monotonic()
@@ -473,52 +537,56 @@ class Pipeline:
             for event in stream:
                 if self._cancel.is_set():
                     return
-                index = offset + event.index
-                if index not in wanted:
-                    continue
-                if isinstance(event, TextDelta):
-                    if self.on_event is not None and event.text:
-                        self._emit(SampleDelta(run_id=self.run_id, task_id=problem.task_id, index=index, text=event.text))
-                        self._maybe_progress()
-                elif isinstance(event, SampleFinished):
-                    self.store.add_sample(
-                        self.run_id,
-                        problem.task_id,
-                        index,
-                        completion=event.completion,
-                        tokens=event.tokens,
-                        sum_logprob=event.sum_logprob,
-                        mean_logprob=event.mean_logprob,
-                        finish_reason=event.finish_reason,
-                        seconds=event.seconds,
-                        seed=seed,
-                        session=self.session,
-                    )
-                    self._generated_keys.add((problem.task_id, index))
-                    with self._lock:
-                        self.generated += 1
-                        self.session_generated += 1
-                        self.session_tokens += event.tokens
-                        self._gen_seconds = time.monotonic() - (self._gen_started or time.monotonic())
-                    self._emit(
-                        SampleGenerated(
-                            run_id=self.run_id,
-                            task_id=problem.task_id,
-                            index=index,
-                            completion=event.completion,
-                            tokens=event.tokens,
-                            sum_logprob=event.sum_logprob,
-                            mean_logprob=event.mean_logprob,
-                            finish_reason=event.finish_reason,
-                            seconds=event.seconds,
-                        )
-                    )
-                    self._submit(problem, index, event.completion)
-                    self._maybe_progress()
+                self._handle_event(problem, event, wanted, offset, seed)
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
+
+    def _handle_event(self, problem, event, wanted: set[int], offset: int, seed: int | None) -> None:
+        """One backend event of a call whose sample j is the run's sample offset + j; only `wanted` are kept."""
+        index = offset + event.index
+        if index not in wanted:
+            return
+        if isinstance(event, TextDelta):
+            if self.on_event is not None and event.text:
+                self._emit(SampleDelta(run_id=self.run_id, task_id=problem.task_id, index=index, text=event.text))
+                self._maybe_progress()
+        elif isinstance(event, SampleFinished):
+            self.store.add_sample(
+                self.run_id,
+                problem.task_id,
+                index,
+                completion=event.completion,
+                tokens=event.tokens,
+                sum_logprob=event.sum_logprob,
+                mean_logprob=event.mean_logprob,
+                finish_reason=event.finish_reason,
+                seconds=event.seconds,
+                seed=seed,
+                session=self.session,
+            )
+            self._generated_keys.add((problem.task_id, index))
+            with self._lock:
+                self.generated += 1
+                self.session_generated += 1
+                self.session_tokens += event.tokens
+                self._gen_seconds = time.monotonic() - (self._gen_started or time.monotonic())
+            self._emit(
+                SampleGenerated(
+                    run_id=self.run_id,
+                    task_id=problem.task_id,
+                    index=index,
+                    completion=event.completion,
+                    tokens=event.tokens,
+                    sum_logprob=event.sum_logprob,
+                    mean_logprob=event.mean_logprob,
+                    finish_reason=event.finish_reason,
+                    seconds=event.seconds,
+                )
+            )
+            self._submit(problem, index, event.completion)
+            self._maybe_progress()
 
     # -- events ---------------------------------------------------------------------------
 

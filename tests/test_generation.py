@@ -189,6 +189,113 @@ def test_factory_builds_a_described_llama_backend():
         backend.close()
 
 
+def drain_many(backend, requests, keep_token_ids=False):
+    """All events of a generate_many stream, grouped per key: ({key: {index: text}}, {key: {index: finished}})."""
+    deltas: dict = {}
+    finished: dict = {}
+    for key, event in backend.generate_many(requests, keep_token_ids=keep_token_ids):
+        if isinstance(event, TextDelta):
+            assert event.index not in finished.get(key, {}), "a delta after its sample finished"
+            deltas.setdefault(key, {})[event.index] = deltas.get(key, {}).get(event.index, "") + event.text
+        else:
+            assert event.index not in finished.get(key, {}), "two SampleFinished for one index"
+            finished.setdefault(key, {})[event.index] = event
+    return deltas, finished
+
+
+@pytest.mark.model
+def test_generate_many_greedy_equals_each_prompt_alone(backend):
+    # Short on purpose: llama.cpp's CPU logits vary slightly with the batch's composition, so a
+    # long or sampled comparison can diverge after a near-tie; 8 greedy tokens do not.
+    greedy = SamplingParams(n=1, temperature=0, max_tokens=8, stop=())
+    alone = {i: backend.generate_token_ids(prompt, greedy)[0] for i, prompt in enumerate(PROMPTS)}
+    requests = [(i, prompt, greedy) for i, prompt in enumerate(PROMPTS)]
+    deltas, finished = drain_many(backend, requests, keep_token_ids=True)
+    assert sorted(finished) == [0, 1]
+    for i in range(2):
+        assert backend.stream_token_ids[(i, 0)] == alone[i]
+        assert finished[i][0].tokens == 8 and deltas[i][0] == finished[i][0].completion
+    # token ids are kept only when asked
+    drain_many(backend, requests)
+    assert backend.stream_token_ids == {}
+
+
+@pytest.mark.model
+def test_generate_many_pulls_requests_lazily_and_keeps_each_requests_params(backend):
+    assert backend.parallel == 4
+    pulled = []
+
+    def requests():
+        for key, (prompt, params) in enumerate(
+            [
+                (FIB, SamplingParams(n=4, temperature=0.8, max_tokens=4, seed=1, stop=())),
+                (PROMPTS[1], SamplingParams(n=3, temperature=0, max_tokens=6, stop=())),
+                (FIB, SamplingParams(n=2, temperature=1.0, max_tokens=5, seed=2, stop=())),
+            ]
+        ):
+            pulled.append(key)
+            yield key, prompt, params
+
+    pulled_at_first_event = None
+    finished: dict = {}
+    for key, event in backend.generate_many(requests()):
+        if pulled_at_first_event is None:
+            pulled_at_first_event = len(pulled)
+        if isinstance(event, SampleFinished):
+            finished.setdefault(key, {})[event.index] = event
+    # the first request's 4 samples fill the 4 slots: the next is pulled only when one frees
+    assert pulled_at_first_event == 1 and pulled == [0, 1, 2]
+    assert {k: sorted(v) for k, v in finished.items()} == {0: [0, 1, 2, 3], 1: [0, 1, 2], 2: [0, 1]}
+    assert all(f.tokens == 4 for f in finished[0].values() if f.finish_reason == FINISH_LENGTH)
+    assert all(f.tokens == 6 for f in finished[1].values() if f.finish_reason == FINISH_LENGTH)
+    # greedy samples of one request are identical
+    assert len({f.completion for f in finished[1].values()}) == 1
+
+
+@pytest.mark.model
+def test_generate_still_works_after_a_stream_is_closed_early(backend):
+    greedy = SamplingParams(n=1, temperature=0, max_tokens=10, stop=())
+    before = backend.generate_token_ids(FIB, greedy)
+    params = SamplingParams(n=3, temperature=0.8, max_tokens=30, seed=5)
+    stream = backend.generate_many([(k, FIB, params) for k in range(3)])
+    for _, _event in zip(range(7), stream):
+        pass
+    stream.close()
+    assert backend.generate_token_ids(FIB, greedy) == before
+    _, finished = run(backend, FIB, n=2, temperature=0.8, max_tokens=4, seed=0, stop=())
+    assert sorted(finished) == [0, 1]
+
+
+@pytest.mark.model
+def test_generate_many_respects_the_kv_cache_with_a_small_context(model_path):
+    from pycodex.generation.llama_backend import LlamaBackend
+
+    n_ctx, max_tokens = 160, 24
+    small = LlamaBackend(model_path, n_ctx=n_ctx, parallel=4, n_threads=THREADS)
+    try:
+        lengths = [len(small.tokenize(p)) for p in PROMPTS]
+        assert lengths[0] + 3 * max_tokens <= n_ctx and lengths[1] + 2 * max_tokens <= n_ctx < sum(lengths) + 3 * max_tokens
+        batches = []
+        decode = small._decode
+
+        def recording(entries):
+            batches.append(sorted({seq for _, _, seq, _ in entries}))
+            decode(entries)
+
+        small._decode = recording
+        params = SamplingParams(n=3, temperature=0.8, max_tokens=max_tokens, seed=4, stop=())
+        _, finished = drain_many(small, [(i, p, params) for i, p in enumerate(PROMPTS)])
+        assert {k: sorted(v) for k, v in finished.items()} == {0: [0, 1, 2], 1: [0, 1, 2]}
+        # no decode failed (a full cache raises), and never more live samples than the cache can
+        # hold: the second prompt waited for room, then ran at most 2 samples at once
+        prompt_decodes = [i for i, seqs in enumerate(batches) if seqs == [0]]
+        assert len(prompt_decodes) == 2
+        assert max(len(seqs) for seqs in batches[prompt_decodes[1] :]) <= (n_ctx - lengths[1]) // max_tokens
+        assert all(len(seqs) <= 3 for seqs in batches)
+    finally:
+        small.close()
+
+
 class PieceBackend:
     """The backend's text handling on scripted token pieces (no model): multi-byte characters split
     over tokens, a stop sequence split over tokens."""

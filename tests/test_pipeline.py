@@ -306,3 +306,131 @@ def test_resume_refuses_a_different_model(tmp_path, problem_set):
             Pipeline(None, store=store, backend=Other(problem_set), executor=FakeExecutor(), problem_set=problem_set, run_id=run_id).run()
         record = store.get_run(run_id)
         assert len(store.samples(run_id)) == before and record.sessions == 1 and record.effective_status == CANCELLED
+
+
+class BatchingBackend(SeededBackend):
+    """A batching model stand-in with generate_many: up to `slots` samples in flight across requests
+    (so problems interleave), finished out of order; requests are pulled only when a slot is free.
+    Sample j of a request depends on (its seed, j) only, as with SeededBackend."""
+
+    def __init__(self, problem_set, slots: int = 5, delay: float = 0.0):
+        super().__init__(problem_set, delay)
+        self.slots = slots
+        self.streams = 0
+        self.pulled: list[tuple] = []  # request keys in the order they were pulled
+        self.pulled_before_finish: list[int] = []  # how many requests were pulled at each finish
+
+    def generate_many(self, requests, keep_token_ids=False):
+        self.streams += 1
+        requests = iter(requests)
+        live: list[tuple] = []  # (key, task_id, seed, index)
+        current = None  # [key, task_id, seed, n, next index]
+        exhausted = False
+        while True:
+            while len(live) < self.slots:
+                if current is None:
+                    if exhausted:
+                        break
+                    try:
+                        key, _prompt, params = next(requests)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    self.pulled.append(key)
+                    current = [key, key[0], params.seed, params.n, 0]
+                live.append((current[0], current[1], current[2], current[4]))
+                current[4] += 1
+                if current[4] == current[3]:
+                    current = None
+            if not live:
+                return
+            # finish the live sample that a hash picks: out of order, problems interleaved
+            pick = max(live, key=lambda s: ((s[2] * 31 + s[3] * 17) % 11, -s[3]))
+            live.remove(pick)
+            key, task_id, seed, index = pick
+            time.sleep(self.delay)
+            text = self.solutions[task_id] if _ok(seed, index) else "    return None\n"
+            yield key, TextDelta(index, text[:5])
+            yield key, TextDelta(index, text[5:])
+            self.finished_at.append(time.monotonic())
+            self.samples += 1
+            self.pulled_before_finish.append(len(self.pulled))
+            yield key, SampleFinished(index, text, "stop", 4, -2.0 - seed % 7, -0.5, self.delay)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 16])
+def test_a_batching_backend_gets_one_stream_and_the_run_equals_chunk_by_chunk(tmp_path, problem_set, chunk):
+    with Store(tmp_path / "runs.db") as store:
+        reference = Pipeline(_config(n=4, chunk_size=chunk), store=store, backend=SeededBackend(problem_set), executor=FakeExecutor(), problem_set=problem_set).run()
+        backend = BatchingBackend(problem_set)
+        events = []
+        finished = Pipeline(_config(n=4, chunk_size=chunk), store=store, backend=backend, executor=FakeExecutor(), problem_set=problem_set, on_event=events.append).run()
+        assert finished.status == FINISHED
+        assert backend.streams == 1 and backend.calls == []  # generate_many, never generate
+        assert _snapshot(store, finished.run_id) == _snapshot(store, reference.run_id)
+        assert finished.pass_at_k == reference.pass_at_k
+        assert finished.totals["generated"] == 16 and finished.totals["executed"] == 16
+        # the requests: every (task, chunk) in problem order, pulled lazily (never all up front)
+        chunks = (4 + chunk - 1) // chunk
+        assert backend.pulled == [(t, c) for t in TASKS for c in range(chunks)]
+        assert backend.pulled_before_finish[0] < len(backend.pulled)
+        # samples were stored as they finished: out of order, problems interleaved
+        generated = [(e.task_id, e.index) for e in events if isinstance(e, SampleGenerated)]
+        assert sorted(generated) == sorted({(t, i) for t in TASKS for i in range(4)}) and generated != sorted(generated)
+        tasks_in_order = [t for t, _ in generated]
+        assert any(TASKS.index(a) > TASKS.index(b) for a, b in zip(tasks_in_order, tasks_in_order[1:]))
+        # one ProblemStarted per problem, in problem order, each before that problem's samples
+        started = [e.task_id for e in events if isinstance(e, ProblemStarted)]
+        assert started == TASKS
+        for task in TASKS:
+            first_started = next(i for i, e in enumerate(events) if isinstance(e, ProblemStarted) and e.task_id == task)
+            first_sample = next(i for i, e in enumerate(events) if isinstance(e, SampleGenerated) and e.task_id == task)
+            assert first_started < first_sample
+
+
+def test_a_batching_backend_generation_time_is_recorded(tmp_path, problem_set):
+    with Store(tmp_path / "runs.db") as store:
+        finished = Pipeline(_config(n=2), store=store, backend=BatchingBackend(problem_set, delay=0.05), executor=FakeExecutor(), problem_set=problem_set).run()
+    assert 0.4 <= finished.totals["generation_seconds"] <= finished.totals["wall_seconds"]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 16])
+def test_batching_cancel_then_resume_equals_uninterrupted(tmp_path, problem_set, chunk):
+    with Store(tmp_path / "runs.db") as store:
+        reference = Pipeline(_config(n=4, chunk_size=chunk), store=store, backend=SeededBackend(problem_set), executor=FakeExecutor(), problem_set=problem_set).run()
+
+        backend = BatchingBackend(problem_set, delay=0.02)
+        holder = {}
+
+        def on_event(event):
+            if isinstance(event, SampleGenerated) and backend.samples >= 7:
+                holder["pipeline"].cancel()
+
+        pipeline = Pipeline(_config(n=4, chunk_size=chunk), store=store, backend=backend, executor=FakeExecutor(), problem_set=problem_set, on_event=on_event)
+        holder["pipeline"] = pipeline
+        cancelled = pipeline.run()
+        assert cancelled.status == CANCELLED
+        partial = store.samples(cancelled.run_id)
+        assert 0 < len(partial) < 16
+
+        backend2 = BatchingBackend(problem_set)
+        resumed = Pipeline(None, store=store, backend=backend2, executor=FakeExecutor(), problem_set=problem_set, run_id=cancelled.run_id, on_event=None).run()
+        assert resumed.status == FINISHED and backend2.streams == 1
+        assert resumed.totals["generated_this_session"] == 16 - len(partial)
+        # only chunks holding a missing sample are asked again
+        assert all(any((t, i) not in {(s.task_id, s.index) for s in partial} for i in range(c * chunk, min(4, (c + 1) * chunk))) for t, c in backend2.pulled)
+        after = {(s.task_id, s.index): s for s in store.samples(resumed.run_id)}
+        for s in partial:
+            assert after[(s.task_id, s.index)].created_at == s.created_at and after[(s.task_id, s.index)].session == 1
+        assert _snapshot(store, resumed.run_id) == _snapshot(store, reference.run_id)
+        assert resumed.pass_at_k == reference.pass_at_k
+
+
+def test_replay_backends_with_generate_many_keep_the_chunk_path(tmp_path, problem_set):
+    class Replaying(BatchingBackend):
+        name = "canonical"
+
+    backend = Replaying(problem_set)
+    with Store(tmp_path / "runs.db") as store:
+        finished = Pipeline(_config(n=2), store=store, backend=backend, executor=FakeExecutor(), problem_set=problem_set).run()
+    assert finished.status == FINISHED and backend.streams == 0 and len(backend.calls) == len(TASKS)

@@ -1,18 +1,30 @@
-"""The llama.cpp backend: batched sampling of many completions of one prompt.
+"""The llama.cpp backend: continuous batching of many completions of many prompts.
 
-How a call to `generate` runs (llama-cpp-python's low-level API, one model and one context
-loaded once and reused):
+`generate_many(requests)` runs a lazily consumed stream of (key, prompt, params) requests;
+`generate(prompt, params)` is the same with one request. With llama-cpp-python's low-level API
+(one model and one context loaded once and reused):
 
-1. The prompt is decoded once, as sequence 0, in chunks of n_batch tokens; the logits of its
-   last token are kept.
+1. A request is pulled only when a slot is free and the previous request's samples have all
+   started. Its prompt is decoded once, as sequence 0, in chunks of n_batch tokens; the logits of
+   its last token are kept.
 2. Up to `parallel` samples run at once, each in its own sequence 1..parallel, whose KV cache
    starts as a copy of sequence 0's (llama_memory_seq_cp shares the prompt's cells: the KV
-   cache is unified). Every step decodes one token of every live sequence in one batch.
+   cache is unified). Once all of a prompt's samples have started, sequence 0 is dropped (the
+   prompt's cells stay while its samples use them) and the next prompt can be decoded there.
+   Every step decodes one token of every live sequence, whatever its prompt, in one batch.
 3. Tokens are chosen in numpy (pycodex.generation.nucleus): exact nucleus sampling over the full
-   vocabulary with each sample's own seeded generator, or argmax at temperature 0.
+   vocabulary with each sample's own generator, seeded from (request seed, sample index) alone,
+   at its request's temperature and top_p, or argmax at temperature 0.
 4. A sample ends at a stop sequence, an end-of-generation token, or max_tokens. Its sequence is
-   removed from the cache and the slot starts the next pending sample (continuous batching), so
-   n larger than the slots is run in waves.
+   removed from the cache and the slot at once starts the next sample, of the same request or
+   the next one (continuous batching).
+5. KV room is reserved up front: a prompt is decoded, or a sample started, only if every prompt
+   still in the cache plus max_tokens for every live sample fits in n_ctx; otherwise the stream
+   waits for live samples to finish. A decode never runs out of cells.
+
+Numerics: llama.cpp's CPU logits vary slightly with the batch's composition (which sequences
+share a decode), so the same sample drawn beside other prompts' samples can differ from the same
+sample drawn alone after a near-tie. A single prompt gives exactly what it always did.
 
 Token counts and log-probabilities cover the tokens whose text starts before the stop cut:
 the tokens that made the completion. Tokens that lie wholly inside the stop sequence, and an
@@ -29,7 +41,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Hashable, Iterable, Iterator
 
 import numpy as np
 
@@ -98,6 +110,22 @@ class _Sample:
     text_ends: list[int] = field(default_factory=list)  # len(text) after each token
     text: str = ""
     streamed: int = 0  # characters already sent as TextDelta
+    request: "_Request | None" = None
+
+
+@dataclass
+class _Request:
+    """One (key, prompt, params) request of a stream."""
+
+    key: Hashable
+    params: SamplingParams
+    tokens: list[int]  # the prompt's
+    max_new: int  # tokens a sample may add: max_tokens, or less when the prompt leaves less room
+    seeds: list
+    longest_stop: int
+    logits: np.ndarray | None = None  # the prompt's last logits, while samples are still to start
+    started: int = 0  # samples started (indices 0..started-1)
+    live: int = 0  # samples in flight
 
 
 class LlamaBackend:
@@ -220,7 +248,9 @@ class LlamaBackend:
         return np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
 
     def _decode_prompt(self, tokens: list[int]) -> np.ndarray:
-        self._ll.llama_memory_clear(self._memory, True)
+        """Decode a prompt into sequence 0 (emptied first; other sequences are left alone) and
+        return a copy of its last token's logits."""
+        self._ll.llama_memory_seq_rm(self._memory, 0, -1, -1)
         for start in range(0, len(tokens), self.n_batch):
             chunk = tokens[start : start + self.n_batch]
             last = start + len(chunk) == len(tokens)
@@ -230,70 +260,154 @@ class LlamaBackend:
     # --- generation -----------------------------------------------------------------------------
 
     def generate(self, prompt: str, params: SamplingParams, task_id: str | None = None) -> Iterator[GenerationEvent]:
+        """All samples of one prompt: generate_many with a single request (same output as ever)."""
         params.validate()
+        self.last_token_ids: dict[int, list[int]] = {}
+        stream = self.generate_many([(None, prompt, params)], keep_token_ids=True)
+        try:
+            for _key, event in stream:
+                if isinstance(event, SampleFinished):
+                    self.last_token_ids[event.index] = self.stream_token_ids.pop((None, event.index))
+                yield event
+        finally:
+            stream.close()
+
+    def generate_many(
+        self, requests: Iterable[tuple[Hashable, str, SamplingParams]], keep_token_ids: bool = False
+    ) -> Iterator[tuple[Hashable, GenerationEvent]]:
+        """Samples of many prompts in one continuous batch: yields (key, event) per request.
+
+        requests: (key, prompt, params) consumed lazily: the next one is pulled only when a slot
+        is free and the previous request's samples have all started. Each request's sample j is
+        drawn from (its params.seed, j) alone, at its own temperature and top_p. keep_token_ids
+        keeps every sample's token ids in self.stream_token_ids[(key, index)] (off by default, so
+        a long stream does not accumulate them).
+        """
         if self._streaming_thread == threading.get_ident():
             raise RuntimeError("generate() called again while this thread's previous stream is open: close() it first")
         with self._lock:  # one stream at a time; other threads wait their turn
             self._streaming_thread = threading.get_ident()
+            self.stream_token_ids: dict[tuple[Hashable, int], list[int]] = {}
             try:
-                yield from self._generate(prompt, params)
+                self._ll.llama_memory_clear(self._memory, True)
+                yield from self._generate_many(iter(requests), keep_token_ids)
             finally:
                 self._streaming_thread = None
                 self._ll.llama_memory_clear(self._memory, True)
 
-    def _generate(self, prompt: str, params: SamplingParams) -> Iterator[GenerationEvent]:
-        prompt_tokens = self.tokenize(prompt)
-        self.last_token_ids: dict[int, list[int]] = {}
-        if not prompt_tokens:
+    def _open_request(self, key: Hashable, prompt: str, params: SamplingParams) -> _Request:
+        params.validate()
+        tokens = self.tokenize(prompt)
+        if not tokens:
             raise UserError("the prompt is empty")
-        room = self.n_ctx - len(prompt_tokens)
+        room = self.n_ctx - len(tokens)
         if room < 1:
-            raise UserError(f"the prompt is {len(prompt_tokens)} tokens, more than the context of {self.n_ctx}: raise --ctx")
-        max_new = min(params.max_tokens, room)
-        slots = max(1, min(params.n, self.parallel, room // max_new))
-        prompt_logits = self._decode_prompt(prompt_tokens)
-        seeds = np.random.SeedSequence(params.seed).spawn(params.n)
-        pending = deque(range(params.n))
-        free_slots = list(range(slots, 0, -1))
+            raise UserError(f"the prompt is {len(tokens)} tokens, more than the context of {self.n_ctx}: raise --ctx")
+        return _Request(
+            key=key,
+            params=params,
+            tokens=tokens,
+            max_new=min(params.max_tokens, room),
+            seeds=np.random.SeedSequence(params.seed).spawn(params.n),
+            longest_stop=max((len(s) for s in params.stop), default=0),
+        )
+
+    def _generate_many(self, requests: Iterator, keep_token_ids: bool) -> Iterator[tuple[Hashable, GenerationEvent]]:
+        free_slots = list(range(self.parallel, 0, -1))  # slot 1 first; a freed slot is reused first
         live: list[_Sample] = []
         step_logits: list[np.ndarray] = []  # views of llama.cpp's logits, valid until the next decode
-        fresh: set[int] = set()  # samples whose next token comes from the prompt's logits
-        longest_stop = max((len(s) for s in params.stop), default=0)
+        current: _Request | None = None  # the request whose prompt is in sequence 0, samples still to start
+        waiting: _Request | None = None  # pulled, its prompt not yet decoded (no room yet)
+        exhausted = False
+        prompt_cells = 0  # tokens of every prompt still in the cache (sequence 0 or a live sample's)
+        reserved = 0  # max_new of every live sample
 
-        while live or pending:
-            while pending and free_slots:
+        while True:
+            # Fill the free slots: from the current request, else from the next one.
+            while free_slots:
+                if current is None:
+                    if waiting is None and not exhausted:
+                        try:
+                            key, prompt, params = next(requests)
+                        except StopIteration:
+                            exhausted = True
+                        else:
+                            waiting = self._open_request(key, prompt, params)
+                    if waiting is None or prompt_cells + reserved + len(waiting.tokens) > self.n_ctx:
+                        break  # nothing more to start, or wait for live samples to free room
+                    if live:  # the prompt's decode overwrites llama.cpp's logits: keep the live rows
+                        step_logits = [row.copy() for row in step_logits]
+                    current, waiting = waiting, None
+                    current.logits = self._decode_prompt(current.tokens)
+                    prompt_cells += len(current.tokens)
+                if prompt_cells + reserved + current.max_new > self.n_ctx:
+                    break  # wait for live samples to finish
                 slot = free_slots.pop()
                 self._ll.llama_memory_seq_rm(self._memory, slot, -1, -1)
                 self._ll.llama_memory_seq_cp(self._memory, 0, slot, -1, -1)
-                index = pending.popleft()
-                sample = _Sample(index=index, slot=slot, rng=np.random.default_rng(seeds[index]), started=time.perf_counter())
+                index = current.started
+                current.started += 1
+                current.live += 1
+                reserved += current.max_new
+                sample = _Sample(index=index, slot=slot, rng=np.random.default_rng(current.seeds[index]), started=time.perf_counter())
+                sample.request = current
                 live.append(sample)
-                fresh.add(sample.index)
+                step_logits.append(current.logits)  # its first token comes from the prompt's logits
+                if current.started == current.params.n:
+                    # Every sample has its copy of the prompt's cells: sequence 0 is free again.
+                    self._ll.llama_memory_seq_rm(self._memory, 0, -1, -1)
+                    current.logits = None
+                    current = None
+            if not live:
+                if current is None and waiting is None and exhausted:
+                    return
+                raise RuntimeError("no sample could start: the KV cache accounting is inconsistent")  # pragma: no cover
 
-            rows = [prompt_logits if s.index in fresh else step_logits[i] for i, s in enumerate(live)]
-            fresh.clear()
-            uniforms = np.array([0.0 if params.temperature == 0 else s.rng.random() for s in live])
-            chosen, logprobs = sample_with_logprobs(rows, params.temperature, params.top_p, uniforms)
-
+            chosen, logprobs = self._sample(live, step_logits)
             batch: list[tuple[int, int, int, bool]] = []
             still_live: list[_Sample] = []
-            for sample, token, logprob in zip(live, chosen.tolist(), logprobs.tolist()):
-                finish = self._advance(sample, token, logprob, params, max_new, longest_stop)
+            for sample, token, logprob in zip(live, chosen, logprobs):
+                request = sample.request
+                params = request.params
+                finish = self._advance(sample, token, logprob, params, request.max_new, request.longest_stop)
                 delta = self._unstreamed(sample, params.stop, final=finish is not None)
                 if delta:
-                    yield TextDelta(sample.index, delta)
+                    yield request.key, TextDelta(sample.index, delta)
                 if finish is None:
-                    batch.append((token, len(prompt_tokens) + len(sample.tokens) - 1, sample.slot, True))
+                    batch.append((token, len(request.tokens) + len(sample.tokens) - 1, sample.slot, True))
                     still_live.append(sample)
                 else:
                     self._ll.llama_memory_seq_rm(self._memory, sample.slot, -1, -1)
                     free_slots.append(sample.slot)
-                    self.last_token_ids[sample.index] = sample.tokens
-                    yield self._finished(sample, finish, params)
+                    reserved -= request.max_new
+                    request.live -= 1
+                    if request.live == 0 and request.started == request.params.n:
+                        prompt_cells -= len(request.tokens)  # its last sample is gone: so are its cells
+                    if keep_token_ids:
+                        self.stream_token_ids[(request.key, sample.index)] = sample.tokens
+                    yield request.key, self._finished(sample, finish, params)
             live = still_live
+            step_logits = []
             if batch:
                 self._decode(batch)
                 step_logits = [self._logits(i) for i in range(len(batch))]
+
+    @staticmethod
+    def _sample(live: list[_Sample], rows: list[np.ndarray]) -> tuple[list[int], list[float]]:
+        """One token per live sample, each at its own request's temperature and top_p."""
+        groups: dict[tuple[float, float], list[int]] = {}
+        for i, sample in enumerate(live):
+            p = sample.request.params
+            groups.setdefault((p.temperature, p.top_p), []).append(i)
+        chosen = [0] * len(live)
+        logprobs = [0.0] * len(live)
+        for (temperature, top_p), positions in groups.items():
+            uniforms = np.array([0.0 if temperature == 0 else live[i].rng.random() for i in positions])
+            tokens, lps = sample_with_logprobs([rows[i] for i in positions], temperature, top_p, uniforms)
+            for i, token, lp in zip(positions, tokens.tolist(), lps.tolist()):
+                chosen[i] = token
+                logprobs[i] = lp
+        return chosen, logprobs
 
     def _advance(self, sample: _Sample, token: int, logprob: float, params: SamplingParams, max_new: int, longest_stop: int) -> str | None:
         """Add a sampled token to a sample; return its finish reason if it is done."""
