@@ -4,7 +4,8 @@
     python benchmarks/bench_eval.py --problems 0-4 --n 4 --max-tokens 64   # smaller
 
 1. Generation alone: the backend is asked for exactly what the pipeline asks (same chunks, same
-   derived seeds), and the samples are drained and dropped.
+   derived seeds, and like the pipeline one generate_many stream of all the chunks when the
+   backend has it, else one generate() call per chunk), and the samples are drained and dropped.
 2. The pipeline: the same loaded backend, plus sandboxed execution of every sample as soon as it
    is generated, the SQLite store (one commit per sample and per verdict) and events.
 
@@ -68,19 +69,29 @@ def main(argv: list[str] | None = None) -> int:
     alone: dict[tuple[str, int], str] = {}
     tokens = 0
     t0 = time.perf_counter()
+    calls = []  # (key, prompt, params): exactly the requests the pipeline makes
     for problem in problems:
         if replay:
-            calls = [(0, replace(params, n=args.n))]
+            calls.append(((problem.task_id, 0), problem.prompt, replace(params, n=args.n)))
         else:
-            calls = [
-                (start, replace(params, n=min(chunk, args.n - start), seed=derive_seed(args.seed, problem.task_id, number)))
-                for number, start in enumerate(range(0, args.n, chunk))
-            ]
-        for start, p in calls:
-            for event in backend.generate(problem.prompt, p, task_id=problem.task_id):
-                if hasattr(event, "completion"):
-                    alone[(problem.task_id, start + event.index)] = event.completion
-                    tokens += event.tokens
+            for number, start in enumerate(range(0, args.n, chunk)):
+                seed = derive_seed(args.seed, problem.task_id, number)
+                calls.append(((problem.task_id, start), problem.prompt, replace(params, n=min(chunk, args.n - start), seed=seed)))
+
+    def record(key, event):
+        nonlocal tokens
+        if hasattr(event, "completion"):
+            task_id, start = key
+            alone[(task_id, start + event.index)] = event.completion
+            tokens += event.tokens
+
+    if not replay and hasattr(backend, "generate_many"):
+        for key, event in backend.generate_many(calls):
+            record(key, event)
+    else:
+        for key, prompt, p in calls:
+            for event in backend.generate(prompt, p, task_id=key[0]):
+                record(key, event)
     generation_seconds = time.perf_counter() - t0
     print(f"generation alone: {len(alone)} samples, {tokens} tokens in {generation_seconds:.2f}s", file=sys.stderr)
 
