@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import queue
+from collections import deque
 import select
 import struct
 import subprocess
@@ -25,6 +26,7 @@ from pycodex.execution.verdict import CRASHED, Verdict, program_parts
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execution.worker import main; main()"
 _WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+QUEUED_PER_WORKER = 2  # jobs written to a worker ahead: it never waits for this process between samples
 _REPLY_SLACK = 30.0  # seconds past a job's own limits before a silent worker is declared dead
 _slots = itertools.count()  # every worker gets its own slot, hence its own sandbox uid (60000 + slot)
 
@@ -112,6 +114,7 @@ class Executor:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._waiting: set[Future] = set()  # written to a worker behind the job it runs: not started
         self.slots: list[int] = []  # the workers' slots: their samples run as uid SANDBOX_UID_BASE + slot
 
     # -- public API ---------------------------------------------------------------------------
@@ -144,6 +147,10 @@ class Executor:
                     break
                 if item is not None:
                     item[1].cancel()
+            with self._lock:
+                waiting = list(self._waiting)
+            for future in waiting:  # written to a worker, not started: it runs, its verdict is dropped
+                future.cancel()
         for _ in threads:
             self._jobs.put(None)
         for thread in threads:
@@ -180,41 +187,94 @@ class Executor:
         return future
 
     def _serve(self, slot: int) -> None:
+        """Feed one worker. Up to QUEUED_PER_WORKER jobs are written to it at a time, so that it
+        starts the next one the moment it answers. Only the oldest has started; the others stay
+        pending (close(cancel_pending=True) cancels them: they run, their verdicts are dropped)."""
         worker: _WorkerProcess | None = None
+        sent: deque = deque()  # [item, job, future, started] written to the worker, oldest first
+        retry: deque = deque()  # (item, future) whose worker died before starting them
+        closing = False
         try:
             while True:
-                item = self._jobs.get()
-                if item is None:
-                    return
-                job, future = item
-                if not future.set_running_or_notify_cancel():
+                while len(sent) < QUEUED_PER_WORKER:
+                    if retry:
+                        item, future = retry.popleft()
+                    elif closing:
+                        break
+                    else:
+                        try:
+                            taken = self._jobs.get(block=not sent)
+                        except queue.Empty:
+                            break
+                        if taken is None:
+                            closing = True
+                            continue
+                        item, future = taken
+                    if sent and (worker is None or not worker.alive()):
+                        retry.appendleft((item, future))  # its turn comes once the dead worker's job is settled
+                        break
+                    if sent:
+                        if future.cancelled():
+                            continue
+                    elif not self._start(future):
+                        continue
+                    try:
+                        job = self._job(item)
+                        if worker is None or not worker.alive():
+                            worker = _WorkerProcess(slot)
+                        worker.send(job)
+                    except Exception as exc:  # noqa: BLE001 - every sample gets a verdict
+                        if sent:  # the worker died under an earlier job: this one never reached it
+                            retry.appendleft((item, future))
+                            break
+                        if worker is not None:
+                            worker.kill()
+                            worker = None
+                        future.set_result(Verdict(CRASHED, f"executor worker failed: {type(exc).__name__}: {exc}"))
+                        continue
+                    if sent:
+                        with self._lock:
+                            self._waiting.add(future)
+                    sent.append([item, job, future, not sent])
+                if not sent:
+                    if closing and not retry:
+                        return
                     continue
-                reply = None
-                try:
-                    job = self._job(job)
-                    if worker is None or not worker.alive():
-                        worker = _WorkerProcess(slot)
-                    worker.send(job)
-                    reply = worker.recv(job["timeout"] + _REPLY_SLACK)
-                    error = "worker stopped answering"
-                except Exception as exc:  # noqa: BLE001 - every sample gets a verdict
-                    error = f"worker failed: {type(exc).__name__}: {exc}"
-                if reply is None:
-                    if worker is not None:
-                        worker.kill()
-                        worker = None
-                    future.set_result(Verdict(CRASHED, f"executor {error}"))
-                    continue
-                try:
-                    layers = reply.pop("layers", None)
-                    verdict = Verdict(**{k: reply[k] for k in ("status", "detail", "seconds", "output")})
-                except (KeyError, TypeError) as exc:
-                    future.set_result(Verdict(CRASHED, f"executor got a malformed reply: {exc}"))
-                    continue
-                future.set_result((verdict, layers) if job.get("probe") else verdict)
+                item, job, future, started = sent.popleft()
+                reply = worker.recv(job["timeout"] + _REPLY_SLACK)
+                if reply is None:  # dead or silent under this job; the ones behind it never started
+                    worker.kill()
+                    worker = None
+                    retry.extend((later[0], later[2]) for later in sent)
+                    sent.clear()
+                if sent:  # the worker has gone on to the next one
+                    sent[0][3] = self._start(sent[0][2])
+                if started:
+                    future.set_result(self._verdict(reply, job))
         finally:
             if worker is not None:
                 worker.kill(grace=2.0)
+            # Only when an exception escaped: nothing is left hanging.
+            for future in [entry[2] for entry in sent] + [future for _, future in retry]:
+                if not future.done() and (future.running() or self._start(future)):
+                    future.set_result(Verdict(CRASHED, "executor stopped"))
+
+    def _start(self, future: Future) -> bool:
+        """Mark a future running (False: it was cancelled)."""
+        with self._lock:
+            self._waiting.discard(future)
+        return future.set_running_or_notify_cancel()
+
+    @staticmethod
+    def _verdict(reply: dict | None, job: dict):
+        if reply is None:
+            return Verdict(CRASHED, "executor worker stopped answering")
+        try:
+            layers = reply.pop("layers", None)
+            verdict = Verdict(**{k: reply[k] for k in ("status", "detail", "seconds", "output")})
+        except (KeyError, TypeError) as exc:
+            return Verdict(CRASHED, f"executor got a malformed reply: {exc}")
+        return (verdict, layers) if job.get("probe") else verdict
 
 
 _PROBE = '''def probe():

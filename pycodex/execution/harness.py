@@ -141,8 +141,7 @@ def check_returned_value(value, _type=type, _isinstance=isinstance, _list=list, 
     """Reject an object that could fake equality: any instance of a class defined in Python that
     overrides a comparison/arithmetic/container dunder, at any depth inside builtin containers.
     (Everything it uses is a default argument: patching builtins later cannot change it.)"""
-    trusted = {cls for cls, methods in _trusted
-               if all(_vars.__get__(cls).get(name) is method for name, method in methods)}
+    trusted = None  # worked out at the first class defined in Python: plain values never need it
     stack, seen = [value], 0
     while stack and seen < 100_000:
         item = stack.pop()
@@ -151,9 +150,12 @@ def check_returned_value(value, _type=type, _isinstance=isinstance, _list=list, 
         if cls in _scalars:
             continue
         for klass in _mro.__get__(cls):  # read through type's own descriptors: a metaclass can't lie
-            if klass in trusted:
+            if not _flags.__get__(klass) & _heap:
                 continue
-            if _flags.__get__(klass) & _heap and _watched.intersection(_vars.__get__(klass)):
+            if trusted is None:
+                trusted = {klass_ for klass_, methods in _trusted
+                           if all(_vars.__get__(klass_).get(name) is method for name, method in methods)}
+            if klass not in trusted and _watched.intersection(_vars.__get__(klass)):
                 raise TypeError(f"candidate returned a {cls.__name__} object that overrides comparison "
                                 "methods; the pycodex harness accepts plain values only")
         if _isinstance(item, _containers):
@@ -197,8 +199,23 @@ def _describe(exc: BaseException, test_offset: int, test_lines: list[str]) -> st
     return text
 
 
+def prepare_process() -> None:
+    """What every judged program's process needs done once, before sample code: done by the
+    zygote for all its samples (job["prepared"]), or else by _judge itself."""
+    _hide_modules()
+    hashlib.sha256(b"").hexdigest()  # OpenSSL's lazy set-up, done here rather than in every sample
+
+
+def new_namespace() -> dict:
+    """The globals the judged program runs in, with its own copy of the builtins."""
+    return {"__builtins__": dict(builtins.__dict__)}
+
+
 def run(job: dict, result_fd: int) -> None:
     """Judge the job on a second thread; the main thread only waits. Never returns.
+
+    job: head, test, entry_point; from the zygote also test_code (the test already compiled),
+    namespace (a fresh new_namespace(), made before the fork) and prepared (prepare_process() done).
 
     Python runs signal handlers on the main thread only, handing them the frame it was in. With
     the sample on another thread it can install no handler at all, and the main thread's frames
@@ -235,12 +252,14 @@ def _judge(job: dict, result_fd: int) -> None:
     is_instance, function_type, memory_error, object_id, guard = isinstance, types.FunctionType, MemoryError, id, _guard
     streams, flush = (sys.stdout, sys.stderr), _flush
     nonce = urandom(16).hex()
-    send(result_fd, {"kind": "commit", "hash": sha256(nonce.encode()).hexdigest(), "layers": job.get("layers", []),
-                     "scratch": job.get("scratch")})
+    commit = {"kind": "commit", "hash": sha256(nonce.encode()).hexdigest()}
+    if job.get("probe"):
+        commit["layers"] = job.get("layers", [])
+    send(result_fd, commit)
     head, test, entry_point = job["head"], job["test"], job["entry_point"]
     try:
         head_code = compile(head, "<completion>", "exec", dont_inherit=True)
-        test_code = compile(test, "<test>", "exec", dont_inherit=True)
+        test_code = job.get("test_code") or compile(test, "<test>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in the source
         nonce = None
         lineno = getattr(exc, "lineno", None)
@@ -251,8 +270,9 @@ def _judge(job: dict, result_fd: int) -> None:
                 "out of memory": _frame({"kind": "out of memory", "detail": "MemoryError"})}
     check_codes = tuple(c for c in test_code.co_consts if isinstance(c, types.CodeType) and c.co_name == "check")
     trusted, protected = [False], {id(check_returned_value), id(_guard)}
-    namespace = {"__builtins__": dict(builtins.__dict__)}
-    _hide_modules()
+    namespace = job.get("namespace") or new_namespace()
+    if not job.get("prepared"):
+        prepare_process()
     _install_audit_hook(trusted, protected)
     try:
         exec(head_code, namespace)

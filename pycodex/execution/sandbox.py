@@ -2,16 +2,15 @@
 
 Used by worker.py. Once per worker: C1 calls enter_namespaces() and forks the zygote Z, pid 1 of
 the new PID namespace, which calls prepare_zygote() (read-only filesystem, /tmp, /proc, no IPC).
-Per sample: Z makes new_scratch() and forks the sample S ahead of its job; S calls
-drop_privileges() (uid, no_new_privs, clean environment), waits for the job, calls set_limits()
-and runs the harness. When Z dies the kernel kills everything
+Z also calls prepare_samples() once (no_new_privs, a
+scrubbed environment). Per sample: Z makes new_scratch() and forks the sample S, which calls
+drop_privileges() (cwd, uid, capabilities) and set_limits(), then runs the harness. When Z dies the kernel kills everything
 in its namespace. Every step that can fail degrades to a weaker layer and says so.
 """
 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import math
 import os
 import resource
@@ -40,7 +39,9 @@ FILE_SIZE_LIMIT = 16 * 1024 * 1024
 OPEN_FILES_LIMIT = 256
 PROCESS_LIMIT = 64
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# libc through the interpreter's own symbols: ctypes.util would import subprocess and threading,
+# whose at-fork handlers every sample would then run.
+_libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
 _libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
 
@@ -334,30 +335,36 @@ def _set_limits(memory_mb: int, timeout: float, mode: str, layers: list) -> None
     layers.append(("resource limits", True, what))
 
 
+def prepare_samples(mode: str) -> list:
+    """In the zygote, once, what every sample inherits: no_new_privs and a scrubbed environment.
+    Returns their layers."""
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": SCRATCH, "LANG": "C.UTF-8", "TMPDIR": SCRATCH})
+    return [("no new privileges", True, "no_new_privs set, no capabilities, not dumpable"),
+            ("clean environment", True, "environment scrubbed, stdin empty, other descriptors closed")]
+
+
 def drop_privileges(mode: str, slot: int, scratch: str) -> list:
-    """In the sample's process, before its job arrives: cwd, uid, no_new_privs, clean environment."""
-    layers: list = []
+    """In the sample's process, before its code: cwd, uid, capabilities (no_new_privs and the
+    environment come from prepare_samples)."""
     if mode == "plain":
         os.setsid()  # its own process group, which the zygote kills afterwards
+        os.environ["HOME"] = os.environ["TMPDIR"] = scratch
     os.chdir(scratch)
     if mode == "root":
         uid = sample_uid(mode, slot)
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-        layers.append(("unprivileged user", True, f"runs as uid {uid}"))
+        layer = ("unprivileged user", True, f"runs as uid {uid}")
     else:
-        layers.append(("unprivileged user", mode == "userns",
-                       "root only inside its user namespace" if mode == "userns" else "runs as the invoking user"))
-    prctl(PR_SET_NO_NEW_PRIVS, 1)
+        layer = ("unprivileged user", mode == "userns",
+                 "root only inside its user namespace" if mode == "userns" else "runs as the invoking user")
     prctl(PR_SET_DUMPABLE, 0)
     prctl(PR_SET_PDEATHSIG, SIGKILL)  # setuid cleared it
     drop_capabilities()
-    layers.append(("no new privileges", True, "no_new_privs set, no capabilities, not dumpable"))
-    os.environ.clear()
-    os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": scratch, "LANG": "C.UTF-8", "TMPDIR": scratch})
-    layers.append(("clean environment", True, "environment scrubbed, stdin empty, other descriptors closed"))
-    return layers
+    return [layer]
 
 
 def set_limits(mode: str, memory_mb: int, timeout: float) -> list:
@@ -365,8 +372,3 @@ def set_limits(mode: str, memory_mb: int, timeout: float) -> list:
     layers: list = []
     _set_limits(memory_mb, timeout, mode, layers)
     return layers
-
-
-def lock_down(mode: str, slot: int, memory_mb: int, timeout: float, scratch: str) -> list:
-    """drop_privileges() then set_limits(): everything before sample code. Returns the layers."""
-    return drop_privileges(mode, slot, scratch) + set_limits(mode, memory_mb, timeout)

@@ -8,19 +8,23 @@ Processes (W = this worker, trusted, outside the sandbox):
     W --fork--> C1 --enter namespaces, fork--> Z (zygote: pid 1 of the new PID namespace)
                                                Z --fork per sample--> S (the sample, locked down)
 
-Z is set up once per worker (read-only filesystem, /tmp, /proc, no IPC) and stays warm. Ahead
-of each job W hands Z two fresh pipes (result, output) over a socket ("arm"); Z makes a new
-scratch directory and forks S, which drops its privileges and waits. When the job comes Z
-forwards it to S, waits for S, then kills every other process left in the namespace (kill(-1)
-from pid 1), reaps them, reports S's exit status on the socket and removes the scratch
-directory. Once the sample has committed, W stops listening to the result pipe until Z's
-report, so that the sample's own messages do not wake W and cost the sample its CPU. W keeps the wall clock: at the deadline it SIGKILLs Z and the kernel takes the whole
-namespace with it; the next job gets a new zygote.
+Z is set up once per worker (read-only filesystem, /tmp, /proc, no IPC, no_new_privs, a clean
+environment, the standard streams) and stays warm; its objects are frozen out of the garbage
+collector, so that the pages S shares with it stay shared. W sends Z each job together with two
+fresh pipes (result, output) over a socket. Z compiles the test (once per problem: they are
+cached), makes a new scratch directory and forks S, which takes the pipes, drops its privileges,
+sets its limits and runs the harness. Z waits for S, then kills every other process left in the
+namespace (kill(-1) from pid 1), reaps them, reports S's exit status on the socket and removes
+the scratch directory. Once the sample has committed, W stops listening to the result pipe until
+Z's report, so that the sample's own messages do not wake W and cost the sample its CPU. W keeps
+the wall clock: at the deadline it SIGKILLs Z and the kernel takes the whole namespace with it;
+the next job gets a new zygote.
 """
 
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import importlib
 import json
@@ -39,13 +43,14 @@ OUTPUT_LIMIT = 16 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def read_message(stream) -> dict | None:
+def read_frame(stream) -> bytes | None:
+    """One length-prefixed message's body, or None at the end of the stream."""
     header = stream.read(4)
     if len(header) < 4:
         return None
     (size,) = struct.unpack(">I", header)
     data = stream.read(size)
-    return json.loads(data) if len(data) == size else None
+    return data if len(data) == size else None
 
 
 def write_message(fd: int, message: dict) -> None:
@@ -79,33 +84,36 @@ def _frames(buffer: bytearray) -> list[dict]:
 # -- inside the sandbox ---------------------------------------------------------------------------
 
 
-def _sample(slot: int, mode: str, scratch: str, layers: list, result_w: int, output_w: int, job_r: int) -> None:
-    """S, forked before its job: descriptors, drop privileges, wait for the job, limits, harness.
-    Never returns."""
+def _sample(slot: int, mode: str, scratch: str, layers: list, result_w: int, output_w: int, job: dict) -> None:
+    """S, forked by Z with its job (and the test already compiled): descriptors, privileges,
+    limits, harness. Never returns. Z set up the standard streams and the environment."""
     try:
         os.dup2(result_w, 3)
-        os.dup2(job_r, 4)
         os.dup2(output_w, 1)
         os.dup2(output_w, 2)
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-        os.closerange(5, 1 << 16)
-        sys.stdin = open(0, encoding="utf-8", closefd=False)
-        sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
-        sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
+        os.closerange(4, 1 << 16)  # the zygote's socket and pipe ends among them
         layers = layers + sandbox.drop_privileges(mode, slot, scratch)
-        with os.fdopen(4, "rb") as jobs:  # blocks until Z forwards the job; EOF: never needed
-            job = read_message(jobs)
-        if job is None:
-            os._exit(0)
         layers += sandbox.set_limits(mode, job["memory_mb"], job["timeout"])
         layers.append(("audit hook", True, "frames, gc, ctypes memory access, marshal and /proc memory refused to sample code"))
-        harness.run(dict(job, layers=layers), 3)
+        job["layers"] = layers
+        gc.freeze()  # what S inherited is never collected here: the collector leaves its pages unshared
+        harness.run(job, 3)
     except BaseException as exc:  # noqa: BLE001
         try:
             harness.send(3, {"kind": "setup error", "detail": f"{type(exc).__name__}: {exc}"})
         finally:
             os._exit(1)
     os._exit(1)
+
+
+def _standard_streams() -> None:
+    """In Z: stdin empty, and text streams on descriptors 1 and 2, where each S puts its pipe."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
 
 
 def _sweep(mode: str, sample_pid: int) -> None:
@@ -132,20 +140,19 @@ def _sweep(mode: str, sample_pid: int) -> None:
             return
 
 
-ARM = 0xFFFFFFFF  # W -> Z header: "here are the next sample's pipes, fork it"; otherwise a job's length
-
-
-def _recv(sock: socket.socket) -> tuple[int, list[int]] | None:
-    """One W -> Z header (and the pipes that come with an ARM), or None when W is gone."""
+def _recv_job(sock: socket.socket) -> tuple[bytes, list[int]] | None:
+    """One W -> Z job: its body and the sample's two pipes (result, output); None when W is gone."""
     header, fds, _, _ = socket.recv_fds(sock, 4, 2)
+    fds = [_high(fd) for fd in fds]
     while header and len(header) < 4:
         more = sock.recv(4 - len(header))
         if not more:
             return None
         header += more
-    if len(header) < 4:
+    if len(header) < 4 or len(fds) != 2:
         return None
-    return struct.unpack(">I", header)[0], [_high(fd) for fd in fds]
+    body = _recv_exactly(sock, struct.unpack(">I", header)[0])
+    return (body, fds) if body is not None else None
 
 
 def _high(fd: int) -> int:
@@ -165,9 +172,28 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
     return bytes(data)
 
 
+class _Tests:
+    """Compiled tests, by source: a problem's n samples share one compile, done in Z (the test is
+    the problem's, not model output). A test that does not compile is left to S to report."""
+
+    def __init__(self, size: int = 256):
+        self.size, self.codes = size, {}
+
+    def code(self, source: str):
+        code = self.codes.get(source)
+        if code is None:
+            try:
+                code = compile(source, "<test>", "exec", dont_inherit=True)
+            except (SyntaxError, ValueError):
+                return None
+            if len(self.codes) >= self.size:
+                self.codes.clear()
+            self.codes[source] = code
+        return code
+
+
 def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
-    """Z: set up the sandbox once; then, per sample, fork S ahead of its job (ARM), forward the job,
-    wait, sweep, report. Never returns."""
+    """Z: set up the sandbox once; then, per job, fork S with it, wait, sweep, report. Never returns."""
     try:
         sandbox.prctl(sandbox.PR_SET_PDEATHSIG, sandbox.SIGKILL)
         for fd in range(3, 1 << 10):
@@ -176,30 +202,29 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
                     os.close(fd)
                 except OSError:
                     pass
-        layers = sandbox.prepare_zygote(mode, slot)
+        layers = sandbox.prepare_zygote(mode, slot) + sandbox.prepare_samples(mode)
+        _standard_streams()
         if mode == "plain":
             sandbox.prctl(PR_SET_CHILD_SUBREAPER, 1)
+        tests = _Tests()
+        harness.prepare_process()
+        gc.freeze()  # Z's own objects, shared with every S: no collection should touch their pages
         write_message(sock.fileno(), {"ready": True, "layers": layers})
         while True:
-            received = _recv(sock)
-            if received is None or received[0] != ARM or len(received[1]) != 2:
-                os._exit(0)
-            result_w, output_w = received[1]
+            received = _recv_job(sock)
+            if received is None:
+                os._exit(0)  # W is gone: the namespace goes with us
+            body, (result_w, output_w) = received
+            job = json.loads(body)
+            job.update(test_code=tests.code(job["test"]), namespace=harness.new_namespace(), prepared=True)
             scratch = sandbox.new_scratch(mode, slot)
-            job_r, job_w = (_high(fd) for fd in os.pipe())
             pid = os.fork()
             if pid == 0:
-                _sample(slot, mode, scratch, layers, result_w, output_w, job_r)
-            for fd in (output_w, job_r):
-                os.close(fd)
-            received = _recv(sock)
-            body = _recv_exactly(sock, received[0]) if received and received[0] != ARM else None
-            if body is None:
-                os._exit(0)  # W is gone: the namespace (and S) go with us
+                _sample(slot, mode, scratch, layers, result_w, output_w, job)
+            os.close(output_w)
+            del job, body
             if mode == "plain":  # no namespace to kill: tell W the process group to kill at the deadline
                 write_message(sock.fileno(), {"started": pid})  # (on the socket, which the sample never holds)
-            _write_all(job_w, struct.pack(">I", len(body)) + body)
-            os.close(job_w)
             _, status = os.waitpid(pid, 0)
             _sweep(mode, pid)
             os.close(result_w)  # every writer is gone now: W can read the result pipe to its end
@@ -253,19 +278,6 @@ class Zygote:
                 self.pid, self.mode = int(message["pid"]), str(message["mode"])
             if message.get("ready"):
                 self.layers = message["layers"]
-        self.armed: tuple[int, int] | None = None
-        self._arm()
-
-    def _arm(self) -> None:
-        """Give Z the next sample's pipes now, so that it forks and locks S down before the job."""
-        result_r, result_w = os.pipe()
-        output_r, output_w = os.pipe()
-        try:
-            socket.send_fds(self.sock, [struct.pack(">I", ARM)], [result_w, output_w])
-        finally:
-            os.close(result_w)
-            os.close(output_w)
-        self.armed = (result_r, output_r)
 
     def _next_message(self, deadline: float) -> dict | None:
         while True:
@@ -298,26 +310,27 @@ class Zygote:
             except OSError:
                 pass
         self.sock.close()
-        if getattr(self, "armed", None):
-            for fd in self.armed:
-                os.close(fd)
-            self.armed = None
         try:
             os.waitpid(self.c1, 0)
         except ChildProcessError:
             pass
 
-    def run(self, job: dict) -> tuple[dict, bool]:
-        """Judge one job. Returns (reply, zygote still usable)."""
-        data = json.dumps(job).encode()
+    def run(self, job: dict, data: bytes | None = None) -> tuple[dict, bool]:
+        """Judge one job (data: the job already encoded). Returns (reply, zygote still usable)."""
+        data = data if data is not None else json.dumps(job).encode()
         start = time.monotonic()
+        result_r, result_w = os.pipe()
+        output_r, output_w = os.pipe()
         try:
-            if self.armed is None:
-                self._arm()
-            self.sock.sendall(struct.pack(">I", len(data)) + data)
+            socket.send_fds(self.sock, [struct.pack(">I", len(data))], [result_w, output_w])
+            self.sock.sendall(data)
         except OSError:
+            for fd in (result_r, output_r):
+                os.close(fd)
             return _reply("crashed", "sandbox is gone", 0.0, ""), False
-        (result_r, output_r), self.armed = self.armed, None
+        finally:
+            os.close(result_w)
+            os.close(output_w)
         buffer, output, messages, groups = bytearray(), bytearray(), [], []
         timed_out, alive, finished, committed, exit_status = False, True, False, False, None
         deadline = start + SETUP_GRACE + job["timeout"]
@@ -379,13 +392,7 @@ class Zygote:
             reply["layers"] = commit.get("layers", []) + [
                 ("wall-clock kill", self.mode != "plain", "the worker SIGKILLs the sandbox's PID namespace at the deadline"
                  if self.mode != "plain" else "the worker kills the sample's process group")]
-        usable = alive and exit_status is not None
-        if usable:
-            try:
-                self._arm()  # Z forks the next sample while this verdict travels back
-            except OSError:
-                usable = False
-        return reply, usable
+        return reply, alive and exit_status is not None
 
 
 def _reply(status: str, detail: str, seconds: float, output: str) -> dict:
@@ -458,15 +465,16 @@ def main() -> None:
     zygote: Zygote | None = None
     write_message(replies, {"ready": True})
     while True:
-        job = read_message(jobs)
-        if job is None:
+        data = read_frame(jobs)
+        if data is None:
             if zygote is not None:
                 zygote.kill()
             return
         try:
+            job = json.loads(data)
             if zygote is None:
                 zygote = Zygote(slot, is_root)
-            reply, usable = zygote.run(job)
+            reply, usable = zygote.run(job, data)
             if not usable:
                 zygote.kill()
                 zygote = None
