@@ -383,3 +383,57 @@ async def test_a_corrupt_run_store_is_a_notification_not_a_crash(tmp_path):
         await wait_for(pilot, lambda: app._notifications, timeout=10, what="a notification")
         assert "run store" in " ".join(n.message for n in app._notifications)
         assert table(app).row_count == 164
+
+
+@async_test
+async def test_an_unfinished_stored_run_resumes_from_the_dashboard(tmp_path):
+    """A run cancelled half-way (here by its own event handler) is opened from the history and
+    finished with r: the stored samples are kept, only the missing ones are generated."""
+    from pycodex.generation.base import SamplingParams
+    from pycodex.pipeline import Pipeline, RunConfig
+    from pycodex.store import Store
+    from pycodex.events import SampleGenerated
+    from pycodex.tui.screens.dashboard import DashboardScreen
+    from pycodex.tui.screens.runs import RunsScreen
+
+    db = tmp_path / "runs.sqlite3"
+    config = RunConfig(backend="canonical", task_ids=[f"HumanEval/{i}" for i in range(4)],
+                       params=SamplingParams(n=2, temperature=0.8, seed=5), ks=[1, 2], workers=1)
+    with Store(db) as store:
+        generated = []
+
+        def stop_after_three(event):
+            if isinstance(event, SampleGenerated):
+                generated.append(event)
+                if len(generated) == 3:
+                    pipeline.cancel()
+
+        pipeline = Pipeline(config, store=store, on_event=stop_after_three)
+        first = pipeline.run()
+        assert first.status == "cancelled"
+        before = {(s.task_id, s.index): s.completion for s in store.samples(first.run_id)}
+    assert 3 <= len(before) < 8
+
+    app = make_app(tmp_path, model="slow")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("R")
+        assert isinstance(app.screen, RunsScreen)
+        await wait_for(pilot, lambda: app.screen.query_one("RunsTable").row_count == 1, what="the run list")
+        await pilot.press("enter")
+        dash = app.screen
+        assert isinstance(dash, DashboardScreen)
+        await wait_for(pilot, lambda: dash.state.resumable, what="the stored run")
+        assert "press r to resume" in screen_text(app)
+        await pilot.press("r")  # the app's model is not the run's: refused, nothing started
+        await pilot.pause()
+        assert dash.session is None and any("pick that model" in n.message for n in app._notifications)
+        app.model = "canonical"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: dash.state.status in ("finished", "failed", "cancelled"), timeout=60, what="the resumed run")
+        assert dash.state.status == "finished" and not dash.state.resumable
+        assert dash.state.totals == {"expected": 8, "generated": 8, "judged": 8, "passed": 8}
+    with Store(db) as store:
+        after = store.samples(first.run_id)
+        assert len(after) == 8 and store.get_run(first.run_id).status == "finished"
+        assert all(before[key] == s.completion for s in after if (key := (s.task_id, s.index)) in before)
+        assert sorted({s.session for s in after}) == [1, 2]

@@ -63,6 +63,7 @@ def load_run(db_path: Path, run_id: str) -> RunState:
     state = RunState(run_id=run_id, status=record.effective_status, model=record.model or record.backend)
     state.reset(record.task_ids, record.n)
     state.config = record.config
+    state.resumable = record.resumable
     for task_id, _index in generated:
         state.tally(task_id).generated += 1
     for task_id, (n, c) in totals.items():

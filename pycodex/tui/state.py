@@ -79,6 +79,7 @@ class RunState:
     model: str = ""
     config: dict = field(default_factory=dict)
     final_pass_at_k: dict[int, float] = field(default_factory=dict)
+    resumable: bool = False  # a stored run with samples still to generate or judge
 
     def reset(self, task_ids: list[str], n: int) -> None:
         self.task_ids = list(task_ids)

@@ -20,6 +20,7 @@ class DashboardScreen(Screen):
     BINDINGS = [
         Binding("escape", "cancel_or_back", "Cancel / back"),
         Binding("n", "new_eval", "New eval"),
+        Binding("r", "resume", "Resume run"),
         Binding("R", "app.runs", "History"),
     ]
 
@@ -109,6 +110,8 @@ class DashboardScreen(Screen):
             head.append(f"  n={params.get('n')} T={params.get('temperature')} top_p={params.get('top_p')} seed={params.get('seed')}", style="dim")
         if s.status == "idle":
             head.append("   press n to start an eval (all 164 problems by default), R for stored runs", style="italic")
+        elif s.resumable and not self.running:
+            head.append("   unfinished: press r to resume it", style="italic")
         self.query_one("#dash-head", Static).update(head)
 
     def _update_stats(self) -> None:
@@ -178,6 +181,33 @@ class DashboardScreen(Screen):
 
         self.app.push_screen(GenerateForm("New HumanEval run (the same pipeline as `pycodex eval`)", initial, eval_mode=True, model_label=self.app.model_label), chosen)
 
+    def action_resume(self) -> None:
+        """Finish the stored run on screen, as `pycodex eval --resume` does, with the app's model."""
+        from pycodex.pipeline import IMPORT_BACKEND, RunConfig
+        from pycodex.tui.core import backend_kind
+
+        s = self.state
+        if self.running:
+            self.notify("a run is in progress: Esc cancels it first", timeout=3)
+            return
+        if not self.run_id or not s.resumable:
+            self.notify("nothing to resume: open an unfinished run first (R lists them)", timeout=4)
+            return
+        config = s.config or {}
+        wanted = (config.get("backend"), config.get("model"), config.get("samples_file"))
+        if wanted[0] != IMPORT_BACKEND and wanted != backend_kind(self.app.model):  # (imported: only judged)
+            used = config.get("model") or config.get("samples_file") or config.get("backend")
+            self.notify(f"run {self.run_id} was made with {used}; pick that model (m) to resume it", title="Other model",
+                        severity="warning", timeout=8)
+            return
+        from pycodex.tui.runner import RunSession
+
+        self.params = RunConfig.from_dict(config).params
+        s.status, s.resumable = "starting", False
+        self.session = RunSession(self, list(s.task_ids), self.params, run_id=self.run_id)
+        self.session.start()
+        self._update()
+
     def start_eval(self, task_ids: list[str], params) -> None:
         from pycodex.tui.runner import RunSession
 
@@ -230,6 +260,8 @@ class DashboardScreen(Screen):
                 self.notify(message.error, title="Run failed", severity="error", timeout=10)
         else:
             self.state.status = getattr(message.finished, "status", "finished")
+        if self.state.status != "finished" and self.run_id:
+            self.state.resumable = True
             self.state.final_pass_at_k = dict(getattr(message.finished, "pass_at_k", {}) or {})
         self.state.current_task = None
         self._update()
