@@ -152,6 +152,19 @@ def test_worker_death_gives_a_verdict_and_a_new_worker(monkeypatch):
         assert judge(executor, "    return a + b\n").passed
 
 
+def test_a_job_queued_behind_a_dead_workers_job_goes_to_the_new_worker(monkeypatch):
+    """Two jobs are written to a worker at a time: when it dies under the first, the second,
+    which never started, is judged by the next worker (not marked crashed)."""
+    from pycodex.execution import executor as executor_module
+
+    monkeypatch.setattr(executor_module, "_REPLY_SLACK", -1.9)  # a sample of over 0.1 s seems silent
+    with Executor(workers=1, timeout=2.0) as executor:
+        slow = executor.submit(ADD, "    import time\n    time.sleep(1)\n    return a + b\n")
+        quick = executor.submit(ADD, "    return a + b\n")
+        assert slow.result(timeout=30).status == "crashed"
+        assert quick.result(timeout=30).passed
+
+
 def test_sandbox_info_reports_every_layer():
     layers = sandbox_info()
     names = [name for name, _, _ in layers]
