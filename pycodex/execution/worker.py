@@ -237,12 +237,6 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
             os._exit(1)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 # -- the worker's side ----------------------------------------------------------------------------
 
 
