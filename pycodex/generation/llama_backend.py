@@ -58,9 +58,13 @@ from pycodex.generation.base import (
 )
 from pycodex.generation.nucleus import sample_with_logprobs
 
-DEFAULT_CTX = 16384
+DEFAULT_CTX = 2048  # per sequence: the longest HumanEval prompt plus 512 new tokens fits
 DEFAULT_PARALLEL = 16
 DEFAULT_BATCH = 512
+# The most sequences one llama_decode gets in a step: llama.cpp's CPU kernels switch to another
+# summation order from 8 rows on, so a step decodes its sequences in groups of at most 7, each row
+# computed exactly as it is alone (measured; see the module docstring).
+STEP_ROWS = 7
 
 _log_callback = None  # kept alive: llama.cpp holds a pointer to it
 
@@ -96,6 +100,11 @@ def set_llama_logging(verbose: bool) -> None:
     llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
 
 
+def _owned(row: np.ndarray) -> np.ndarray:
+    """row itself if it owns its data, else a copy (a view of llama.cpp's logits lives until the next decode)."""
+    return row if row.flags.owndata else row.copy()
+
+
 @dataclass
 class _Sample:
     """One sample in flight in a sequence slot."""
@@ -120,12 +129,12 @@ class _Request:
     key: Hashable
     params: SamplingParams
     tokens: list[int]  # the prompt's
-    max_new: int  # tokens a sample may add: max_tokens, or less when the prompt leaves less room
+    max_new: int  # tokens a sample may add: max_tokens, or less when the prompt leaves less room in n_ctx
     seeds: list
     longest_stop: int
+    indices: list[int]  # the sample indices to draw, ascending (all of range(params.n) by default)
     logits: np.ndarray | None = None  # the prompt's last logits, while samples are still to start
-    started: int = 0  # samples started (indices 0..started-1)
-    live: int = 0  # samples in flight
+    started: int = 0  # samples started (indices[:started])
 
 
 class LlamaBackend:
@@ -162,6 +171,9 @@ class LlamaBackend:
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = n_gpu_layers
         model_params.use_mmap = True
+        # No "repacked" weight layouts: they switch between a 4-row gemm and a 1-row gemv by the
+        # batch's row count, so a row's result would depend on how many others share its decode.
+        model_params.use_extra_bufts = False
         self._model = llama_cpp.llama_model_load_from_file(str(self.model_path).encode(), model_params)
         if not self._model:
             raise UserError(
@@ -175,13 +187,16 @@ class LlamaBackend:
 
         ctx_params = llama_cpp.llama_context_default_params()
         train_ctx = llama_cpp.llama_model_n_ctx_train(self._model)
+        # n_ctx is each sequence's context (a prompt plus its completion): every sequence has a KV
+        # stream of its own (kv_unified off, see the module docstring), so the context holds
+        # parallel + 1 of them.
         self.n_ctx = n_ctx or min(DEFAULT_CTX, train_ctx or DEFAULT_CTX)
-        ctx_params.n_ctx = self.n_ctx
+        ctx_params.n_ctx = self.n_ctx * (self.parallel + 1)
         self.n_batch = min(n_batch, self.n_ctx)
         ctx_params.n_batch = self.n_batch
         ctx_params.n_ubatch = self.n_batch
         ctx_params.n_seq_max = self.parallel + 1  # sequence 0 holds the prompt
-        ctx_params.kv_unified = True  # the prompt's cells are shared by every sequence
+        ctx_params.kv_unified = False  # one KV stream per sequence: a sequence's cells never depend on another's
         ctx_params.n_threads = self.n_threads
         ctx_params.n_threads_batch = self.n_threads
         ctx_params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as llama_cpp.Llama does
@@ -191,6 +206,7 @@ class LlamaBackend:
             llama_cpp.llama_model_free(self._model)
             self._model = None
             raise UserError(f"llama.cpp could not create a context of {self.n_ctx} tokens for {self.model_path}: try a smaller --ctx")
+        self.n_ctx = min(self.n_ctx, llama_cpp.llama_n_ctx_seq(self._ctx))  # llama.cpp may round a stream down
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(max(self.n_batch, self.parallel), 0, 1)
         self._pieces: dict[int, bytes] = {}
@@ -295,8 +311,11 @@ class LlamaBackend:
                 self._streaming_thread = None
                 self._ll.llama_memory_clear(self._memory, True)
 
-    def _open_request(self, key: Hashable, prompt: str, params: SamplingParams) -> _Request:
+    def _open_request(self, key: Hashable, prompt: str, params: SamplingParams, indices: Iterable[int] | None = None) -> _Request:
         params.validate()
+        chosen = sorted(set(range(params.n) if indices is None else indices))
+        if not chosen or chosen[0] < 0 or chosen[-1] >= params.n:
+            raise ValueError(f"sample indices must be a non-empty subset of range({params.n}) (got {chosen})")
         tokens = self.tokenize(prompt)
         if not tokens:
             raise UserError("the prompt is empty")
@@ -310,58 +329,48 @@ class LlamaBackend:
             max_new=min(params.max_tokens, room),
             seeds=np.random.SeedSequence(params.seed).spawn(params.n),
             longest_stop=max((len(s) for s in params.stop), default=0),
+            indices=chosen,
         )
 
     def _generate_many(self, requests: Iterator, keep_token_ids: bool) -> Iterator[tuple[Hashable, GenerationEvent]]:
         free_slots = list(range(self.parallel, 0, -1))  # slot 1 first; a freed slot is reused first
         live: list[_Sample] = []
-        step_logits: list[np.ndarray] = []  # views of llama.cpp's logits, valid until the next decode
+        step_logits: list[np.ndarray] = []  # each live sample's logits for its next token
         current: _Request | None = None  # the request whose prompt is in sequence 0, samples still to start
-        waiting: _Request | None = None  # pulled, its prompt not yet decoded (no room yet)
         exhausted = False
-        prompt_cells = 0  # tokens of every prompt still in the cache (sequence 0 or a live sample's)
-        reserved = 0  # max_new of every live sample
 
         while True:
-            # Fill the free slots: from the current request, else from the next one.
+            # Fill the free slots: from the current request, else from the next one. Every sequence
+            # has a KV stream of n_ctx cells of its own, so a sample always has room.
             while free_slots:
                 if current is None:
-                    if waiting is None and not exhausted:
-                        try:
-                            key, prompt, params = next(requests)
-                        except StopIteration:
-                            exhausted = True
-                        else:
-                            waiting = self._open_request(key, prompt, params)
-                    if waiting is None or prompt_cells + reserved + len(waiting.tokens) > self.n_ctx:
-                        break  # nothing more to start, or wait for live samples to free room
-                    if live:  # the prompt's decode overwrites llama.cpp's logits: keep the live rows
-                        step_logits = [row.copy() for row in step_logits]
-                    current, waiting = waiting, None
+                    if exhausted:
+                        break
+                    try:
+                        pulled = next(requests)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    current = self._open_request(*pulled)
+                    # the prompt's decode overwrites llama.cpp's logits: keep the live samples' rows
+                    step_logits = [_owned(row) for row in step_logits]
                     current.logits = self._decode_prompt(current.tokens)
-                    prompt_cells += len(current.tokens)
-                if prompt_cells + reserved + current.max_new > self.n_ctx:
-                    break  # wait for live samples to finish
                 slot = free_slots.pop()
                 self._ll.llama_memory_seq_rm(self._memory, slot, -1, -1)
+                # Across streams this copies sequence 0's whole stream (cells at the same indices)
+                # at the next decode: every sample of a prompt starts from the same cache.
                 self._ll.llama_memory_seq_cp(self._memory, 0, slot, -1, -1)
-                index = current.started
+                index = current.indices[current.started]
                 current.started += 1
-                current.live += 1
-                reserved += current.max_new
                 sample = _Sample(index=index, slot=slot, rng=np.random.default_rng(current.seeds[index]), started=time.perf_counter())
                 sample.request = current
                 live.append(sample)
                 step_logits.append(current.logits)  # its first token comes from the prompt's logits
-                if current.started == current.params.n:
-                    # Every sample has its copy of the prompt's cells: sequence 0 is free again.
-                    self._ll.llama_memory_seq_rm(self._memory, 0, -1, -1)
+                if current.started == len(current.indices):
                     current.logits = None
                     current = None
             if not live:
-                if current is None and waiting is None and exhausted:
-                    return
-                raise RuntimeError("no sample could start: the KV cache accounting is inconsistent")  # pragma: no cover
+                return
 
             chosen, logprobs = self._sample(live, step_logits)
             batch: list[tuple[int, int, int, bool]] = []
@@ -379,18 +388,22 @@ class LlamaBackend:
                 else:
                     self._ll.llama_memory_seq_rm(self._memory, sample.slot, -1, -1)
                     free_slots.append(sample.slot)
-                    reserved -= request.max_new
-                    request.live -= 1
-                    if request.live == 0 and request.started == request.params.n:
-                        prompt_cells -= len(request.tokens)  # its last sample is gone: so are its cells
                     if keep_token_ids:
                         self.stream_token_ids[(request.key, sample.index)] = sample.tokens
                     yield request.key, self._finished(sample, finish, params)
             live = still_live
-            step_logits = []
-            if batch:
-                self._decode(batch)
-                step_logits = [self._logits(i) for i in range(len(batch))]
+            step_logits = self._decode_step(batch) if batch else []
+
+    def _decode_step(self, batch: list[tuple[int, int, int, bool]]) -> list[np.ndarray]:
+        """One token of every live sample, in groups of at most STEP_ROWS sequences per llama_decode
+        (see the module docstring); returns each entry's logits (copies, except the last group's)."""
+        rows: list[np.ndarray] = []
+        for start in range(0, len(batch), STEP_ROWS):
+            rows = [_owned(row) for row in rows]  # the next decode overwrites llama.cpp's logits
+            group = batch[start : start + STEP_ROWS]
+            self._decode(group)
+            rows.extend(self._logits(i) for i in range(len(group)))
+        return rows
 
     @staticmethod
     def _sample(live: list[_Sample], rows: list[np.ndarray]) -> tuple[list[int], list[float]]:
