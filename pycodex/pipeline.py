@@ -19,8 +19,10 @@ as it finishes, whatever its problem. Other backends are called chunk by chunk (
 Determinism: model backends are asked for a problem's samples in chunks (chunk_size, default 16,
 so the backend can batch them); chunk c of a task uses the seed derive_seed(run seed, task id, c)
 and the backend draws sample j of a call from (seed, j) alone, so a resumed run reproduces an
-uninterrupted one exactly. A resume asks a half-done chunk again for its missing samples (the
-backend may recompute stored siblings; they are discarded, never stored or executed twice).
+uninterrupted one exactly. A resume asks a half-done chunk again for its missing samples: the
+llama backend's generate_many draws only those (its decoding is batch-invariant, so they come out
+as they would have in the uninterrupted run); a backend called with generate() may recompute
+stored siblings, which are discarded, never stored or executed twice.
 Replay backends (canonical, samples) are deterministic by index and are asked for the first
 max-missing-index+1 answers, of which only the missing ones are kept.
 
@@ -494,7 +496,9 @@ class Pipeline:
                     seed = derive_seed(config.params.seed, problem.task_id, number)
                     key = (problem.task_id, number)
                     pulled[key] = (problem, wanted, start, seed)
-                    yield key, problem.prompt, replace(config.params, n=max(wanted) - start + 1, seed=seed)
+                    # Only the missing samples of the chunk: sample j is drawn from (seed, j) alone.
+                    indices = sorted(i - start for i in wanted)
+                    yield key, problem.prompt, replace(config.params, n=max(wanted) - start + 1, seed=seed), indices
 
         stream = self._backend.generate_many(requests())
         last = time.monotonic()
