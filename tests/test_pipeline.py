@@ -311,7 +311,8 @@ def test_resume_refuses_a_different_model(tmp_path, problem_set):
 class BatchingBackend(SeededBackend):
     """A batching model stand-in with generate_many: up to `slots` samples in flight across requests
     (so problems interleave), finished out of order; requests are pulled only when a slot is free.
-    Sample j of a request depends on (its seed, j) only, as with SeededBackend."""
+    Sample j of a request depends on (its seed, j) only, as with SeededBackend; a request may name
+    the sample indices to draw (key, prompt, params, indices), as the llama backend's may."""
 
     def __init__(self, problem_set, slots: int = 5, delay: float = 0.0):
         super().__init__(problem_set, delay)
@@ -324,7 +325,7 @@ class BatchingBackend(SeededBackend):
         self.streams += 1
         requests = iter(requests)
         live: list[tuple] = []  # (key, task_id, seed, index)
-        current = None  # [key, task_id, seed, n, next index]
+        current = None  # [key, task_id, seed, indices to draw, next position]
         exhausted = False
         while True:
             while len(live) < self.slots:
@@ -332,15 +333,15 @@ class BatchingBackend(SeededBackend):
                     if exhausted:
                         break
                     try:
-                        key, _prompt, params = next(requests)
+                        key, _prompt, params, *indices = next(requests)
                     except StopIteration:
                         exhausted = True
                         break
                     self.pulled.append(key)
-                    current = [key, key[0], params.seed, params.n, 0]
-                live.append((current[0], current[1], current[2], current[4]))
+                    current = [key, key[0], params.seed, sorted(indices[0]) if indices else list(range(params.n)), 0]
+                live.append((current[0], current[1], current[2], current[3][current[4]]))
                 current[4] += 1
-                if current[4] == current[3]:
+                if current[4] == len(current[3]):
                     current = None
             if not live:
                 return
@@ -417,6 +418,7 @@ def test_batching_cancel_then_resume_equals_uninterrupted(tmp_path, problem_set,
         resumed = Pipeline(None, store=store, backend=backend2, executor=FakeExecutor(), problem_set=problem_set, run_id=cancelled.run_id, on_event=None).run()
         assert resumed.status == FINISHED and backend2.streams == 1
         assert resumed.totals["generated_this_session"] == 16 - len(partial)
+        assert backend2.samples == 16 - len(partial)  # only the missing samples were drawn, none twice
         # only chunks holding a missing sample are asked again
         assert all(any((t, i) not in {(s.task_id, s.index) for s in partial} for i in range(c * chunk, min(4, (c + 1) * chunk))) for t, c in backend2.pulled)
         after = {(s.task_id, s.index): s for s in store.samples(resumed.run_id)}

@@ -11,6 +11,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 from conftest import pycodex_exe, run_cli
 
 # A model stand-in whose answer depends only on the per-sample seed, slow enough to kill mid-way.
@@ -207,3 +209,70 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     final = json.loads(resumed.stdout)
     assert final["status"] == "finished" and final["totals"]["executed"] == 120 and final["pass_at_k"] == {"1": 1.0}
+
+
+# The real llama backend, each sample it finishes logged (key, index), so a test can count draws.
+LOGGING_LLAMA = textwrap.dedent(
+    """
+    import os, sys
+    from pycodex.generation import llama_backend
+
+    finished = llama_backend.LlamaBackend._finished
+
+    def logged(sample, finish, params):
+        with open(os.environ["GEN_LOG"], "a") as log:
+            log.write(f"{sample.request.key[0]} {sample.request.key[1]} {sample.index}\\n")
+        return finished(sample, finish, params)
+
+    llama_backend.LlamaBackend._finished = staticmethod(logged)
+    from pycodex.cli.app import main
+    main(sys.argv[1:])
+    """
+)
+
+
+@pytest.mark.model
+def test_kill_9_real_model_eval_then_resume_equals_the_uninterrupted_run(tmp_path):
+    """The acceptance crash test with the real default model: the resumed run batches differently
+    (finished samples are skipped), yet every completion, log-prob and verdict equals the
+    uninterrupted run's, and the resume draws only the missing samples."""
+    script = tmp_path / "llama_eval.py"
+    script.write_text(LOGGING_LLAMA)
+    db = str(tmp_path / "runs.db")
+    log = tmp_path / "generations.log"
+    env = dict(os.environ, GEN_LOG=str(log))
+    total = 4 * 6
+    args = ["eval", "--problems", "0-3", "--n", "6", "--temperature", "0.8", "--max-tokens", "40", "--seed", "5", "--workers", "1", "--json"]
+
+    proc = subprocess.Popen([sys.executable, str(script), *args, "--threads", "1", "--db", db], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(db, "samples", 6, proc, limit=240)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run_id = _single_run_id(db)
+    before_samples, _ = _rows(db, run_id)
+    drawn_before = log.read_text().splitlines()
+    assert 6 <= len(before_samples) < total
+
+    resumed = subprocess.run([sys.executable, str(script), "eval", "--resume", run_id, "--db", db, "--json"], env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    data = json.loads(resumed.stdout)
+    assert data["status"] == "finished" and data["totals"]["generated_this_session"] == total - len(before_samples)
+    # the resume drew exactly the missing samples, each once
+    drawn_after = log.read_text().splitlines()[len(drawn_before) :]
+    missing = {(t, i) for t in (f"HumanEval/{p}" for p in range(4)) for i in range(6)} - set(before_samples)
+    assert sorted(drawn_after) == sorted(f"{t} 0 {i}" for t, i in missing)
+    after_samples, after_results = _rows(db, run_id)
+    for key, row in before_samples.items():
+        assert after_samples[key] == row
+
+    # the same run uninterrupted (another thread count, too): identical samples and verdicts
+    ref_db = str(tmp_path / "reference.db")
+    ref = subprocess.run([sys.executable, str(script), *args, "--threads", "2", "--db", ref_db], env=dict(env, GEN_LOG=str(tmp_path / "ref.log")), capture_output=True, text=True, timeout=600)
+    assert ref.returncode == 0, ref.stderr
+    ref_data = json.loads(ref.stdout)
+    assert _comparable(*_rows(ref_db, ref_data["run_id"])) == _comparable(after_samples, after_results)
+    assert ref_data["pass_at_k"] == data["pass_at_k"]
