@@ -1,30 +1,54 @@
 """The llama.cpp backend: continuous batching of many completions of many prompts.
 
-`generate_many(requests)` runs a lazily consumed stream of (key, prompt, params) requests;
-`generate(prompt, params)` is the same with one request. With llama-cpp-python's low-level API
-(one model and one context loaded once and reused):
+`generate_many(requests)` runs a lazily consumed stream of (key, prompt, params) requests, or
+(key, prompt, params, indices) to draw only those sample indices of the request (a resume asks for
+the missing ones); `generate(prompt, params)` is the same with one request. With
+llama-cpp-python's low-level API (one model and one context loaded once and reused):
 
 1. A request is pulled only when a slot is free and the previous request's samples have all
    started. Its prompt is decoded once, as sequence 0, in chunks of n_batch tokens; the logits of
    its last token are kept.
-2. Up to `parallel` samples run at once, each in its own sequence 1..parallel, whose KV cache
-   starts as a copy of sequence 0's (llama_memory_seq_cp shares the prompt's cells: the KV
-   cache is unified). Once all of a prompt's samples have started, sequence 0 is dropped (the
-   prompt's cells stay while its samples use them) and the next prompt can be decoded there.
-   Every step decodes one token of every live sequence, whatever its prompt, in one batch.
+2. Up to `parallel` samples run at once, each in its own sequence 1..parallel. Every sequence has
+   a KV stream of its own, of n_ctx cells (kv_unified off): a sample starts as a copy of sequence
+   0's whole stream (llama_memory_seq_cp across streams), so its prompt cells sit at the same
+   indices in every sample. Every step decodes one token of every live sequence, whatever its
+   prompt, in one llama_decode of at least MIN_STEP_ROWS (8) consecutive sequences: free slots
+   between or below them pad the step (a token at position 0 of their emptied stream).
 3. Tokens are chosen in numpy (pycodex.generation.nucleus): exact nucleus sampling over the full
    vocabulary with each sample's own generator, seeded from (request seed, sample index) alone,
    at its request's temperature and top_p, or argmax at temperature 0.
-4. A sample ends at a stop sequence, an end-of-generation token, or max_tokens. Its sequence is
-   removed from the cache and the slot at once starts the next sample, of the same request or
-   the next one (continuous batching).
-5. KV room is reserved up front: a prompt is decoded, or a sample started, only if every prompt
-   still in the cache plus max_tokens for every live sample fits in n_ctx; otherwise the stream
-   waits for live samples to finish. A decode never runs out of cells.
+4. A sample ends at a stop sequence, an end-of-generation token, or max_tokens (or when its
+   stream is full: n_ctx is per sequence, prompt plus completion). Its sequence is removed from
+   the cache and the slot at once starts the next sample, of the same request or the next one
+   (continuous batching).
 
-Numerics: llama.cpp's CPU logits vary slightly with the batch's composition (which sequences
-share a decode), so the same sample drawn beside other prompts' samples can differ from the same
-sample drawn alone after a near-tie. A single prompt gives exactly what it always did.
+Batch invariance: a sample's logits depend only on its own tokens, bit for bit: not on which
+other samples share its decode or the cache, on when it starts, on `parallel`, or on the thread
+count. So sample j of a request is the same whether it is drawn in a full stream, alone, or by a
+resume that skips finished samples, and a killed and resumed eval equals the uninterrupted one.
+Measured (3 HumanEval prompts, n=8, T=0.8, 64 tokens, every logits row hashed): with the earlier
+settings (unified KV cache, repacked weights, whatever rows a step had) 0 of 9 samples drawn alone
+and 0 of 16 drawn in a resume-like subset matched the full stream; with these, every one did (and
+24 of 24 at 1 thread/8 slots against 2 threads/16 slots). Three llama.cpp behaviours caused the
+differences, each fixed here:
+- A unified KV cache places a sequence's cells wherever cells are free, which depends on the
+  other sequences; attention sums over cells grouped by index (SIMD lanes), so placement changed
+  the rounding. One stream per sequence (kv_unified False) makes the placement a function of the
+  sequence alone (sequence 0 is emptied before each prompt; the cross-stream copy keeps indices).
+- The CPU "repacked" weight layouts (extra buffer types) use a 4-row gemm for the first rows of a
+  batch and a 1-row gemv for the rest, so a row's result depended on its place in the batch:
+  model_params.use_extra_bufts is False.
+- llama.cpp's CPU matrix kernels take one path for a decode of 8 rows or more and another, with
+  different rounding, for fewer (measured: 7 rows matched a sample alone, 8 did not; any 8 to 16
+  rows match each other whatever the other rows hold). So every step decodes at least 8 rows.
+  llama.cpp splits a batch whose sequences are not consecutive (one ubatch per run of KV
+  streams), so the step covers sequences 1..max(8, highest live slot), free slots padding it,
+  and a sample takes the lowest free slot. Flash attention is off (on, it did not help).
+Log-probs therefore match llama.cpp's own batched scoring (Llama.eval of the prompt plus the
+tokens) to float rounding, and differ from its one-row-per-token create_completion by up to ~0.07
+per token (greedy tokens agree). Measured speed: no slower than before (docs/generation.md,
+benchmark). A prompt's own decode is the same
+whatever else is in flight (it runs alone in sequence 0).
 
 Token counts and log-probabilities cover the tokens whose text starts before the stop cut:
 the tokens that made the completion. Tokens that lie wholly inside the stop sequence, and an
@@ -61,10 +85,10 @@ from pycodex.generation.nucleus import sample_with_logprobs
 DEFAULT_CTX = 2048  # per sequence: the longest HumanEval prompt plus 512 new tokens fits
 DEFAULT_PARALLEL = 16
 DEFAULT_BATCH = 512
-# The most sequences one llama_decode gets in a step: llama.cpp's CPU kernels switch to another
-# summation order from 8 rows on, so a step decodes its sequences in groups of at most 7, each row
-# computed exactly as it is alone (measured; see the module docstring).
-STEP_ROWS = 7
+# The fewest rows a step's llama_decode gets: llama.cpp's CPU matrix kernels take one path for 8
+# rows or more and another (different rounding) for fewer, so every step decodes at least 8
+# sequences, padding with free slots, and every row takes the same path (see the module docstring).
+MIN_STEP_ROWS = 8
 
 _log_callback = None  # kept alive: llama.cpp holds a pointer to it
 
@@ -191,11 +215,12 @@ class LlamaBackend:
         # stream of its own (kv_unified off, see the module docstring), so the context holds
         # parallel + 1 of them.
         self.n_ctx = n_ctx or min(DEFAULT_CTX, train_ctx or DEFAULT_CTX)
-        ctx_params.n_ctx = self.n_ctx * (self.parallel + 1)
+        self._sequences = max(self.parallel, MIN_STEP_ROWS)  # slots 1..parallel sample; the rest only pad steps
+        ctx_params.n_ctx = self.n_ctx * (self._sequences + 1)
         self.n_batch = min(n_batch, self.n_ctx)
         ctx_params.n_batch = self.n_batch
         ctx_params.n_ubatch = self.n_batch
-        ctx_params.n_seq_max = self.parallel + 1  # sequence 0 holds the prompt
+        ctx_params.n_seq_max = self._sequences + 1  # sequence 0 holds the prompt
         ctx_params.kv_unified = False  # one KV stream per sequence: a sequence's cells never depend on another's
         ctx_params.n_threads = self.n_threads
         ctx_params.n_threads_batch = self.n_threads
@@ -208,7 +233,8 @@ class LlamaBackend:
             raise UserError(f"llama.cpp could not create a context of {self.n_ctx} tokens for {self.model_path}: try a smaller --ctx")
         self.n_ctx = min(self.n_ctx, llama_cpp.llama_n_ctx_seq(self._ctx))  # llama.cpp may round a stream down
         self._memory = llama_cpp.llama_get_memory(self._ctx)
-        self._batch = llama_cpp.llama_batch_init(max(self.n_batch, self.parallel), 0, 1)
+        self._batch = llama_cpp.llama_batch_init(max(self.n_batch, self._sequences), 0, 1)
+        self._pad_token = self._bos if self._bos >= 0 else 0
         self._pieces: dict[int, bytes] = {}
         self._piece_buffer = ctypes.create_string_buffer(256)
 
@@ -333,7 +359,7 @@ class LlamaBackend:
         )
 
     def _generate_many(self, requests: Iterator, keep_token_ids: bool) -> Iterator[tuple[Hashable, GenerationEvent]]:
-        free_slots = list(range(self.parallel, 0, -1))  # slot 1 first; a freed slot is reused first
+        free_slots = list(range(self.parallel, 0, -1))  # popped from the end: always the lowest free slot
         live: list[_Sample] = []
         step_logits: list[np.ndarray] = []  # each live sample's logits for its next token
         current: _Request | None = None  # the request whose prompt is in sequence 0, samples still to start
@@ -388,6 +414,7 @@ class LlamaBackend:
                 else:
                     self._ll.llama_memory_seq_rm(self._memory, sample.slot, -1, -1)
                     free_slots.append(sample.slot)
+                    free_slots.sort(reverse=True)  # live samples stay in the lowest slots: fewer pad rows
                     if keep_token_ids:
                         self.stream_token_ids[(request.key, sample.index)] = sample.tokens
                     yield request.key, self._finished(sample, finish, params)
@@ -395,15 +422,25 @@ class LlamaBackend:
             step_logits = self._decode_step(batch) if batch else []
 
     def _decode_step(self, batch: list[tuple[int, int, int, bool]]) -> list[np.ndarray]:
-        """One token of every live sample, in groups of at most STEP_ROWS sequences per llama_decode
-        (see the module docstring); returns each entry's logits (copies, except the last group's)."""
-        rows: list[np.ndarray] = []
-        for start in range(0, len(batch), STEP_ROWS):
-            rows = [_owned(row) for row in rows]  # the next decode overwrites llama.cpp's logits
-            group = batch[start : start + STEP_ROWS]
-            self._decode(group)
-            rows.extend(self._logits(i) for i in range(len(group)))
-        return rows
+        """One token of every live sample in one llama_decode; returns each entry's logits (views,
+        valid until the next decode).
+
+        The decode covers the consecutive sequences 1..max(MIN_STEP_ROWS, highest live slot): llama.cpp
+        splits a batch whose sequences (KV streams) are not consecutive into several, and a decode
+        of fewer than 8 rows takes other kernels. Free slots in that range get a pad row (a token
+        at position 0 of their emptied stream, its logits computed too: the output rows go through
+        the same matrix kernels); a slot's stream is emptied again before a sample starts there."""
+        live = {seq: i for i, (_, _, seq, _) in enumerate(batch)}
+        entries = []
+        for seq in range(1, max(MIN_STEP_ROWS, max(live)) + 1):
+            if seq in live:
+                entries.append(batch[live[seq]])
+            else:
+                self._ll.llama_memory_seq_rm(self._memory, seq, -1, -1)
+                entries.append((self._pad_token, 0, seq, True))
+        self._decode(entries)
+        row = {seq: i for i, (_, _, seq, _) in enumerate(entries)}
+        return [self._logits(row[seq]) for _, _, seq, _ in batch]
 
     @staticmethod
     def _sample(live: list[_Sample], rows: list[np.ndarray]) -> tuple[list[int], list[float]]:
