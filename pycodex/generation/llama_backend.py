@@ -82,7 +82,7 @@ from pycodex.generation.base import (
 )
 from pycodex.generation.nucleus import sample_with_logprobs
 
-DEFAULT_CTX = 2048  # per sequence: the longest HumanEval prompt plus 512 new tokens fits
+DEFAULT_CTX = 2048  # per sequence: the longest HumanEval prompt (422 tokens) plus 512 new tokens fit
 DEFAULT_PARALLEL = 16
 DEFAULT_BATCH = 512
 # The fewest rows a step's llama_decode gets: llama.cpp's CPU matrix kernels take one path for 8
