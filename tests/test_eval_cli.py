@@ -66,6 +66,23 @@ def test_bad_eval_input_is_one_line_exit_2(cli, tmp_path, args, needle):
     _one_line_error(result, needle)
 
 
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("eval", "--n", "abc"), "Invalid value for '--n'"),
+        (("eval", "--ctx", "3"), "'--ctx'"),
+        (("runs", "show"), "Missing argument"),
+        (("problems", "list", "--bad"), "No such option: --bad"),
+        (("nosuch",), "No such command"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(cli, args, needle):
+    """Flags the parser itself refuses (not a number, out of range, unknown) read like our own errors."""
+    result = cli(*args)
+    _one_line_error(result, needle)
+    assert "--help" in result.stderr
+
+
 def test_unknown_run_in_every_command(cli, tmp_path):
     db = str(tmp_path / "runs.db")
     _json(cli("eval", "--backend", "canonical", "--problems", "0", "--db", db, "--json"))

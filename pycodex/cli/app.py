@@ -63,16 +63,28 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI. Usage errors are click's (one message, exit 2); UserError is ours (one line, exit 2)."""
+    """Run the CLI. Usage errors and bad flag values, like UserError, are one line and exit 2."""
     args = sys.argv[1:] if argv is None else argv
+    # click's exceptions (typer vendors click in newer releases): found through a public class.
+    click_exception = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    group = typer.main.get_command(app)
     try:
-        # standalone mode: the (vendored) click prints usage errors and exits 2 by itself.
-        typer.main.get_command(app).main(args=args, prog_name="pycodex", standalone_mode=True)
+        code = group.main(args=args, prog_name="pycodex", standalone_mode=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except click_exception as exc:
+        words, node = ["pycodex"], group
+        for arg in args:  # the (sub)command the error belongs to
+            node = getattr(node, "commands", {}).get(arg)
+            if node is None:
+                break
+            words.append(arg)
+        print(f"error: {exc.format_message()} (see {' '.join(words)} --help)", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

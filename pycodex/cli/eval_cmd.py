@@ -290,7 +290,7 @@ def eval_command(
     resume: Optional[str] = typer.Option(None, "--resume", help="Finish a stored run (id, prefix, name or `last`): nothing stored is redone."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for generation (llama)."),
     n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (llama; -1 = all)."),
-    ctx: Optional[int] = typer.Option(None, "--ctx", help="Context window in tokens (llama)."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", min=16, help="Context of each sequence in tokens, a prompt plus its completion (llama; default 2048)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Let llama.cpp print its own log."),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Samples of a problem generated in one batched call (default 16); each chunk has its own derived seed."),
 ) -> None:
@@ -370,7 +370,7 @@ def sweep_command(
     as_json: bool = JsonOption,
     threads: Optional[int] = typer.Option(None, "--threads"),
     n_gpu_layers: int = typer.Option(0, "--n-gpu-layers"),
-    ctx: Optional[int] = typer.Option(None, "--ctx"),
+    ctx: Optional[int] = typer.Option(None, "--ctx", min=16, help="Context of each sequence in tokens (llama; default 2048)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Samples of a problem generated in one batched call (default 16); each chunk has its own derived seed."),
 ) -> None:

@@ -50,7 +50,7 @@ def solve_command(
     hf_file: Optional[str] = typer.Option(None, "--hf-file", help="The .gguf file in --hf-repo."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for generation (default: the cores not busy with other work)."),
     n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (-1 = all; needs a GPU build of llama-cpp-python)."),
-    ctx: Optional[int] = typer.Option(None, "--ctx", help="Context window in tokens."),
+    ctx: Optional[int] = typer.Option(None, "--ctx", min=16, help="Context of each sequence in tokens, a prompt plus its completion (default 2048)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Let llama.cpp print its own log."),
     as_json: bool = JsonOption,
 ) -> None:
