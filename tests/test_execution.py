@@ -165,6 +165,28 @@ def test_a_job_queued_behind_a_dead_workers_job_goes_to_the_new_worker(monkeypat
         assert quick.result(timeout=30).passed
 
 
+def test_a_worker_hands_back_the_job_queued_behind_a_slow_one():
+    """Jobs are written to a worker two at a time; when the first turns out slow, the worker gives
+    the second back (for another worker) instead of letting it wait, then answers the first."""
+    from pycodex.execution.executor import _WorkerProcess
+    from pycodex.execution.verdict import program_parts
+
+    def job(body):
+        head, test = program_parts(ADD.prompt, body, ADD.test, ADD.entry_point)
+        return {"head": head, "test": test, "entry_point": ADD.entry_point, "timeout": 3.0, "memory_mb": 1024}
+
+    worker = _WorkerProcess(4995)
+    try:
+        worker.send(job("    import time\n    time.sleep(0.5)\n    return a + b\n"))
+        worker.send(job("    return a + b\n"))
+        assert worker.recv(10.0) == {"handed_back": True}
+        assert worker.recv(10.0)["status"] == "passed"  # the slow one, still judged
+        worker.send(job("    return a - b\n"))  # the worker goes on as usual
+        assert worker.recv(10.0)["status"] == "failed"
+    finally:
+        worker.kill()
+
+
 def test_sandbox_info_reports_every_layer():
     layers = sandbox_info()
     names = [name for name, _, _ in layers]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import queue
 from collections import deque
@@ -110,7 +111,9 @@ class Executor:
         if memory_limit_mb <= 0:
             raise ValueError("memory_limit_mb must be positive")
         self.workers, self.timeout, self.memory_limit_mb = workers, float(timeout), int(memory_limit_mb)
-        self._jobs: queue.Queue = queue.Queue()
+        # (order, item, future): a job a worker hands back goes in again at its old place.
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -145,14 +148,14 @@ class Executor:
                     item = self._jobs.get_nowait()
                 except queue.Empty:
                     break
-                if item is not None:
-                    item[1].cancel()
+                if item[2] is not None:
+                    item[2].cancel()
             with self._lock:
                 waiting = list(self._waiting)
             for future in waiting:  # written to a worker, not started: it runs, its verdict is dropped
                 future.cancel()
         for _ in threads:
-            self._jobs.put(None)
+            self._jobs.put((math.inf, next(self._order), None))  # after every job
         for thread in threads:
             thread.join()
 
@@ -183,7 +186,7 @@ class Executor:
                     thread = threading.Thread(target=self._serve, args=(slot,), daemon=True, name="pycodex-executor")
                     thread.start()
                     self._threads.append(thread)
-            self._jobs.put((job, future))
+            self._jobs.put((next(self._order), job, future))
         return future
 
     def _serve(self, slot: int) -> None:
@@ -191,27 +194,27 @@ class Executor:
         starts the next one the moment it answers. Only the oldest has started; the others stay
         pending (close(cancel_pending=True) cancels them: they run, their verdicts are dropped)."""
         worker: _WorkerProcess | None = None
-        sent: deque = deque()  # [item, job, future, started] written to the worker, oldest first
-        retry: deque = deque()  # (item, future) whose worker died before starting them
+        sent: deque = deque()  # [order, item, job, future, started] written to the worker, oldest first
+        retry: deque = deque()  # (order, item, future) not started by a worker that died or is closing
+        slow = False  # the worker handed back the job queued behind its current one: send it nothing
         closing = False
         try:
             while True:
-                while len(sent) < QUEUED_PER_WORKER:
+                while len(sent) < QUEUED_PER_WORKER and not slow:
                     if retry:
-                        item, future = retry.popleft()
+                        order, item, future = retry.popleft()
                     elif closing:
                         break
                     else:
                         try:
-                            taken = self._jobs.get(block=not sent)
+                            order, item, future = self._jobs.get(block=not sent)
                         except queue.Empty:
                             break
-                        if taken is None:
+                        if future is None:
                             closing = True
                             continue
-                        item, future = taken
                     if sent and (worker is None or not worker.alive()):
-                        retry.appendleft((item, future))  # its turn comes once the dead worker's job is settled
+                        retry.appendleft((order, item, future))  # its turn comes once the dead worker's job is settled
                         break
                     if sent:
                         if future.cancelled():
@@ -225,7 +228,7 @@ class Executor:
                         worker.send(job)
                     except Exception as exc:  # noqa: BLE001 - every sample gets a verdict
                         if sent:  # the worker died under an earlier job: this one never reached it
-                            retry.appendleft((item, future))
+                            retry.appendleft((order, item, future))
                             break
                         if worker is not None:
                             worker.kill()
@@ -235,27 +238,41 @@ class Executor:
                     if sent:
                         with self._lock:
                             self._waiting.add(future)
-                    sent.append([item, job, future, not sent])
+                    sent.append([order, item, job, future, not sent])
                 if not sent:
                     if closing and not retry:
                         return
                     continue
-                item, job, future, started = sent.popleft()
+                _, item, job, future, started = sent.popleft()
                 reply = worker.recv(job["timeout"] + _REPLY_SLACK)
+                while reply is not None and reply.get("handed_back"):
+                    # This sample is slow: the worker gave back the one queued behind it, for a free
+                    # worker to take (or this one, later, when closing).
+                    if sent:
+                        later_order, later_item, _, later_future, _ = sent.popleft()
+                        with self._lock:
+                            self._waiting.discard(later_future)
+                        if closing:
+                            retry.append((later_order, later_item, later_future))
+                        else:
+                            self._jobs.put((later_order, later_item, later_future))
+                    slow = True
+                    reply = worker.recv(job["timeout"] + _REPLY_SLACK)
+                slow = False
                 if reply is None:  # dead or silent under this job; the ones behind it never started
                     worker.kill()
                     worker = None
-                    retry.extend((later[0], later[2]) for later in sent)
+                    retry.extend((later[0], later[1], later[3]) for later in sent)
                     sent.clear()
                 if sent:  # the worker has gone on to the next one
-                    sent[0][3] = self._start(sent[0][2])
+                    sent[0][4] = self._start(sent[0][3])
                 if started:
                     future.set_result(self._verdict(reply, job))
         finally:
             if worker is not None:
                 worker.kill(grace=2.0)
             # Only when an exception escaped: nothing is left hanging.
-            for future in [entry[2] for entry in sent] + [future for _, future in retry]:
+            for future in [entry[3] for entry in sent] + [entry[2] for entry in retry]:
                 if not future.done() and (future.running() or self._start(future)):
                     future.set_result(Verdict(CRASHED, "executor stopped"))
 

@@ -39,18 +39,47 @@ import time
 from pycodex.execution import harness, sandbox
 
 SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
+RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is handed back
 OUTPUT_LIMIT = 16 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 
 
-def read_frame(stream) -> bytes | None:
-    """One length-prefixed message's body, or None at the end of the stream."""
-    header = stream.read(4)
-    if len(header) < 4:
-        return None
-    (size,) = struct.unpack(">I", header)
-    data = stream.read(size)
-    return data if len(data) == size else None
+class JobReader:
+    """W's end of the job stream: length-prefixed frames read from a raw descriptor, so that W can
+    also take in the job queued behind the one it runs (and hand it back, see Zygote.run)."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buffer, self.closed = fd, bytearray(), False
+
+    def fill(self) -> None:
+        """Read what the descriptor has now (call when select says it is readable)."""
+        chunk = os.read(self.fd, 1 << 16)
+        if chunk:
+            self.buffer += chunk
+        else:
+            self.closed = True
+
+    def frame(self) -> bytes | None:
+        """The next complete frame, popped, or None."""
+        if len(self.buffer) < 4:
+            return None
+        (size,) = struct.unpack(">I", self.buffer[:4])
+        if len(self.buffer) < 4 + size:
+            return None
+        data = bytes(self.buffer[4 : 4 + size])
+        del self.buffer[: 4 + size]
+        return data
+
+    def has_frame(self) -> bool:
+        return len(self.buffer) >= 4 and len(self.buffer) >= 4 + struct.unpack(">I", self.buffer[:4])[0]
+
+    def next(self) -> bytes | None:
+        """Block until a whole frame is there; None at the end of the stream."""
+        while True:
+            data = self.frame()
+            if data is not None or self.closed:
+                return data
+            self.fill()
 
 
 def write_message(fd: int, message: dict) -> None:
@@ -222,10 +251,10 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
             if pid == 0:
                 _sample(slot, mode, scratch, layers, result_w, output_w, job)
             os.close(output_w)
-            del job, body
             if mode == "plain":  # no namespace to kill: tell W the process group to kill at the deadline
                 write_message(sock.fileno(), {"started": pid})  # (on the socket, which the sample never holds)
             _, status = os.waitpid(pid, 0)
+            del job, body  # only now: while S ran, freeing them would have copied the pages it shares
             _sweep(mode, pid)
             os.close(result_w)  # every writer is gone now: W can read the result pipe to its end
             write_message(sock.fileno(), {"exit": status})
@@ -309,8 +338,13 @@ class Zygote:
         except ChildProcessError:
             pass
 
-    def run(self, job: dict, data: bytes | None = None) -> tuple[dict, bool]:
-        """Judge one job (data: the job already encoded). Returns (reply, zygote still usable)."""
+    def run(self, job: dict, data: bytes | None = None, jobs: "JobReader | None" = None,
+            hand_back=None) -> tuple[dict, bool]:
+        """Judge one job (data: the job already encoded). Returns (reply, zygote still usable).
+
+        jobs, hand_back: the job stream and a callable; once this job has run RETURN_AFTER seconds,
+        a job queued behind it is popped off the stream and hand_back() tells the main process,
+        which gives it to a free worker instead of letting it wait here behind a slow sample."""
         data = data if data is not None else json.dumps(job).encode()
         start = time.monotonic()
         result_r, result_w = os.pipe()
@@ -329,6 +363,9 @@ class Zygote:
         timed_out, alive, finished, committed, exit_status = False, True, False, False, None
         deadline = start + SETUP_GRACE + job["timeout"]
         watched = [result_r, output_r, self.sock]
+        if jobs is not None and not jobs.closed:
+            watched.append(jobs.fd)
+        hand_back_at = start + RETURN_AFTER if jobs is not None else float("inf")
         while not finished:
             if committed and result_r in watched:
                 # From here on the result pipe is read once the sample is over: a write there
@@ -339,7 +376,16 @@ class Zygote:
                 timed_out = committed
                 alive = False
                 break
-            ready, _, _ = select.select(watched, [], [], deadline - now)
+            if now >= hand_back_at and jobs.has_frame():
+                jobs.frame()  # dropped here: the main process queues it again
+                hand_back()
+                hand_back_at = float("inf")
+            wake = min(deadline, hand_back_at) if jobs is not None and jobs.has_frame() else deadline
+            ready, _, _ = select.select(watched, [], [], max(0.0, wake - now))
+            if jobs is not None and jobs.fd in ready:
+                jobs.fill()
+                if jobs.closed:
+                    watched.remove(jobs.fd)
             if self.sock in ready:  # Z: the sample's process group ("plain"), then its exit status
                 chunk = self.sock.recv(4096)
                 if not chunk:
@@ -443,12 +489,12 @@ def _classify(messages: list[dict], timed_out: bool, output: str) -> tuple[str, 
 def main() -> None:
     slot = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     sandbox.prctl(sandbox.PR_SET_PDEATHSIG, sandbox.SIGKILL)
-    jobs = os.fdopen(os.dup(0), "rb")
+    jobs = JobReader(os.dup(0))
     replies = os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(null, fd)
-    for fd in (jobs.fileno(), replies):
+    for fd in (jobs.fd, replies):
         os.set_inheritable(fd, False)
     for name in harness.WARM_MODULES:
         try:
@@ -459,7 +505,7 @@ def main() -> None:
     zygote: Zygote | None = None
     write_message(replies, {"ready": True})
     while True:
-        data = read_frame(jobs)
+        data = jobs.next()
         if data is None:
             if zygote is not None:
                 zygote.kill()
@@ -468,7 +514,7 @@ def main() -> None:
             job = json.loads(data)
             if zygote is None:
                 zygote = Zygote(slot, is_root)
-            reply, usable = zygote.run(job, data)
+            reply, usable = zygote.run(job, data, jobs, lambda: write_message(replies, {"handed_back": True}))
             if not usable:
                 zygote.kill()
                 zygote = None
