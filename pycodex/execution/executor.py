@@ -26,7 +26,9 @@ from pycodex.execution.verdict import CRASHED, Verdict, program_parts
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execution.worker import main; main()"
-_WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+# LD_BIND_NOW: the worker resolves every library symbol at load time, so that no sample forked
+# from it writes (and copies) a page of lazy-binding table on its first call into libc.
+_WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LD_BIND_NOW": "1"}
 QUEUED_PER_WORKER = 2  # jobs written to a worker ahead: it never waits for this process between samples
 _REPLY_SLACK = 30.0  # seconds past a job's own limits before a silent worker is declared dead
 _slots = itertools.count()  # every worker gets its own slot, hence its own sandbox uid (60000 + slot)
