@@ -338,7 +338,7 @@ def _set_limits(memory_mb: int, timeout: float, mode: str, layers: list) -> None
     layers.append(("resource limits", True, what))
 
 
-def prepare_samples(mode: str) -> list:
+def prepare_samples() -> list:
     """In the zygote, once, what every sample inherits: no_new_privs and a scrubbed environment.
     Returns their layers."""
     prctl(PR_SET_NO_NEW_PRIVS, 1)

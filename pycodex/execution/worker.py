@@ -35,6 +35,7 @@ import socket
 import struct
 import sys
 import time
+from collections import deque
 
 from pycodex.execution import harness, sandbox
 
@@ -44,42 +45,47 @@ OUTPUT_LIMIT = 16 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 
 
+def _pop_frame(buffer: bytearray, limit: int | None = None) -> bytes | None:
+    """The body of the length-prefixed frame at the front of buffer, removed from it; None while
+    it is incomplete. A frame announced longer than `limit` empties the buffer (garbage)."""
+    if len(buffer) < 4:
+        return None
+    (size,) = struct.unpack(">I", buffer[:4])
+    if limit is not None and size > limit:
+        buffer.clear()
+        return None
+    if len(buffer) < 4 + size:
+        return None
+    data = bytes(buffer[4 : 4 + size])
+    del buffer[: 4 + size]
+    return data
+
+
 class JobReader:
     """W's end of the job stream: length-prefixed frames read from a raw descriptor, so that W can
     also take in the job queued behind the one it runs (and hand it back, see Zygote.run)."""
 
     def __init__(self, fd: int):
-        self.fd, self.buffer, self.closed = fd, bytearray(), False
+        self.fd, self.buffer, self.frames, self.closed = fd, bytearray(), deque(), False
 
     def fill(self) -> None:
         """Read what the descriptor has now (call when select says it is readable)."""
         chunk = os.read(self.fd, 1 << 16)
-        if chunk:
-            self.buffer += chunk
-        else:
+        if not chunk:
             self.closed = True
+        self.buffer += chunk
+        while (data := _pop_frame(self.buffer)) is not None:
+            self.frames.append(data)
 
     def frame(self) -> bytes | None:
         """The next complete frame, popped, or None."""
-        if len(self.buffer) < 4:
-            return None
-        (size,) = struct.unpack(">I", self.buffer[:4])
-        if len(self.buffer) < 4 + size:
-            return None
-        data = bytes(self.buffer[4 : 4 + size])
-        del self.buffer[: 4 + size]
-        return data
-
-    def has_frame(self) -> bool:
-        return len(self.buffer) >= 4 and len(self.buffer) >= 4 + struct.unpack(">I", self.buffer[:4])[0]
+        return self.frames.popleft() if self.frames else None
 
     def next(self) -> bytes | None:
         """Block until a whole frame is there; None at the end of the stream."""
-        while True:
-            data = self.frame()
-            if data is not None or self.closed:
-                return data
+        while not self.frames and not self.closed:
             self.fill()
+        return self.frame()
 
 
 def write_message(fd: int, message: dict) -> None:
@@ -92,15 +98,7 @@ def write_message(fd: int, message: dict) -> None:
 def _frames(buffer: bytearray) -> list[dict]:
     """Pop every complete length-prefixed JSON message off the front of buffer (bad ones are skipped)."""
     messages = []
-    while len(buffer) >= 4:
-        (size,) = struct.unpack(">I", buffer[:4])
-        if size > 1 << 20:  # garbage written by the sample: stop parsing this channel
-            buffer.clear()
-            break
-        if len(buffer) < 4 + size:
-            break
-        data = bytes(buffer[4 : 4 + size])
-        del buffer[: 4 + size]
+    while (data := _pop_frame(buffer, limit=1 << 20)) is not None:  # (over 1 MiB: the sample's garbage)
         try:
             message = json.loads(data)
         except ValueError:
@@ -231,7 +229,7 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
                     os.close(fd)
                 except OSError:
                     pass
-        layers = sandbox.prepare_zygote(mode, slot) + sandbox.prepare_samples(mode)
+        layers = sandbox.prepare_zygote(mode, slot) + sandbox.prepare_samples()
         _standard_streams()
         if mode == "plain":
             sandbox.prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -376,11 +374,11 @@ class Zygote:
                 timed_out = committed
                 alive = False
                 break
-            if now >= hand_back_at and jobs.has_frame():
+            if now >= hand_back_at and jobs.frames:
                 jobs.frame()  # dropped here: the main process queues it again
                 hand_back()
                 hand_back_at = float("inf")
-            wake = min(deadline, hand_back_at) if jobs is not None and jobs.has_frame() else deadline
+            wake = min(deadline, hand_back_at) if jobs is not None and jobs.frames else deadline
             ready, _, _ = select.select(watched, [], [], max(0.0, wake - now))
             if jobs is not None and jobs.fd in ready:
                 jobs.fill()
