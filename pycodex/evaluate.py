@@ -17,8 +17,7 @@ from typing import Callable, Sequence
 
 from pycodex.errors import UserError
 from pycodex.metrics import estimate_pass_at_k
-
-DEFAULT_KS = (1, 10, 100)
+from pycodex.run_request import DEFAULT_KS
 
 
 @dataclass

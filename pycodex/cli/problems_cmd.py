@@ -71,10 +71,11 @@ def verify_problems(
     as_json: bool = JsonOption,
 ) -> None:
     """Run every canonical solution through the sandboxed executor: all must pass (exit 1 otherwise)."""
-    from pycodex.cli.evaluate_cmd import check_execution_options, progress_bar
+    from pycodex.cli.evaluate_cmd import progress_bar
     from pycodex.execution import Executor
+    from pycodex.run_request import check_execution
 
-    check_execution_options(timeout, 4096, workers)
+    check_execution(timeout, 4096, workers)
     problems = list(load_problem_set(problems_file))
     with progress_bar(len(problems), "verifying canonical solutions", enabled=not as_json) as on_result:
         with Executor(workers=workers, timeout=timeout) as executor:

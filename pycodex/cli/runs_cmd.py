@@ -240,7 +240,8 @@ def _read_samples_file(path: Path, problem_set) -> list[dict[str, Any]]:
 def import_samples(store, path: Path, problem_set, *, name: str | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096, workers: int | None = None, problems_file: str | None = None) -> str:
     """Store a samples file as a run (backend `import`, status `imported`, nothing judged). Returns its id."""
     from pycodex.generation.base import SamplingParams
-    from pycodex.pipeline import IMPORT_BACKEND, RunConfig, default_ks
+    from pycodex.pipeline import IMPORT_BACKEND, RunConfig
+    from pycodex.run_request import default_ks
     from pycodex.store import IMPORTED
 
     rows = _read_samples_file(path, problem_set)
@@ -326,8 +327,9 @@ def import_run(
     from pycodex.problems import load
     from pycodex.store import Store
 
-    if timeout <= 0:
-        raise UserError(f"--timeout must be positive (got {timeout})")
+    from pycodex.run_request import check_execution
+
+    check_execution(timeout, memory_limit, workers)
     problem_set = load(problems_file)
     with Store(db) as store:
         rid = import_samples(

@@ -105,13 +105,10 @@ class Executor:
     """Runs samples in `workers` sandboxed processes (default: one per CPU)."""
 
     def __init__(self, workers: int | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096):
+        from pycodex.run_request import check_execution
+
+        check_execution(timeout, memory_limit_mb, workers)
         workers = workers if workers is not None else (os.cpu_count() or 1)
-        if workers < 1:
-            raise ValueError("workers must be at least 1")
-        if not timeout > 0:
-            raise ValueError("timeout must be positive")
-        if memory_limit_mb <= 0:
-            raise ValueError("memory_limit_mb must be positive")
         self.workers, self.timeout, self.memory_limit_mb = workers, float(timeout), int(memory_limit_mb)
         # (order, item, future): a job a worker hands back goes in again at its old place.
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()

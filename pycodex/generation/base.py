@@ -14,8 +14,6 @@ from typing import Iterator, Protocol, Sequence
 STOP_SEQUENCES: tuple[str, ...] = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 DEFAULT_TOP_P = 0.95
 DEFAULT_MAX_TOKENS = 512
-# The paper's best temperature per k (Figure 5): greedy/low for pass@1, high for pass@100.
-PRESET_TEMPERATURES = {"pass@1": 0.2, "pass@10": 0.6, "pass@100": 0.8}
 
 FINISH_STOP = "stop"  # a stop sequence was produced
 FINISH_LENGTH = "length"  # max_tokens reached

@@ -53,7 +53,8 @@ def _problems_file(problem_set) -> str | None:
 
 
 def make_pipeline(*, db_path, problem_set, task_ids, params, backend, model, on_event, ks=None, run_id=None, executor_options=None):
-    from pycodex.pipeline import Pipeline, RunConfig, default_ks
+    from pycodex.pipeline import Pipeline, RunConfig
+    from pycodex.run_request import default_ks
 
     kind, model_path, samples_file = backend_kind(model)
     config = RunConfig(

@@ -171,13 +171,12 @@ class DashboardScreen(Screen):
             return
         from pycodex.tui.screens.generate_form import DEFAULT_EVAL, GenerateForm, GenerateRequest
 
-        initial = GenerateRequest(getattr(self.app, "last_eval_params", None) or DEFAULT_EVAL, problems=getattr(self.app, "last_eval_problems", "all"))
+        initial = getattr(self.app, "last_eval_request", None) or GenerateRequest(DEFAULT_EVAL)
 
         def chosen(request: GenerateRequest | None) -> None:
             if request is not None:
-                self.app.last_eval_params = request.params
-                self.app.last_eval_problems = request.problems
-                self.start_eval([p.task_id for p in self.app.problem_set.select(request.problems)], request.params)
+                self.app.last_eval_request = request
+                self.start_eval([p.task_id for p in self.app.problem_set.select(request.problems)], request.params, ks=request.ks)
 
         self.app.push_screen(GenerateForm("New HumanEval run (the same pipeline as `pycodex eval`)", initial, eval_mode=True, model_label=self.app.model_label), chosen)
 
@@ -208,7 +207,7 @@ class DashboardScreen(Screen):
         self.session.start()
         self._update()
 
-    def start_eval(self, task_ids: list[str], params) -> None:
+    def start_eval(self, task_ids: list[str], params, ks=None) -> None:
         from pycodex.tui.runner import RunSession
 
         self.params = params
@@ -219,7 +218,7 @@ class DashboardScreen(Screen):
         grid = self.query_one(PassGrid)
         grid.state = self.state
         grid.cursor = 0
-        self.session = RunSession(self, task_ids, params)
+        self.session = RunSession(self, task_ids, params, ks=list(ks) if ks else None)
         self.session.start()
         self._update()
 

@@ -10,24 +10,20 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from pycodex.generation.base import DEFAULT_MAX_TOKENS, DEFAULT_TOP_P, PRESET_TEMPERATURES, SamplingParams
-
-# Presets follow the paper: T=0.2 is best for pass@1, T=0.8 for pass@100 (Figure 5), n=200 samples.
-PRESETS = {
-    "pass@1": {"temperature": PRESET_TEMPERATURES["pass@1"], "n": 10},
-    "pass@10": {"temperature": PRESET_TEMPERATURES["pass@10"], "n": 20},
-    "pass@100": {"temperature": PRESET_TEMPERATURES["pass@100"], "n": 200},
-}
+from pycodex.generation.base import DEFAULT_MAX_TOKENS, DEFAULT_TOP_P, SamplingParams
+from pycodex.run_request import PRESETS, SamplingRequest
 
 
 @dataclass(frozen=True)
 class GenerateRequest:
     params: SamplingParams
     problems: str = "all"  # eval mode only: a selection like all, 0-19, 3,7
+    ks: tuple[int, ...] | None = None  # None: the defaults for n
+    preset: str | None = None  # the preset whose k is reported (kept while its n allows it)
 
 
 DEFAULT_SINGLE = SamplingParams(n=4, temperature=0.8, top_p=DEFAULT_TOP_P, max_tokens=DEFAULT_MAX_TOKENS)
-DEFAULT_EVAL = SamplingParams(n=1, temperature=PRESET_TEMPERATURES["pass@1"], top_p=DEFAULT_TOP_P, max_tokens=DEFAULT_MAX_TOKENS)
+DEFAULT_EVAL = SamplingParams(n=1, temperature=PRESETS["pass@1"].temperature, top_p=DEFAULT_TOP_P, max_tokens=DEFAULT_MAX_TOKENS)
 
 
 class GenerateForm(ModalScreen[GenerateRequest | None]):
@@ -60,6 +56,7 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
         self.initial = initial
         self.eval_mode = eval_mode
         self.model_label = model_label
+        self.preset = initial.preset
 
     def compose(self) -> ComposeResult:
         p = self.initial.params
@@ -95,8 +92,9 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
 
     def action_preset(self, name: str) -> None:
         preset = PRESETS[name]
-        self.query_one("#n", Input).value = str(preset["n"])
-        self.query_one("#temperature", Input).value = str(preset["temperature"])
+        self.preset = name
+        self.query_one("#n", Input).value = str(preset.n)
+        self.query_one("#temperature", Input).value = str(preset.temperature)
         self.query_one("#top_p", Input).value = str(DEFAULT_TOP_P)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -128,12 +126,14 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
             seed = int(seed_text) if seed_text else None
         except ValueError:
             raise UserError("every field needs a number (seed may be empty)") from None
-        params = replace(self.initial.params, n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
-        params.validate()
+        preset = self.preset if self.preset and n >= PRESETS[self.preset].k else None
+        request = SamplingRequest(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset)
+        params, ks = request.resolve()
+        params = replace(self.initial.params, **{f: getattr(params, f) for f in ("n", "temperature", "top_p", "max_tokens", "seed")})
         problems = self._value("problems") if self.eval_mode else self.initial.problems
         if self.eval_mode:
             self.app.problem_set.select(problems)  # raises UserError on a bad selection
-        return GenerateRequest(params=params, problems=problems or "all")
+        return GenerateRequest(params=params, problems=problems or "all", ks=tuple(ks), preset=preset)
 
     def action_submit(self) -> None:
         from pycodex.errors import UserError
