@@ -20,20 +20,11 @@ from textual.screen import Screen
 
 from pycodex import config as user_config
 from pycodex import locations
+from pycodex.generation.spec import DEFAULT_MODEL, BackendSpec
 from pycodex.tui.messages import BackendChanged
 
-DEFAULT_MODEL = "default"  # the bundled Gemma 3 270M GGUF through llama.cpp
-CANONICAL_MODEL = "canonical"
-
-
 def model_label(model: str) -> str:
-    if model == DEFAULT_MODEL:
-        return "Gemma 3 270M (bundled)"
-    if model == CANONICAL_MODEL:
-        return "canonical replay"
-    if model.startswith("samples:"):
-        return f"samples {Path(model[8:]).name}"
-    return Path(model).name
+    return BackendSpec.parse(model).label
 
 
 class PycodexApp(App):
@@ -208,15 +199,7 @@ class PycodexApp(App):
         self._update_subtitle("previous model kept")
 
     def _create_backend(self, model: str):
-        from pycodex.generation.factory import create_backend
-
-        if model == CANONICAL_MODEL:
-            return create_backend("canonical", problem_set=self.problem_set)
-        if model.startswith("samples:"):
-            return create_backend("samples", samples_file=model[8:], problem_set=self.problem_set)
-        if model == DEFAULT_MODEL:
-            return create_backend("llama")
-        return create_backend("llama", model=model)
+        return BackendSpec.parse(model).create(problem_set=self.problem_set)
 
     def acquire_backend(self):
         """The current model's backend, created on first use. Worker threads only (may take seconds)."""
@@ -248,7 +231,7 @@ class PycodexApp(App):
 
     def on_backend_changed(self, message: BackendChanged) -> None:
         self._update_subtitle({"loading": "loading…", "failed": "failed to load"}.get(message.state, ""))
-        quiet = self.model == CANONICAL_MODEL or self.model.startswith("samples:")
+        quiet = BackendSpec.parse(self.model).is_replay
         if quiet and message.state != "failed":
             pass  # replay backends load instantly: no noise
         elif message.state == "loading":

@@ -32,17 +32,6 @@ def close_stores() -> None:
         _stores.clear()
 
 
-def backend_kind(model: str) -> tuple[str, str | None, str | None]:
-    """The app's model setting -> (RunConfig.backend, RunConfig.model, RunConfig.samples_file)."""
-    if model == "canonical":
-        return "canonical", None, None
-    if model.startswith("samples:"):
-        return "samples", None, model[len("samples:") :]
-    if model == "default":
-        return "llama", None, None
-    return "llama", model, None
-
-
 def _problems_file(problem_set) -> str | None:
     from pycodex import locations
 
@@ -53,14 +42,15 @@ def _problems_file(problem_set) -> str | None:
 
 
 def make_pipeline(*, db_path, problem_set, task_ids, params, backend, model, on_event, ks=None, run_id=None, executor_options=None):
+    from pycodex.generation.spec import BackendSpec
     from pycodex.pipeline import Pipeline, RunConfig
     from pycodex.run_request import default_ks
 
-    kind, model_path, samples_file = backend_kind(model)
+    spec = BackendSpec.parse(model)
     config = RunConfig(
-        backend=kind,
-        model=model_path,
-        samples_file=samples_file,
+        backend=spec.kind,
+        model=spec.model,
+        samples_file=spec.samples_file,
         task_ids=list(task_ids),
         params=params,
         ks=list(ks) if ks else default_ks(params.n),

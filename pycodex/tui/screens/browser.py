@@ -115,6 +115,6 @@ class BrowserScreen(Screen):
         problem = self._current()
         if problem is None:
             return
-        from pycodex.tui.screens.generate_form import start_generation
+        from pycodex.tui.screens.samples import start_generation
 
         start_generation(self.app, problem)

@@ -182,8 +182,8 @@ class DashboardScreen(Screen):
 
     def action_resume(self) -> None:
         """Finish the stored run on screen, as `pycodex eval --resume` does, with the app's model."""
+        from pycodex.generation.spec import BackendSpec
         from pycodex.pipeline import IMPORT_BACKEND, RunConfig
-        from pycodex.tui.core import backend_kind
 
         s = self.state
         if self.running:
@@ -193,10 +193,9 @@ class DashboardScreen(Screen):
             self.notify("nothing to resume: open an unfinished run first (R lists them)", timeout=4)
             return
         config = s.config or {}
-        wanted = (config.get("backend"), config.get("model"), config.get("samples_file"))
-        if wanted[0] != IMPORT_BACKEND and wanted != backend_kind(self.app.model):  # (imported: only judged)
-            used = config.get("model") or config.get("samples_file") or config.get("backend")
-            self.notify(f"run {self.run_id} was made with {used}; pick that model (m) to resume it", title="Other model",
+        wanted = BackendSpec.from_config(config)
+        if wanted.kind != IMPORT_BACKEND and wanted != BackendSpec.parse(self.app.model):  # (imported: only judged)
+            self.notify(f"run {self.run_id} was made with {wanted}; pick that model (m) to resume it", title="Other model",
                         severity="warning", timeout=8)
             return
         from pycodex.tui.runner import RunSession

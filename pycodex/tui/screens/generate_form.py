@@ -147,21 +147,3 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def start_generation(app, problem) -> None:
-    """`g`: ask for sampling parameters, then open the live samples screen for one problem."""
-    initial = GenerateRequest(getattr(app, "last_single_params", None) or DEFAULT_SINGLE)
-
-    def chosen(request: GenerateRequest | None) -> None:
-        if request is None:
-            return
-        app.last_single_params = request.params
-        from pycodex.tui.screens.samples import SamplesScreen
-
-        app.push_screen(SamplesScreen(problem, params=request.params))
-
-    app.push_screen(
-        GenerateForm(f"Generate samples for {problem.task_id} ({problem.entry_point})", initial, model_label=app.model_label),
-        chosen,
-    )

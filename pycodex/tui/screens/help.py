@@ -41,7 +41,6 @@ class HelpScreen(ModalScreen):
     """
 
     def compose(self) -> ComposeResult:
-        from pycodex.tui.app import PycodexApp
         from pycodex.tui.components.pass_grid import PassGrid
         from pycodex.tui.screens.browser import BrowserScreen
         from pycodex.tui.screens.dashboard import DashboardScreen
@@ -52,7 +51,7 @@ class HelpScreen(ModalScreen):
         from pycodex.tui.screens.samples import SamplesScreen
 
         sections = [
-            ("Everywhere", PycodexApp),
+            ("Everywhere", type(self.app)),
             ("Problem browser", BrowserScreen),
             ("Problem view", ProblemScreen),
             ("Generate form", GenerateForm),

@@ -29,10 +29,10 @@ class ModelPicker(ModalScreen[str | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        from pycodex.tui.app import CANONICAL_MODEL, DEFAULT_MODEL, model_label
+        from pycodex.generation.spec import CANONICAL_MODEL, DEFAULT_MODEL, BackendSpec
 
         with Vertical():
-            yield Static(f"Model — now: {model_label(self.current)}", id="picker-title")
+            yield Static(f"Model — now: {BackendSpec.parse(self.current).label}", id="picker-title")
             yield OptionList(
                 Option("Gemma 3 270M (bundled GGUF, llama.cpp on CPU)", id=DEFAULT_MODEL),
                 Option("canonical replay: each problem's own solution (no model; for demos)", id=CANONICAL_MODEL),

@@ -94,6 +94,6 @@ class ProblemScreen(Screen):
         self._step_tab(-1)
 
     def action_generate(self) -> None:
-        from pycodex.tui.screens.generate_form import start_generation
+        from pycodex.tui.screens.samples import start_generation
 
         start_generation(self.app, self.problem)

@@ -303,7 +303,23 @@ class SamplesScreen(Screen):
         if self.running:
             self.notify("a run is in progress: Esc cancels it first", timeout=3)
             return
-        from pycodex.tui.screens.generate_form import start_generation
-
         self.app.pop_screen()
         start_generation(self.app, self.problem)
+
+
+def start_generation(app, problem) -> None:
+    """`g`: ask for sampling parameters, then open the live samples screen for one problem."""
+    from pycodex.tui.screens.generate_form import DEFAULT_SINGLE, GenerateForm, GenerateRequest
+
+    initial = GenerateRequest(getattr(app, "last_single_params", None) or DEFAULT_SINGLE)
+
+    def chosen(request: GenerateRequest | None) -> None:
+        if request is None:
+            return
+        app.last_single_params = request.params
+        app.push_screen(SamplesScreen(problem, params=request.params))
+
+    app.push_screen(
+        GenerateForm(f"Generate samples for {problem.task_id} ({problem.entry_point})", initial, model_label=app.model_label),
+        chosen,
+    )
