@@ -35,10 +35,6 @@ def estimate_pass_at_k(totals: Mapping[str, tuple[int, int]], ks: Sequence[int])
     return result
 
 
-def per_problem_pass_at_k(totals: Mapping[str, tuple[int, int]], k: int) -> dict[str, float]:
-    return {task_id: pass_at_k(n, c, k) for task_id, (n, c) in totals.items()}
-
-
 def parse_ks(text: str) -> list[int]:
     """'1,10,100' -> [1, 10, 100]; anything else is a UserError."""
     from pycodex.errors import UserError

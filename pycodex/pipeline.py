@@ -189,7 +189,6 @@ class Pipeline:
         self.execution_errors: list[str] = []
         self.current_task: str | None = None
         self._gen_started: float | None = None
-        self._gen_seconds = 0.0
 
     # -- public ---------------------------------------------------------------------------
 
@@ -326,9 +325,8 @@ class Pipeline:
 
             self._executor = Executor(workers=config.workers, timeout=config.timeout, memory_limit_mb=config.memory_limit_mb)
 
-        generated, judged = store.done_keys(self.run_id)
+        generated, _judged = store.done_keys(self.run_id)
         self._generated_keys = generated
-        self._judged_keys = judged
         self.total = len(problems) * config.params.n
         self.generated = len(generated)
         stats = store.totals(self.run_id)
@@ -578,7 +576,6 @@ class Pipeline:
                 self.generated += 1
                 self.session_generated += 1
                 self.session_tokens += event.tokens
-                self._gen_seconds = time.monotonic() - (self._gen_started or time.monotonic())
             self._emit(
                 SampleGenerated(
                     run_id=self.run_id,

@@ -202,7 +202,7 @@ def example_problems(task: SolveTask) -> list[Problem]:
     """One synthetic Problem per checked example: its test's check(candidate) asserts that one result."""
     problems = []
     setup: list[str] = []
-    for number, example in enumerate(task.examples):
+    for example in task.examples:
         if not example.want.strip():
             setup.append(example.source)
             continue

