@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -92,32 +91,22 @@ def build_config(
 class LiveView:
     """The state of a run as events arrive (any thread), rendered by rich.Live on stderr."""
 
-    def __init__(self, label: str = ""):
+    def __init__(self, label: str = "", store=None):
+        from pycodex.progress import RunState
+
         self.label = label
+        self.store = store  # where a resumed run's stored counts are read from
         self._lock = threading.Lock()
-        self.progress = None
-        self.run_id = ""
-        self.total = 0
-        self.already = 0
-        self.last_status: dict[str, int] = {}
-        self.current = None
-        self.started = time.monotonic()
+        self.state = RunState()
 
     def handle(self, event) -> None:
-        from pycodex.events import Progress, ProblemStarted, RunStarted, SampleJudged
+        from pycodex.events import RunStarted
+        from pycodex.progress import RunState
 
         with self._lock:
-            if isinstance(event, Progress):
-                self.progress = event
-                self.current = event.current_task or self.current
-            elif isinstance(event, RunStarted):
-                self.run_id = event.run_id
-                self.total = len(event.task_ids) * event.n
-                self.already = event.already_done
-            elif isinstance(event, ProblemStarted):
-                self.current = event.task_id
-            elif isinstance(event, SampleJudged):
-                self.last_status[event.status] = self.last_status.get(event.status, 0) + 1
+            if isinstance(event, RunStarted) and event.already_done and self.store is not None:
+                self.state = RunState.from_store(self.store, event.run_id)
+            self.state.apply(event)
 
     def __rich__(self):
         from rich.progress_bar import ProgressBar
@@ -125,21 +114,18 @@ class LiveView:
         from rich.text import Text
 
         with self._lock:
-            p = self.progress
-            total = p.total if p else self.total
-            generated = p.generated if p else self.already
-            executed = p.executed if p else 0
-            passed = p.passed if p else 0
-            tps = p.tokens_per_second if p else 0.0
-            eta = p.eta_seconds if p else None
-            current = self.current
-            statuses = dict(self.last_status)
+            s = self.state
+            totals = s.totals
+            total, generated, executed, passed = totals["expected"], totals["generated"], totals["judged"], totals["passed"]
+            tps, eta, current = s.tokens_per_second, s.eta_seconds, s.current_task
+            statuses = dict(s.statuses)
+            run_id = s.run_id or ""
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True)
         grid.add_column(no_wrap=True)
         rate = f" ({passed / executed:.1%})" if executed else ""
         grid.add_row(
-            Text(f"{self.label}{self.run_id}", style="cyan"),
+            Text(f"{self.label}{run_id}", style="cyan"),
             Text.assemble(
                 (f"{generated}/{total}", "bold"),
                 " generated · ",
@@ -161,7 +147,7 @@ class LiveView:
 
 def drive(pipeline, *, show_live: bool, label: str = ""):
     """Run a pipeline in the foreground: live view on stderr, Ctrl-C (or SIGTERM) cancels cleanly."""
-    view = LiveView(label)
+    view = LiveView(label, store=pipeline.store)
     previous_handler = pipeline.on_event
 
     def on_event(event):

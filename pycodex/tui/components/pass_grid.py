@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from pycodex.tui.state import RunState
+from pycodex.progress import RunState
 
 CELL_WIDTH = 5
 

@@ -12,7 +12,7 @@ from textual.widgets import Footer, Header, Static
 
 from pycodex.tui.components.sample_card import SampleCard
 from pycodex.tui.messages import DeltasFlushed, PipelineEventMessage, RunEnded
-from pycodex.tui.state import VERDICT_ORDER, SampleState, problem_pass_at_k
+from pycodex.progress import VERDICT_ORDER, SampleState, problem_pass_at_k
 
 SORTS = ("index", "mean log-prob", "verdict")
 
@@ -144,24 +144,10 @@ class SamplesScreen(Screen):
         if isinstance(event, RunStarted):
             self.run_id = event.run_id
             self.status = "generating"
-        elif isinstance(event, SampleGenerated):
-            sample = self._sample(event.index)
-            sample.text = event.completion
-            sample.status = "running"
-            sample.tokens = event.tokens
-            sample.mean_logprob = event.mean_logprob
-            sample.sum_logprob = event.sum_logprob
-            sample.finish_reason = event.finish_reason
-            sample.gen_seconds = event.seconds
+        elif isinstance(event, (SampleGenerated, SampleJudged)):
+            self._sample(event.index).apply(event)
             self.cards[event.index].refresh_all()
-        elif isinstance(event, SampleJudged):
-            sample = self._sample(event.index)
-            sample.status = event.status
-            sample.detail = event.detail
-            sample.passed = event.passed
-            sample.exec_seconds = event.seconds
-            self.cards[event.index].refresh_all()
-            if self.sort != "index":
+            if isinstance(event, SampleJudged) and self.sort != "index":
                 self._apply_sort()
         elif isinstance(event, Progress):
             self.progress = event

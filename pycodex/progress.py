@@ -1,0 +1,200 @@
+"""The one progress reducer: a run's state (per-problem tallies, totals, pass@k) and each
+sample's, filled from pipeline events as they arrive (`apply`) or from the run store (`from_store`).
+
+The CLI's live view and every TUI screen render these; none of them counts events itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycodex.events import PipelineEvent, ProblemStarted, Progress, RunFinished, RunStarted, SampleGenerated, SampleJudged
+
+VERDICT_ORDER = {"passed": 0, "failed": 1, "syntax error": 2, "timed out": 3, "crashed": 4, "out of memory": 5}
+PENDING_STATES = ("queued", "streaming", "running")
+REPORT_KS = (1, 2, 5, 10, 20, 50, 100)
+
+
+@dataclass
+class SampleState:
+    task_id: str
+    index: int
+    text: str = ""
+    status: str = "queued"  # queued / streaming / running / passed / failed / timed out / crashed / ...
+    detail: str = ""
+    passed: bool = False
+    tokens: int = 0
+    mean_logprob: float | None = None
+    sum_logprob: float | None = None
+    finish_reason: str = ""
+    gen_seconds: float | None = None
+    exec_seconds: float | None = None
+
+    @property
+    def judged(self) -> bool:
+        return self.status not in PENDING_STATES
+
+    def apply(self, event: SampleGenerated | SampleJudged) -> None:
+        if isinstance(event, SampleGenerated):
+            self.text = event.completion
+            self.status = "running"
+            self.tokens = event.tokens
+            self.mean_logprob = event.mean_logprob
+            self.sum_logprob = event.sum_logprob
+            self.finish_reason = event.finish_reason
+            self.gen_seconds = event.seconds
+        else:
+            self.status = event.status
+            self.detail = event.detail
+            self.passed = event.passed
+            self.exec_seconds = event.seconds
+
+    @classmethod
+    def from_record(cls, record: Any) -> "SampleState":
+        """A stored sample (store.SampleRecord) and its verdict, if judged."""
+        return cls(
+            task_id=record.task_id,
+            index=record.index,
+            text=record.completion,
+            status=record.status or "running",
+            detail=record.detail or "",
+            passed=bool(record.passed),
+            tokens=record.tokens,
+            mean_logprob=record.mean_logprob,
+            sum_logprob=record.sum_logprob,
+            finish_reason=record.finish_reason,
+            gen_seconds=record.seconds,
+            exec_seconds=record.exec_seconds,
+        )
+
+
+def ks_for(n: int) -> list[int]:
+    """The usual ks up to n, and n itself (pass@n: did any sample pass, the paper's oracle)."""
+    ks = [k for k in REPORT_KS if k <= n]
+    if n >= 1 and n not in ks:
+        ks.append(n)
+    return ks
+
+
+def problem_pass_at_k(n: int, c: int) -> dict[int, float]:
+    """pass@k for one problem from n judged samples of which c passed, for the ks n supports."""
+    if n <= 0:
+        return {}
+    from pycodex.metrics import pass_at_k
+
+    return {k: pass_at_k(n, c, k) for k in ks_for(n)}
+
+
+@dataclass
+class TaskTally:
+    expected: int = 0  # samples this problem will have
+    generated: int = 0
+    judged: int = 0
+    passed: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.expected > 0 and self.judged >= self.expected
+
+    @property
+    def fraction(self) -> float | None:
+        return self.passed / self.judged if self.judged else None
+
+
+@dataclass
+class RunState:
+    run_id: str | None = None
+    task_ids: list[str] = field(default_factory=list)
+    n: int = 0
+    status: str = "idle"  # idle / running / finished / cancelled / failed
+    tallies: dict[str, TaskTally] = field(default_factory=dict)
+    tokens: int = 0
+    tokens_per_second: float = 0.0
+    eta_seconds: float | None = None
+    current_task: str | None = None
+    model: str = ""
+    config: dict = field(default_factory=dict)
+    final_pass_at_k: dict[int, float] = field(default_factory=dict)
+    resumable: bool = False  # a stored run with samples still to generate or judge
+    statuses: dict[str, int] = field(default_factory=dict)  # verdicts seen live, by status
+
+    def apply(self, event: PipelineEvent) -> None:
+        """Fold one pipeline event into the state (token deltas carry no counts: ignored)."""
+        if isinstance(event, RunStarted):
+            if event.run_id != self.run_id or not self.tallies:
+                self.reset(event.task_ids, event.n)
+            self.run_id = event.run_id
+            self.status = "running"
+            self.config = event.config
+        elif isinstance(event, ProblemStarted):
+            self.current_task = event.task_id
+        elif isinstance(event, SampleGenerated):
+            self.tally(event.task_id).generated += 1
+        elif isinstance(event, SampleJudged):
+            tally = self.tally(event.task_id)
+            tally.judged += 1
+            tally.passed += bool(event.passed)
+            self.statuses[event.status] = self.statuses.get(event.status, 0) + 1
+        elif isinstance(event, Progress):
+            self.tokens = event.tokens
+            self.tokens_per_second = event.tokens_per_second
+            self.eta_seconds = event.eta_seconds
+            self.current_task = event.current_task
+        elif isinstance(event, RunFinished):
+            self.status = event.status
+            self.final_pass_at_k = dict(event.pass_at_k)
+            self.current_task = None
+
+    @classmethod
+    def from_store(cls, store: Any, run_id: str) -> "RunState":
+        """A stored run: per-problem generated / judged / passed counts, tokens and speed."""
+        run_id = store.resolve(run_id)
+        record = store.get_run(run_id)
+        state = cls(run_id=run_id, status=record.effective_status, model=record.model or record.backend)
+        state.reset(record.task_ids, record.n)
+        state.config = record.config
+        state.resumable = record.resumable
+        generated, _judged = store.done_keys(run_id)
+        for task_id, _index in generated:
+            state.tally(task_id).generated += 1
+        for task_id, (n, c) in store.totals(run_id).items():
+            tally = state.tally(task_id)
+            tally.judged, tally.passed = n, c
+        stats = store.generation_stats(run_id)
+        state.tokens = int(stats.get("generated_tokens", 0))
+        seconds = stats.get("generation_seconds", 0.0)
+        state.tokens_per_second = state.tokens / seconds if seconds else 0.0
+        return state
+
+    def reset(self, task_ids: list[str], n: int) -> None:
+        self.task_ids = list(task_ids)
+        self.n = n
+        self.tallies = {t: TaskTally(expected=n) for t in task_ids}
+
+    def tally(self, task_id: str) -> TaskTally:
+        if task_id not in self.tallies:
+            self.tallies[task_id] = TaskTally(expected=self.n)
+            if task_id not in self.task_ids:
+                self.task_ids.append(task_id)
+        return self.tallies[task_id]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        t = {"expected": 0, "generated": 0, "judged": 0, "passed": 0}
+        for tally in self.tallies.values():
+            t["expected"] += tally.expected
+            t["generated"] += tally.generated
+            t["judged"] += tally.judged
+            t["passed"] += tally.passed
+        return t
+
+    def pass_at_k(self) -> tuple[dict[int, float], int]:
+        """Mean pass@k over the problems whose samples are all judged (the paper's rule: a k is
+        reported only when every counted problem has at least k samples). Returns (values, problems)."""
+        done = {t: (x.judged, x.passed) for t, x in self.tallies.items() if x.complete}
+        if not done:
+            return {}, 0
+        from pycodex.metrics import estimate_pass_at_k
+
+        return estimate_pass_at_k(done, list(REPORT_KS)), len(done)
