@@ -54,7 +54,7 @@ from pycodex.events import (
     SampleGenerated,
     SampleJudged,
 )
-from pycodex.generation.base import SampleFinished, SamplingParams, TextDelta
+from pycodex.generation.base import BatchedBackend, SampleFinished, SamplingParams, TextDelta
 from pycodex.metrics import estimate_pass_at_k, supported_ks
 from pycodex import store as store_mod
 from pycodex.run_request import DEFAULT_KS
@@ -438,7 +438,7 @@ class Pipeline:
     def _generate(self, problems, config: RunConfig) -> None:
         replay = getattr(self._backend, "name", config.backend) in REPLAY_BACKENDS
         self._gen_started = time.monotonic()
-        if not replay and callable(getattr(self._backend, "generate_many", None)):
+        if not replay and isinstance(self._backend, BatchedBackend):
             self._generate_stream(problems, config)
             return
         n = config.params.n

@@ -8,7 +8,7 @@ the TUI) only ever see this interface.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterator, Protocol, Sequence
+from typing import Hashable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 # The paper's stop sequences (Chen et al. 2021, section 3.3).
 STOP_SEQUENCES: tuple[str, ...] = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -89,6 +89,21 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# (key, prompt, params, sample indices or None for all of range(params.n))
+GenerationRequest = tuple[Hashable, str, SamplingParams, Sequence[int] | None]
+
+
+@runtime_checkable
+class BatchedBackend(Protocol):
+    """A backend that takes a whole run as one lazily consumed stream of requests (continuous
+    batching across prompts); the pipeline prefers this to calling generate() per chunk."""
+
+    def generate_many(self, requests: Iterable[GenerationRequest]) -> Iterator[tuple[Hashable, GenerationEvent]]:
+        """Yield (key, event) for every request; sample j of a request is drawn from
+        (params.seed, j) alone, so any subset of indices comes out as it would in the full set."""
+        ...
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
