@@ -190,6 +190,12 @@ class Pipeline:
         self.current_task: str | None = None
         self._gen_started: float | None = None
 
+    @property
+    def _rid(self) -> str:
+        """The run's id, once _prepare has created or resolved it."""
+        assert self.run_id is not None, "the run is not prepared yet"
+        return self.run_id
+
     # -- public ---------------------------------------------------------------------------
 
     def cancel(self) -> None:
@@ -363,7 +369,7 @@ class Pipeline:
                 return
             try:
                 self.store.add_result(
-                    self.run_id,
+                    self._rid,
                     task_id,
                     index,
                     status=verdict.status,
@@ -382,7 +388,7 @@ class Pipeline:
                 self.passed += bool(verdict.passed)
             self._emit(
                 SampleJudged(
-                    run_id=self.run_id,
+                    run_id=self._rid,
                     task_id=task_id,
                     index=index,
                     status=verdict.status,
@@ -399,7 +405,7 @@ class Pipeline:
 
     def _execute_stored_unjudged(self, problems) -> None:
         wanted = {p.task_id: p for p in problems}
-        for sample in self.store.samples(self.run_id):
+        for sample in self.store.samples(self._rid):
             if self._cancel.is_set():
                 return
             if sample.judged or sample.task_id not in wanted:
@@ -443,6 +449,8 @@ class Pipeline:
             return
         n = config.params.n
         chunk = max(1, config.chunk_size or n)
+        run_seed = config.params.seed
+        assert run_seed is not None, "_prepare draws a run seed"
         for problem in problems:
             if self._cancel.is_set():
                 return
@@ -450,7 +458,7 @@ class Pipeline:
             if not missing:
                 continue
             self.current_task = problem.task_id
-            self._emit(ProblemStarted(run_id=self.run_id, task_id=problem.task_id))
+            self._emit(ProblemStarted(run_id=self._rid, task_id=problem.task_id))
             if replay:
                 params = replace(config.params, n=max(missing) + 1)
                 self._timed_consume(problem, self._backend.generate(problem.prompt, params, task_id=problem.task_id), set(missing), 0, None)
@@ -458,7 +466,7 @@ class Pipeline:
             for number, start, wanted in self._chunks(problem, missing, n, chunk):
                 if self._cancel.is_set():
                     return
-                seed = derive_seed(config.params.seed, problem.task_id, number)
+                seed = derive_seed(run_seed, problem.task_id, number)
                 # Sample j of a chunk depends only on (chunk seed, j): asking for fewer is the same draw.
                 params = replace(config.params, n=max(wanted) - start + 1, seed=seed)
                 stream = self._backend.generate(problem.prompt, params, task_id=problem.task_id)
@@ -522,7 +530,7 @@ class Pipeline:
 
     def _add_generation_time(self, seconds: float) -> None:
         try:
-            self.store.add_generation_time(self.run_id, seconds)
+            self.store.add_generation_time(self._rid, seconds)
         except Exception:
             pass
 
@@ -532,7 +540,7 @@ class Pipeline:
             self._consume(problem, stream, wanted, offset, seed)
         finally:
             try:
-                self.store.add_generation_time(self.run_id, time.monotonic() - started)
+                self.store.add_generation_time(self._rid, time.monotonic() - started)
             except Exception:
                 pass
 
@@ -555,11 +563,11 @@ class Pipeline:
             return
         if isinstance(event, TextDelta):
             if self.on_event is not None and event.text:
-                self._emit(SampleDelta(run_id=self.run_id, task_id=problem.task_id, index=index, text=event.text))
+                self._emit(SampleDelta(run_id=self._rid, task_id=problem.task_id, index=index, text=event.text))
                 self._maybe_progress()
         elif isinstance(event, SampleFinished):
             self.store.add_sample(
-                self.run_id,
+                self._rid,
                 problem.task_id,
                 index,
                 completion=event.completion,
@@ -578,7 +586,7 @@ class Pipeline:
                 self.session_tokens += event.tokens
             self._emit(
                 SampleGenerated(
-                    run_id=self.run_id,
+                    run_id=self._rid,
                     task_id=problem.task_id,
                     index=index,
                     completion=event.completion,
@@ -617,7 +625,7 @@ class Pipeline:
             else:
                 eta = None
             return Progress(
-                run_id=self.run_id,
+                run_id=self._rid,
                 total=self.total,
                 generated=self.generated,
                 executed=self.executed,
@@ -648,7 +656,7 @@ class Pipeline:
             stats, totals_by_task = {}, {}
         ks = list(self.config.ks) if self.config else list(DEFAULT_KS)
         pass_at_k = estimate_pass_at_k(totals_by_task, ks) if totals_by_task else {}
-        totals = {
+        totals: dict[str, Any] = {
             "samples": self.total,
             "problems": len(self.config.task_ids) if self.config else 0,
             "n": self.config.params.n if self.config else 0,

@@ -214,7 +214,7 @@ def build_report(store, run_id: str, *, problem_set=None, bootstrap: int = DEFAU
     pass_rows = [
         {"k": k, "value": float(values[i]), "ci_low": float(lo[i]), "ci_high": float(hi[i])} for i, k in enumerate(ks)
     ]
-    per_problem = [
+    per_problem: list[dict[str, Any]] = [
         {"task_id": t, "passed": c, "n": n, "rate": c / n}
         for (t, v), (n, c) in zip(groups.items(), counts)
     ]

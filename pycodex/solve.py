@@ -145,13 +145,13 @@ def _parse_docstring(text: str, name: str | None) -> SolveTask:
         raise UserError('the docstring needs a sentence saying what the function does, e.g. "Return the n-th Fibonacci number."')
     examples = parse_examples(docstring)
     calls = [_first_call(e.source) for e in examples]
-    called = [c for c in calls if c is not None]
-    entry_point = name or (called[0].func.id if called else None)
+    called = [c.func.id for c in calls if c is not None and isinstance(c.func, ast.Name)]
+    entry_point = name or (called[0] if called else None)
     if entry_point is None:
         raise UserError(
             "cannot tell the function's name: add an example such as `>>> fib(10)` then its result on the next line, or pass --name NAME"
         )
-    own_calls = [c for c in called if c.func.id == entry_point]
+    own_calls = [c for c in calls if c is not None and isinstance(c.func, ast.Name) and c.func.id == entry_point]
     signature = _signature(own_calls[0] if own_calls else None, docstring)
     body = "\n".join(("    " + line).rstrip() for line in docstring.splitlines())
     prompt = f'def {entry_point}({signature}):\n    """ {body.lstrip()}\n    """\n'
@@ -200,7 +200,7 @@ def _mentioned_variables(sentence: str) -> list[str]:
 
 def example_problems(task: SolveTask) -> list[Problem]:
     """One synthetic Problem per checked example: its test's check(candidate) asserts that one result."""
-    problems = []
+    problems: list[Problem] = []
     setup: list[str] = []
     for example in task.examples:
         if not example.want.strip():

@@ -244,7 +244,7 @@ class Store:
         self.path = Path(path) if path else locations.default_db_path()
         self._lock = threading.RLock()
         self._timeout = _busy_timeout() if timeout is None else timeout
-        self._conn = self._connect()
+        self._conn: sqlite3.Connection | None = self._connect()
 
     open = classmethod(lambda cls, path=None, **kw: cls(path, **kw))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import Any, Optional, cast
 
 import typer
 
@@ -66,22 +66,23 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Usage errors and bad flag values, like UserError, are one line and exit 2."""
     args = sys.argv[1:] if argv is None else argv
     # click's exceptions (typer vendors click in newer releases): found through a public class.
-    click_exception = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    click_exception: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
     group = typer.main.get_command(app)
     try:
         code = group.main(args=args, prog_name="pycodex", standalone_mode=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except click_exception as exc:
-        words, node = ["pycodex"], group
+    except click_exception as error:
+        click_error = cast(Any, error)
+        words, node = ["pycodex"], cast(Any, group)
         for arg in args:  # the (sub)command the error belongs to
             node = getattr(node, "commands", {}).get(arg)
             if node is None:
                 break
             words.append(arg)
-        print(f"error: {exc.format_message()} (see {' '.join(words)} --help)", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        print(f"error: {click_error.format_message()} (see {' '.join(words)} --help)", file=sys.stderr)
+        sys.exit(click_error.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -68,7 +68,7 @@ def list_runs(
 
     table = Table(title=f"{len(runs)} run(s) in {path}", expand=False)
     named = any(r.name for r in runs)
-    columns = [("id", {"style": "bold cyan", "no_wrap": True})]
+    columns: list[tuple[str, dict[str, Any]]] = [("id", {"style": "bold cyan", "no_wrap": True})]
     if named:
         columns.append(("name", {"overflow": "ellipsis", "max_width": 20}))
     columns += [
@@ -213,7 +213,7 @@ def export_run(
         results = []
         for row, s in zip(rows, sample_rows):
             if s.judged:
-                v = Verdict(status=s.status, detail=s.detail or "", seconds=s.exec_seconds or 0.0)
+                v = Verdict(status=s.status or "", detail=s.detail or "", seconds=s.exec_seconds or 0.0)
                 results.append(row | {"result": v.result, "passed": bool(s.passed)})
         try:
             results_path = write_results(output, results)

@@ -70,6 +70,8 @@ class PycodexApp(App):
         self.backend_state = "idle"  # idle / loading / ready / failed
         self.pass_rates: dict[str, tuple[float | None, float | None]] = {}
         self.active_sessions: set = set()  # RunSessions whose pipeline thread may still use the backend
+        self.last_single_params: Any = None  # the generate form's last values (one problem)
+        self.last_eval_request: Any = None  # and for a new eval on the dashboard
         self._load_themes()
 
     # -- problems, themes, config ------------------------------------------------------

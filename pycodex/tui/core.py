@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 from pathlib import Path
 
-_stores: dict[str, object] = {}
+_stores: dict[str, Any] = {}
 _stores_lock = threading.Lock()
 
 

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 from pycodex.tui.messages import DeltasFlushed, PipelineEventMessage, RunEnded
 
 if TYPE_CHECKING:
-    from textual.message_pump import MessagePump
+    from textual.screen import Screen
+    from textual.timer import Timer
+
+    from pycodex.tui.app import PycodexApp
 
     from pycodex.generation.base import SamplingParams
 
@@ -26,7 +29,7 @@ class RunSession:
 
     def __init__(
         self,
-        target: "MessagePump",
+        target: "Screen",
         task_ids: list[str],
         params: "SamplingParams",
         ks: list[int] | None = None,
@@ -43,13 +46,17 @@ class RunSession:
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, int], str] = {}
         self._done_keys: set[tuple[str, int]] = set()
-        self._timer = None
+        self._timer: Timer | None = None
         self.finished = threading.Event()  # set when the worker thread is done with the backend
+
+    @property
+    def app(self) -> "PycodexApp":
+        return self.target.app  # type: ignore[return-value]  # a screen of the PycodexApp
 
     # -- UI thread ---------------------------------------------------------------------
     def start(self) -> None:
         self.running = True
-        self.target.app.active_sessions.add(self)
+        self.app.active_sessions.add(self)
         self._timer = self.target.set_interval(FLUSH_INTERVAL, self.flush, name="delta-flush")
         self.target.run_worker(self._work, thread=True, group="pipeline", exit_on_error=False, name="pipeline run")
 
@@ -91,7 +98,7 @@ class RunSession:
     def _work(self) -> None:
         from pycodex.errors import UserError
 
-        app = self.target.app
+        app = self.app
         try:
             if self.cancel_requested:
                 self.target.post_message(RunEnded(error="cancelled before start"))

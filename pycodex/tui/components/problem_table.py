@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from pycodex.tui.components.rates import rate_text
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from pycodex.tui.app import PycodexApp
 
 COLUMNS = (
     ("id", "ID"),
@@ -32,6 +40,9 @@ def problem_matches(problem, needle: str) -> bool:
 
 class ProblemTable(DataTable):
     """Vim keys on top of DataTable's arrows / PageUp / PageDown; Enter selects."""
+    if TYPE_CHECKING:
+        app = getters.app(PycodexApp)
+
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -60,7 +71,7 @@ class ProblemTable(DataTable):
 
     def fit_docstring_column(self) -> None:
         """The docstring column takes whatever width the others leave (no horizontal scrolling)."""
-        doc = self.columns.get("doc")
+        doc = self.columns.get(ColumnKey("doc"))
         if doc is None or not self.size.width:
             return
         others = sum(c.get_render_width(self) for key, c in self.columns.items() if key.value != "doc")
@@ -117,7 +128,7 @@ class ProblemTable(DataTable):
 
     def _update_headers(self) -> None:
         for key, label in COLUMNS:
-            column = self.columns.get(key)
+            column = self.columns.get(ColumnKey(key))
             if column is None:
                 continue
             arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else ""
@@ -153,4 +164,4 @@ class ProblemTable(DataTable):
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
-        self.sort_by(event.column_key.value)
+        self.sort_by(event.column_key.value or "")

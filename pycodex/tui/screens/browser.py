@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -10,8 +12,16 @@ from textual.widgets import Footer, Header, Input, Static
 
 from pycodex.tui.components.problem_table import ProblemTable
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from pycodex.tui.app import PycodexApp
+
 
 class BrowserScreen(Screen):
+    if TYPE_CHECKING:
+        app = getters.app(PycodexApp)
+
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", key_display="/"),
         Binding("enter", "open", "Open", show=False),
@@ -57,7 +67,7 @@ class BrowserScreen(Screen):
     def _update_count(self) -> None:
         table = self.query_one(ProblemTable)
         total = len(self.app.problem_set)
-        rated = sum(1 for last, _ in self.app.pass_rates.values() if last is not None)
+        rated = len([last for last, _ in self.app.pass_rates.values() if last is not None])
         text = f"{table.row_count}/{total} problems"
         if rated:
             text += f" · {rated} with results"

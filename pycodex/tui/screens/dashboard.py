@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -15,11 +17,21 @@ from pycodex.formatting import format_duration
 from pycodex.tui.messages import DeltasFlushed, PipelineEventMessage, RunEnded
 from pycodex.progress import RunState
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from pycodex.generation.base import SamplingParams
+    from pycodex.tui.app import PycodexApp
+    from pycodex.tui.runner import RunSession
+
 
 REDRAW_HZ = 10  # the most redraws a second while a run streams events
 
 
 class DashboardScreen(Screen):
+    if TYPE_CHECKING:
+        app = getters.app(PycodexApp)
+
     BINDINGS = [
         Binding("escape", "cancel_or_back", "Cancel / back"),
         Binding("n", "new_eval", "New eval"),
@@ -39,8 +51,8 @@ class DashboardScreen(Screen):
         super().__init__()
         self.run_id = run_id
         self.state = state or RunState()
-        self.session = None
-        self.params = None
+        self.session: RunSession | None = None
+        self.params: SamplingParams | None = None
         self._dirty = False
         self.redraws = 0  # full redraws and events seen: the redraw rate is measured by a test
         self.events_applied = 0
@@ -76,6 +88,7 @@ class DashboardScreen(Screen):
         from pycodex.tui import data
 
         try:
+            assert self.run_id is not None, "on_mount loads only a given run"
             state = data.load_run(self.app.db_path, self.run_id)
         except Exception as exc:
             self.app.call_from_thread(self._load_failed, str(exc))
@@ -180,7 +193,7 @@ class DashboardScreen(Screen):
             return
         from pycodex.tui.screens.generate_form import DEFAULT_EVAL, GenerateForm, GenerateRequest
 
-        initial = getattr(self.app, "last_eval_request", None) or GenerateRequest(DEFAULT_EVAL)
+        initial = self.app.last_eval_request or GenerateRequest(DEFAULT_EVAL)
 
         def chosen(request: GenerateRequest | None) -> None:
             if request is not None:
@@ -263,7 +276,7 @@ class DashboardScreen(Screen):
         self.app.refresh_pass_rates()
 
     def action_cancel_or_back(self) -> None:
-        if self.running:
+        if self.running and self.session is not None:
             self.session.cancel()
             self.state.status = "cancelling"
             self._update()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, replace
 
 from textual.app import ComposeResult
@@ -12,6 +14,11 @@ from textual.widgets import Button, Input, Label, Static
 
 from pycodex.generation.base import DEFAULT_MAX_TOKENS, DEFAULT_TOP_P, SamplingParams
 from pycodex.run_request import PRESETS, SamplingRequest
+
+if TYPE_CHECKING:
+    from textual import getters
+
+    from pycodex.tui.app import PycodexApp
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,9 @@ DEFAULT_EVAL = SamplingParams(n=1, temperature=PRESETS["pass@1"].temperature, to
 
 
 class GenerateForm(ModalScreen[GenerateRequest | None]):
+    if TYPE_CHECKING:
+        app = getters.app(PycodexApp)
+
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Start"),

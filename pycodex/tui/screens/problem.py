@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,8 +14,16 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from pycodex.tui.components.code_view import CodeView
 from pycodex.tui.components.rates import rate_text
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from pycodex.tui.app import PycodexApp
+
 
 class ProblemScreen(Screen):
+    if TYPE_CHECKING:
+        app = getters.app(PycodexApp)
+
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("g", "generate", "Generate"),

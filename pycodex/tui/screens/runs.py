@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 
 from rich.text import Text
@@ -13,8 +15,16 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from pycodex.tui.components.rates import rate_text
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from pycodex.tui.app import PycodexApp
+
 
 class RunsTable(DataTable):
+    if TYPE_CHECKING:
+        app = getters.app(PycodexApp)
+
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
@@ -22,6 +32,9 @@ class RunsTable(DataTable):
 
 
 class RunsScreen(Screen):
+    if TYPE_CHECKING:
+        app = getters.app(PycodexApp)
+
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("enter", "open", "Open", show=False),
@@ -92,9 +105,11 @@ class RunsScreen(Screen):
         if table.row_count:
             self._open(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
-    def _open(self, run_id: str) -> None:
+    def _open(self, run_id: str | None) -> None:
         from pycodex.tui.screens.dashboard import DashboardScreen
 
+        if run_id is None:
+            return
         self.app.push_screen(DashboardScreen(run_id=run_id))
 
     def action_back(self) -> None:

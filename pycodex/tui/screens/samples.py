@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -14,10 +16,19 @@ from pycodex.tui.components.sample_card import SampleCard
 from pycodex.tui.messages import DeltasFlushed, PipelineEventMessage, RunEnded
 from pycodex.progress import VERDICT_ORDER, SampleState, problem_pass_at_k
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from pycodex.tui.app import PycodexApp
+    from pycodex.tui.runner import RunSession
+
 SORTS = ("index", "mean log-prob", "verdict")
 
 
 class SamplesScreen(Screen):
+    if TYPE_CHECKING:
+        app = getters.app(PycodexApp)
+
     BINDINGS = [
         Binding("escape", "cancel_or_back", "Cancel / back"),
         Binding("d", "diff", "Diff"),
@@ -42,7 +53,7 @@ class SamplesScreen(Screen):
         self.samples: dict[int, SampleState] = {s.index: s for s in (samples or [])}
         self.cards: dict[int, SampleCard] = {}
         self.sort = "index"
-        self.session = None
+        self.session: RunSession | None = None
         self.status = "live" if params is not None else "stored"
         self.error: str | None = None
 
@@ -108,6 +119,7 @@ class SamplesScreen(Screen):
         from pycodex.tui import data
 
         try:
+            assert self.run_id is not None, "a stored samples screen has a run"
             samples = data.load_samples(self.app.db_path, self.run_id, self.problem.task_id)
         except Exception as exc:
             self.app.call_from_thread(self._stored_failed, str(exc))
@@ -214,7 +226,7 @@ class SamplesScreen(Screen):
         return self.session is not None and self.status in ("starting", "loading model", "generating")
 
     def action_cancel_or_back(self) -> None:
-        if self.running:
+        if self.running and self.session is not None:
             self.session.cancel()
             self.status = "cancelling"
             self._update_stats()
@@ -234,7 +246,7 @@ class SamplesScreen(Screen):
         focused = self.focused
         return focused if isinstance(focused, SampleCard) else None
 
-    def _move_focus(self, step: int) -> None:
+    def _step_card(self, step: int) -> None:
         cards = self._ordered_cards()
         if not cards:
             return
@@ -245,10 +257,10 @@ class SamplesScreen(Screen):
         card.scroll_visible()
 
     def action_focus_next_card(self) -> None:
-        self._move_focus(1)
+        self._step_card(1)
 
     def action_focus_prev_card(self) -> None:
-        self._move_focus(-1)
+        self._step_card(-1)
 
     def action_cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
@@ -297,7 +309,7 @@ def start_generation(app, problem) -> None:
     """`g`: ask for sampling parameters, then open the live samples screen for one problem."""
     from pycodex.tui.screens.generate_form import DEFAULT_SINGLE, GenerateForm, GenerateRequest
 
-    initial = GenerateRequest(getattr(app, "last_single_params", None) or DEFAULT_SINGLE)
+    initial = GenerateRequest(app.last_single_params or DEFAULT_SINGLE)
 
     def chosen(request: GenerateRequest | None) -> None:
         if request is None:
