@@ -437,3 +437,26 @@ async def test_an_unfinished_stored_run_resumes_from_the_dashboard(tmp_path):
         assert len(after) == 8 and store.get_run(first.run_id).status == "finished"
         assert all(before[key] == s.completion for s in after if (key := (s.task_id, s.index)) in before)
         assert sorted({s.session for s in after}) == [1, 2]
+
+
+@async_test
+async def test_model_state_reaches_the_open_samples_screen(tmp_path):
+    """The app publishes each model state change on its backend signal; a live samples screen
+    waiting for the model says so (and the app's own subtitle follows)."""
+    from pycodex.tui.messages import BackendChanged
+    from pycodex.tui.screens.generate_form import GenerateForm
+    from pycodex.tui.screens.samples import SamplesScreen
+
+    app = make_app(tmp_path, model="slow")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("g")
+        assert isinstance(app.screen, GenerateForm)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, SamplesScreen)
+        await pilot.press("escape")  # stop the stream first: its tokens would say "generating"
+        await wait_for(pilot, lambda: run_done(screen), timeout=10, what="the cancel")
+        screen.status = "starting"  # as if the model had not answered yet
+        app.post_message(BackendChanged("a big model", "loading"))
+        await wait_for(pilot, lambda: screen.status == "loading model", timeout=5, what="the loading state")
+        assert "loading" in app.sub_title

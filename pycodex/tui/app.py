@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.signal import Signal
 
 from pycodex import config as user_config
 from pycodex import locations
@@ -69,6 +70,8 @@ class PycodexApp(App):
         self._backend_lock = threading.Lock()
         self.backend_state = "idle"  # idle / loading / ready / failed
         self.pass_rates: dict[str, tuple[float | None, float | None]] = {}
+        # Screens that care about the model's state subscribe; the app publishes every change.
+        self.backend_signal: Signal[BackendChanged] = Signal(self, "backend")
         self.active_sessions: set = set()  # RunSessions whose pipeline thread may still use the backend
         self.last_single_params: Any = None  # the generate form's last values (one problem)
         self.last_eval_request: Any = None  # and for a new eval on the dashboard
@@ -242,10 +245,7 @@ class PycodexApp(App):
             self.notify(f"{message.label} ready", title="Model", timeout=3)
         else:
             self.notify(f"{message.label}: {message.error}", title="Model failed", severity="error", timeout=10)
-        for screen in self.screen_stack:
-            handler = getattr(screen, "backend_changed", None)
-            if handler:
-                handler(message)
+        self.backend_signal.publish(message)
 
     def make_pipeline(self, task_ids: list[str], params, *, backend, on_event, ks=None, run_id=None):
         """The same Pipeline `pycodex eval` builds; called from the run worker thread."""

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from pycodex.tui.components.sample_card import SampleCard
-from pycodex.tui.messages import DeltasFlushed, PipelineEventMessage, RunEnded
+from pycodex.tui.messages import BackendChanged, DeltasFlushed, PipelineEventMessage, RunEnded
 from pycodex.progress import VERDICT_ORDER, SampleState, problem_pass_at_k
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class SamplesScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.app.backend_signal.subscribe(self, self.backend_changed)
         if self.params is not None:
             for index in range(self.params.n):
                 self.samples[index] = SampleState(self.problem.task_id, index)
@@ -182,7 +183,7 @@ class SamplesScreen(Screen):
         self._update_stats()
         self.app.refresh_pass_rates()
 
-    def backend_changed(self, message) -> None:
+    def backend_changed(self, message: BackendChanged) -> None:
         if self.status == "starting" and message.state == "loading":
             self.status = "loading model"
             self._update_stats()
