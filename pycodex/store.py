@@ -23,6 +23,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -31,13 +32,19 @@ from pycodex.errors import UserError
 
 SCHEMA_VERSION = 3
 
-# Statuses a run can have in the store. "running" whose process is gone reads as "interrupted".
-RUNNING = "running"
-FINISHED = "finished"
-CANCELLED = "cancelled"
-INTERRUPTED = "interrupted"
-FAILED = "failed"
-IMPORTED = "imported"
+
+class RunStatus(StrEnum):
+    """A run's status in the store. "running" whose process is gone reads as "interrupted"."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+    FAILED = "failed"
+    IMPORTED = "imported"
+
+
+RUNNING, FINISHED, CANCELLED, INTERRUPTED, FAILED, IMPORTED = RunStatus
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS runs (

