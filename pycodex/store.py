@@ -30,7 +30,7 @@ from typing import Any, Iterable, Iterator
 from pycodex import __version__, locations
 from pycodex.errors import UserError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class RunStatus(StrEnum):
@@ -107,6 +107,9 @@ _MIGRATIONS: dict[int, list[str]] = {
     ],
     # v3: wall-clock seconds spent generating (batched samples overlap, so their own seconds do not add up).
     3: ["ALTER TABLE runs ADD COLUMN generation_wall_seconds REAL NOT NULL DEFAULT 0"],
+    # v4: which judge gave each verdict ("strict": a trusted judge process; "classic": the test in the
+    # sample's own process). Verdicts stored before v4 were all classic.
+    4: ["ALTER TABLE results ADD COLUMN judge TEXT NOT NULL DEFAULT 'classic'"],
 }
 
 
@@ -191,6 +194,7 @@ class SampleRecord:
     exec_seconds: float | None = None
     judged_at: float | None = None
     judged_session: int | None = None
+    judge: str | None = None  # "strict" or "classic": which judge gave the verdict
 
     @property
     def judged(self) -> bool:
@@ -618,18 +622,19 @@ class Store:
         detail: str = "",
         seconds: float = 0.0,
         session: int = 1,
+        judge: str = "strict",
     ) -> None:
         """Store one verdict (committed at once). A verdict already stored is kept (first wins)."""
         with self._locked() as conn:
             conn.execute(
-                """INSERT OR IGNORE INTO results (run_id, task_id, idx, status, passed, detail, seconds, created_at, session)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (run_id, task_id, index, status, int(bool(passed)), detail or "", seconds, time.time(), session),
+                """INSERT OR IGNORE INTO results (run_id, task_id, idx, status, passed, detail, seconds, created_at, session, judge)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (run_id, task_id, index, status, int(bool(passed)), detail or "", seconds, time.time(), session, judge),
             )
 
     _SAMPLES = """
         SELECT s.*, x.status AS r_status, x.passed AS r_passed, x.detail AS r_detail, x.seconds AS r_seconds,
-               x.created_at AS r_created_at, x.session AS r_session
+               x.created_at AS r_created_at, x.session AS r_session, x.judge AS r_judge
         FROM samples s LEFT JOIN results x ON x.run_id = s.run_id AND x.task_id = s.task_id AND x.idx = s.idx
     """
 
@@ -654,6 +659,7 @@ class Store:
             exec_seconds=row["r_seconds"],
             judged_at=row["r_created_at"],
             judged_session=row["r_session"],
+            judge=row["r_judge"],
         )
 
     def samples(self, run_id: str, task_id: str | None = None) -> list[SampleRecord]:

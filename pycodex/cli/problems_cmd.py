@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pycodex.cli.common import JsonOption, ProblemsFileOption, console, load_problem_set, print_json
+from pycodex.cli.common import JsonOption, JudgeOption, check_judge, ProblemsFileOption, console, load_problem_set, print_json
 
 problems_app = typer.Typer(help="Browse the problem set (HumanEval by default).", no_args_is_help=True)
 
@@ -68,6 +68,7 @@ def verify_problems(
     problems_file: Optional[Path] = ProblemsFileOption,
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Samples run in parallel (default: one per CPU)."),
     timeout: float = typer.Option(3.0, "--timeout", help="Seconds per canonical solution."),
+    judge: str = JudgeOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Run every canonical solution through the sandboxed executor: all must pass (exit 1 otherwise)."""
@@ -76,20 +77,21 @@ def verify_problems(
     from pycodex.run_request import check_execution
 
     check_execution(timeout, 4096, workers)
+    check_judge(judge)
     problems = list(load_problem_set(problems_file))
     with progress_bar(len(problems), "verifying canonical solutions", enabled=not as_json) as on_result:
-        with Executor(workers=workers, timeout=timeout) as executor:
+        with Executor(workers=workers, timeout=timeout, judge=judge) as executor:
             verdicts = executor.run([(p, p.canonical_solution) for p in problems], on_result=on_result)
     failures = [{"task_id": p.task_id, "status": v.status, "detail": v.detail} for p, v in zip(problems, verdicts) if not v.passed]
     passed = len(problems) - len(failures)
     if as_json:
-        print_json({"problems": len(problems), "passed": passed, "failures": failures})
+        print_json({"problems": len(problems), "passed": passed, "failures": failures, "judge": judge})
     else:
         out = console()
         for failure in failures:
             out.print(f"[red]{failure['task_id']}[/] {failure['status']}: {failure['detail']}")
         style = "green" if not failures else "red"
-        out.print(f"[{style}]{passed}/{len(problems)} canonical solutions pass[/]")
+        out.print(f"[{style}]{passed}/{len(problems)} canonical solutions pass[/] ({judge} judge)")
     if failures:
         raise typer.Exit(1)
 

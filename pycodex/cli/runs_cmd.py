@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import typer
 
-from pycodex.cli.common import JsonOption, ProblemsFileOption, console, print_json
+from pycodex.cli.common import JudgeOption, check_judge, JsonOption, ProblemsFileOption, console, print_json
 from pycodex.errors import UserError
 
 DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYCODEX_DB or the user data folder.", dir_okay=False)
@@ -237,7 +237,7 @@ def _read_samples_file(path: Path, problem_set) -> list[dict[str, Any]]:
     return read_samples(path, problem_set)
 
 
-def import_samples(store, path: Path, problem_set, *, name: str | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096, workers: int | None = None, problems_file: str | None = None) -> str:
+def import_samples(store, path: Path, problem_set, *, name: str | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096, workers: int | None = None, problems_file: str | None = None, judge: str = "strict") -> str:
     """Store a samples file as a run (backend `import`, status `imported`, nothing judged). Returns its id."""
     from pycodex.generation.base import SamplingParams
     from pycodex.pipeline import IMPORT_BACKEND, RunConfig
@@ -261,6 +261,7 @@ def import_samples(store, path: Path, problem_set, *, name: str | None = None, t
         params=SamplingParams(n=n, temperature=0.0),
         timeout=timeout,
         memory_limit_mb=memory_limit_mb,
+        judge=judge,
         workers=workers,
         ks=default_ks(n),
         name=name,
@@ -320,6 +321,7 @@ def import_run(
     memory_limit: int = typer.Option(4096, "--memory-limit", help="Memory limit per program, MiB."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Parallel executions."),
     problems_file: Optional[Path] = ProblemsFileOption,
+    judge: str = JudgeOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Store an existing samples file as a run, and judge it unless --no-eval."""
@@ -330,10 +332,11 @@ def import_run(
     from pycodex.run_request import check_execution
 
     check_execution(timeout, memory_limit, workers)
+    check_judge(judge)
     problem_set = load(problems_file)
     with Store(db) as store:
         rid = import_samples(
-            store, file, problem_set, name=name, timeout=timeout, memory_limit_mb=memory_limit, workers=workers,
+            store, file, problem_set, name=name, timeout=timeout, memory_limit_mb=memory_limit, workers=workers, judge=judge,
             problems_file=str(Path(problems_file).resolve()) if problems_file else None,
         )
         record = store.get_run(rid)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from pycodex.cli.common import JsonOption, console, print_json
+from pycodex.cli.common import JsonOption, JudgeOption, check_judge, console, print_json
 from pycodex.errors import UserError
 
 SOLVE_SAMPLES = 10
@@ -52,6 +52,7 @@ def solve_command(
     n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (-1 = all; needs a GPU build of llama-cpp-python)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=16, help="Context of each sequence in tokens, a prompt plus its completion (default 2048)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Let llama.cpp print its own log."),
+    judge: str = JudgeOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Write a function from its docstring, checked on its own >>> examples.
@@ -62,6 +63,7 @@ def solve_command(
     from pycodex.generation.base import SamplingParams
     from pycodex.solve import parse_task
 
+    check_judge(judge)
     task = parse_task(_read_input(text, file), name)
     if greedy:
         n, temperature = 1, 0.0
@@ -79,7 +81,7 @@ def solve_command(
             from pycodex.solve import solve
 
             view.status(f"sampling {params.n} completion(s) of {task.entry_point}")
-            result = solve(task, backend, params, on_event=view.on_event)
+            result = solve(task, backend, params, on_event=view.on_event, judge=judge)
         finally:
             backend.close()
     if as_json:

