@@ -136,8 +136,10 @@ def test_close_can_cancel_what_has_not_started():
 
 
 def test_bad_arguments():
-    for kwargs in ({"workers": 0}, {"timeout": 0}, {"memory_limit_mb": 0}):
-        with pytest.raises(ValueError):
+    from pycodex.errors import UserError
+
+    for kwargs in ({"workers": 0}, {"timeout": 0}, {"memory_limit_mb": 0}, {"judge": "lenient"}):
+        with pytest.raises(UserError):
             Executor(**kwargs)
 
 

@@ -33,6 +33,7 @@ class FakeVerdict:
     status: str
     detail: str = ""
     seconds: float = 0.0
+    judge: str = "classic"  # (in-process, like the classic judge; stored with each verdict)
 
     @property
     def passed(self) -> bool:
