@@ -40,9 +40,11 @@ def _next_slot() -> int:
 
 
 class _WorkerProcess:
-    def __init__(self, slot: int):
+    def __init__(self, slot: int, memory_mb: int = 4096, judge: str = STRICT):
+        """The worker starts its sandbox (and, for the strict judge, its judge process) before it
+        says it is ready: they come from a process that has not read any job yet."""
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT, str(slot)],
+            [sys.executable, "-I", "-c", _BOOT, str(slot), str(memory_mb), judge],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=_WORKER_ENV, cwd="/", close_fds=True,
         )
@@ -231,7 +233,7 @@ class Executor:
                     try:
                         job = self._job(item)
                         if worker is None or not worker.alive():
-                            worker = _WorkerProcess(slot)
+                            worker = _WorkerProcess(slot, self.memory_limit_mb, self.judge)
                         worker.send(job)
                     except Exception as exc:  # noqa: BLE001 - every sample gets a verdict
                         if sent:  # the worker died under an earlier job: this one never reached it

@@ -44,6 +44,7 @@ SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's cl
 RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is handed back
 OUTPUT_LIMIT = 16 * 1024
 PR_SET_CHILD_SUBREAPER = 36
+JUDGE_ONLY = ("test", "prompt", "offset")  # a strict job's fields that only the judge gets
 
 
 def _pop_frame(buffer: bytearray, limit: int | None = None) -> bytes | None:
@@ -276,6 +277,31 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
             os._exit(1)
 
 
+def _exec_zygote(sock: socket.socket, slot: int, mode: str) -> None:
+    """Z starts as a fresh interpreter (exec), not as a fork of W: W has read jobs, and every
+    sample is forked from Z, so a forked Z would hand each sample W's memory, tests and their
+    expected values included (reachable from the stack's frames). Never returns."""
+    try:
+        os.set_inheritable(sock.fileno(), True)
+        boot = ("import json, sys; sys.path[:] = json.loads(sys.argv[4]); "
+                "from pycodex.execution.worker import zygote_main; zygote_main()")
+        os.execv(sys.executable, [sys.executable, "-I", "-c", boot, str(sock.fileno()), str(slot), mode,
+                                  json.dumps(sys.path)])
+    finally:
+        os._exit(1)
+
+
+def zygote_main() -> None:
+    """Z after the exec: the warm modules, then the zygote's loop."""
+    fd, slot, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    for name in harness.WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    _zygote(socket.socket(fileno=fd), slot, mode)
+
+
 # -- the worker's side ----------------------------------------------------------------------------
 
 
@@ -292,7 +318,7 @@ class Zygote:
                 mode = sandbox.enter_namespaces(is_root)
                 z = os.fork()
                 if z == 0:
-                    _zygote(theirs, slot, mode)
+                    _exec_zygote(theirs, slot, mode)
                 write_message(theirs.fileno(), {"pid": z, "mode": mode})
                 theirs.close()
                 os.waitpid(z, 0)
@@ -358,6 +384,8 @@ class Zygote:
         which gives it to a free worker instead of letting it wait here behind a slow sample.
         judge: the strict judge's process (judge.JudgeProcess), which runs the test and calls the
         sample through two pipes made here; None: the classic in-process harness."""
+        if judge is not None:  # the test and its expected values go to the judge only, never to the sample
+            data = json.dumps({k: v for k, v in job.items() if k not in JUDGE_ONLY}).encode()
         data = data if data is not None else json.dumps(job).encode()
         start = time.monotonic()
         result_r, result_w = os.pipe()
@@ -579,6 +607,8 @@ def _classify(messages: list[dict], timed_out: bool, output: str) -> tuple[str, 
 
 def main() -> None:
     slot = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    memory_mb = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
+    first_judge = sys.argv[3] if len(sys.argv) > 3 else "strict"
     sandbox.prctl(sandbox.PR_SET_PDEATHSIG, sandbox.SIGKILL)
     jobs = JobReader(os.dup(0))
     replies = os.dup(1)
@@ -595,6 +625,12 @@ def main() -> None:
     is_root = os.geteuid() == 0
     zygote: Zygote | None = None
     judge: JudgeProcess | None = None  # the strict judge, started with the first strict job
+    try:  # both started before any job is read (a failure here is retried with the first job)
+        zygote = Zygote(slot, is_root)
+        if first_judge == "strict":
+            judge = JudgeProcess(judge_uid(is_root, slot), memory_mb)
+    except Exception:  # noqa: BLE001
+        pass
     write_message(replies, {"ready": True})
     while True:
         data = jobs.next()
