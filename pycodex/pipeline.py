@@ -63,7 +63,7 @@ IMPORT_BACKEND = "import"  # runs stored from a samples file: nothing to generat
 DEFAULT_CHUNK = 16  # the llama backend decodes up to 16 sequences at once
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events (at most ~5/s)
 # Settings that change no result: a resume may override them.
-RUNTIME_FIELDS = ("workers", "n_gpu_layers", "threads", "ctx", "verbose")
+RUNTIME_FIELDS = ("workers", "n_gpu_layers", "threads", "ctx", "verbose", "servers", "server_slots", "server_timeout", "server_retries")
 
 
 @dataclass
@@ -88,6 +88,13 @@ class RunConfig:
     # own seed derive_seed(run seed, task id, chunk number). A resume regenerates at most the
     # stored siblings of a half-done chunk (discarded, never stored twice).
     chunk_size: int = DEFAULT_CHUNK
+    # backend "server": the endpoints (may change on resume), the model they serve, chat or raw completions
+    servers: list[str] = field(default_factory=list)
+    server_model: str | None = None
+    chat: bool = False
+    server_slots: int | None = None
+    server_timeout: float | None = None
+    server_retries: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -123,6 +130,20 @@ class RunConfig:
         for k in (*RUNTIME_FIELDS, "name", "ks"):
             d.pop(k, None)
         return d
+
+
+def server_options(config: RunConfig) -> dict[str, Any]:
+    """The server backend's options from a config (none for the other backends)."""
+    if config.backend != "server":
+        return {}
+    return {
+        "servers": list(config.servers),
+        "server_model": config.server_model,
+        "chat": config.chat,
+        "server_slots": config.server_slots,
+        "server_timeout": config.server_timeout,
+        "server_retries": config.server_retries,
+    }
 
 
 def derive_seed(run_seed: int, task_id: str, chunk: int) -> int:
@@ -294,6 +315,7 @@ class Pipeline:
                 verbose=config.verbose,
                 samples_file=config.samples_file,
                 problem_set=problem_set,
+                **server_options(config),
             )
         try:
             info = dict(self._backend.describe() or {})
@@ -306,6 +328,12 @@ class Pipeline:
             if stored_sha and new_sha and stored_sha != new_sha:
                 raise UserError(
                     f"run {self._resume_id} was generated with a different model (sha256 {stored_sha[:12]}…, now {new_sha[:12]}…): "
+                    "resuming would mix two models; start a new run"
+                )
+            stored_model = store.get_run(self._resume_id).model
+            if config.backend == "server" and stored_model and info.get("model") and _model_name(stored_model) != _model_name(info["model"]):
+                raise UserError(
+                    f"run {self._resume_id} was generated with model {stored_model!r}, but the server now serves {info['model']!r}: "
                     "resuming would mix two models; start a new run"
                 )
             self.session = store.begin_session(self._resume_id)
@@ -581,6 +609,7 @@ class Pipeline:
                 seconds=event.seconds,
                 seed=seed,
                 session=self.session,
+                reply=event.raw,
             )
             self._generated_keys.add((problem.task_id, index))
             with self._lock:
@@ -697,6 +726,11 @@ class _NoBackend:
 
     def close(self) -> None:
         pass
+
+
+def _model_name(model: str) -> str:
+    """A server's model id without the folder (llama-server names a model by its file's path)."""
+    return model.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _quiet_close(obj) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Iterable, Iterator
 from pycodex import __version__, locations
 from pycodex.errors import UserError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class RunStatus(StrEnum):
@@ -110,6 +110,8 @@ _MIGRATIONS: dict[int, list[str]] = {
     # v4: which judge gave each verdict ("strict": a trusted judge process; "classic": the test in the
     # sample's own process). Verdicts stored before v4 were all classic.
     4: ["ALTER TABLE results ADD COLUMN judge TEXT NOT NULL DEFAULT 'classic'"],
+    # v5: a chat model's whole reply beside the function body taken from it (NULL for completions).
+    5: ["ALTER TABLE samples ADD COLUMN reply TEXT"],
 }
 
 
@@ -195,6 +197,7 @@ class SampleRecord:
     judged_at: float | None = None
     judged_session: int | None = None
     judge: str | None = None  # "strict" or "classic": which judge gave the verdict
+    reply: str | None = None  # chat models: the raw reply the completion was extracted from
 
     @property
     def judged(self) -> bool:
@@ -572,14 +575,15 @@ class Store:
         seconds: float = 0.0,
         seed: int | None = None,
         session: int = 1,
+        reply: str | None = None,
     ) -> None:
         """Store one finished sample (committed at once). Storing the same (run, task, index) twice is an error."""
         with self._locked() as conn:
             try:
                 conn.execute(
                     """INSERT INTO samples (run_id, task_id, idx, completion, tokens, sum_logprob, mean_logprob,
-                       finish_reason, seconds, seed, created_at, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (run_id, task_id, index, completion, tokens, sum_logprob, mean_logprob, finish_reason, seconds, seed, time.time(), session),
+                       finish_reason, seconds, seed, created_at, session, reply) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (run_id, task_id, index, completion, tokens, sum_logprob, mean_logprob, finish_reason, seconds, seed, time.time(), session, reply),
                 )
             except sqlite3.IntegrityError as exc:
                 raise RuntimeError(f"sample {task_id}#{index} of run {run_id} is already stored ({exc})") from None
@@ -660,6 +664,7 @@ class Store:
             judged_at=row["r_created_at"],
             judged_session=row["r_session"],
             judge=row["r_judge"],
+            reply=row["reply"],
         )
 
     def samples(self, run_id: str, task_id: str | None = None) -> list[SampleRecord]:

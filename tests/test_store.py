@@ -114,6 +114,7 @@ def test_migrates_a_version_1_store(tmp_path):
         sample = store.samples(record.id)[0]
         assert sample.session == 1
         assert sample.judge == "classic"  # every verdict stored before the judge column was judged in-process
+        assert sample.reply is None  # v5: no chat reply for an old completion
 
 
 def test_each_verdict_records_its_judge(tmp_path):

@@ -6,10 +6,11 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 import typer
 
+from pycodex.cli import server_opts
 from pycodex.cli.common import JsonOption, JudgeOption, check_judge, ProblemsFileOption, console, print_json
 from pycodex.errors import UserError
 from pycodex.formatting import format_duration
@@ -251,6 +252,12 @@ def eval_command(
     ctx: Optional[int] = typer.Option(None, "--ctx", min=16, help="Context of each sequence in tokens, a prompt plus its completion (llama; default 2048)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Let llama.cpp print its own log."),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Samples of a problem generated in one batched call (default 16); each chunk has its own derived seed."),
+    servers: Optional[List[str]] = server_opts.ServerOption,
+    server_model: Optional[str] = server_opts.ServerModelOption,
+    chat: bool = server_opts.ChatOption,
+    server_slots: Optional[int] = server_opts.ServerSlotsOption,
+    server_timeout: Optional[float] = server_opts.ServerTimeoutOption,
+    server_retries: Optional[int] = server_opts.ServerRetriesOption,
 ) -> None:
     """Generate samples, execute them in the sandbox, store everything and report pass@k.
 
@@ -276,19 +283,26 @@ def eval_command(
             ]
             if ignored:
                 console(stderr=True).print(f"note: {', '.join(ignored)} ignored with --resume: the run keeps its stored settings")
+            urls = server_opts.check(servers) if servers else None
             config = RunConfig.from_dict(record.config).with_runtime(
-                workers=workers, threads=threads, n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose
+                workers=workers, threads=threads, n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose,
+                servers=urls, server_slots=server_slots, server_timeout=server_timeout, server_retries=server_retries,
             )
             pipeline = Pipeline(config, store=store, run_id=run_id)
         else:
+            urls = server_opts.check(servers, backend=backend, model=model, server_model=server_model, chat=chat)
             config, problem_set = build_config(
                 backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
                 n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k,
                 timeout=timeout, workers=workers, memory_limit=memory_limit, name=name, threads=threads,
                 n_gpu_layers=n_gpu_layers or 0, ctx=ctx, verbose=verbose, chunk_size=chunk_size, judge=judge,
             )
+            server_opts.apply(config, urls, server_model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries)
             pipeline = Pipeline(config, store=store, problem_set=problem_set)
-        finished = drive(pipeline, show_live=sys.stderr.isatty())
+        try:
+            finished = drive(pipeline, show_live=sys.stderr.isatty())
+        except server_opts.server_error() as exc:
+            raise server_opts.resume_hint(exc, pipeline.run_id) from None
         if as_json:
             print_json(finished_to_dict(finished, store.path, pipeline.config.judge if pipeline.config else None))
         else:
@@ -330,6 +344,12 @@ def sweep_command(
     ctx: Optional[int] = typer.Option(None, "--ctx", min=16, help="Context of each sequence in tokens (llama; default 2048)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Samples of a problem generated in one batched call (default 16); each chunk has its own derived seed."),
+    servers: Optional[List[str]] = server_opts.ServerOption,
+    server_model: Optional[str] = server_opts.ServerModelOption,
+    chat: bool = server_opts.ChatOption,
+    server_slots: Optional[int] = server_opts.ServerSlotsOption,
+    server_timeout: Optional[float] = server_opts.ServerTimeoutOption,
+    server_retries: Optional[int] = server_opts.ServerRetriesOption,
 ) -> None:
     """One run per temperature, then the paper's Figures 5-6: pass@k per temperature and the best temperature per k.
 
@@ -339,12 +359,14 @@ def sweep_command(
     from pycodex.store import Store
 
     temps = _parse_temperatures(temperatures)
+    urls = server_opts.check(servers, backend=backend, model=model, server_model=server_model, chat=chat)
     config, problem_set = build_config(
         backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
         n=n, temperature=temps[0], top_p=top_p, max_tokens=max_tokens, seed=seed, preset=None, k=k,
         timeout=timeout, workers=workers, memory_limit=memory_limit, name=None, threads=threads,
         n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose, chunk_size=chunk_size, judge=judge,
     )
+    server_opts.apply(config, urls, server_model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries)
     show_live = sys.stderr.isatty()
     err = console(stderr=True)
     with Store(db) as store:
@@ -354,7 +376,10 @@ def sweep_command(
                 err.print(f"T={temperature}: {action}")
             return drive(pipeline, show_live=show_live, label=f"T={temperature} ")
 
-        result = sweep_mod.run_sweep(store, config, temps, name_prefix=name, problem_set=problem_set, runner=run_one)
+        try:
+            result = sweep_mod.run_sweep(store, config, temps, name_prefix=name, problem_set=problem_set, runner=run_one)
+        except server_opts.server_error() as exc:
+            raise server_opts.ServerStopped(f"{exc}; every sample already generated is stored: run the same sweep again to finish it") from None
         if as_json:
             print_json(result.to_dict())
         else:

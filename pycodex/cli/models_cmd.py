@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -12,12 +12,18 @@ from pycodex.cli.common import JsonOption, console, print_json
 def models_command(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Check this GGUF file instead of the default choice."),
     as_json: bool = JsonOption,
+    servers: Optional[List[str]] = typer.Option(None, "--server", help="List the models this OpenAI-compatible server serves instead (repeatable)."),
 ) -> None:
     """Which model solve and eval would use, where it is, its size, sha256 and quantization.
 
     The rule: --model, then PYCODEX_MODEL, then the config's `model`, then the bundled Gemma 3 270M.
+    With --server URL: the models that server serves (the names --server-model takes).
     """
     import sys
+
+    if servers:
+        _server_models(servers, as_json)
+        return
 
     from pycodex.generation.models import MODEL_ENV, model_sha256, model_summary, resolve_model
 
@@ -50,6 +56,28 @@ def models_command(
     ]
     for key, value in rows:
         table.add_row(key, value)
+    console().print(table)
+
+
+def _server_models(servers: list[str], as_json: bool) -> None:
+    from rich.table import Table
+
+    from pycodex.generation.server import list_models, normalize_url
+
+    listed = []
+    for url in servers:
+        base = normalize_url(url)
+        listed.append({"server": base, "models": list_models(base)})
+    if as_json:
+        print_json(listed)
+        return
+    table = Table()
+    table.add_column("server", style="cyan", no_wrap=True)
+    table.add_column("model (--server-model)", overflow="fold")
+    table.add_column("owned by")
+    for entry in listed:
+        for m in entry["models"] or [{"id": "(none)"}]:
+            table.add_row(entry["server"], str(m.get("id")), str(m.get("owned_by") or "-"))
     console().print(table)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
+from pycodex.cli import server_opts
 from pycodex.cli.common import JsonOption, JudgeOption, check_judge, console, print_json
 from pycodex.errors import UserError
 
@@ -54,6 +55,12 @@ def solve_command(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Let llama.cpp print its own log."),
     judge: str = JudgeOption,
     as_json: bool = JsonOption,
+    servers: Optional[List[str]] = server_opts.ServerOption,
+    server_model: Optional[str] = server_opts.ServerModelOption,
+    chat: bool = server_opts.ChatOption,
+    server_slots: Optional[int] = server_opts.ServerSlotsOption,
+    server_timeout: Optional[float] = server_opts.ServerTimeoutOption,
+    server_retries: Optional[int] = server_opts.ServerRetriesOption,
 ) -> None:
     """Write a function from its docstring, checked on its own >>> examples.
 
@@ -69,14 +76,20 @@ def solve_command(
         n, temperature = 1, 0.0
     params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed).validate()
 
+    urls = server_opts.check(servers, model=model or hf_repo, server_model=server_model, chat=chat)
     view = LiveView(params.n)
     with view:
-        view.status("loading the model")
-        from pycodex.generation.factory import create_llama_backend
+        view.status("connecting to the server" if urls else "loading the model")
+        if urls:
+            from pycodex.generation.server import ServerBackend
 
-        backend = create_llama_backend(
-            model=model, hf_repo=hf_repo, hf_file=hf_file, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose
-        )
+            backend = ServerBackend(urls, model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries)
+        else:
+            from pycodex.generation.factory import create_llama_backend
+
+            backend = create_llama_backend(
+                model=model, hf_repo=hf_repo, hf_file=hf_file, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose
+            )
         try:
             from pycodex.solve import solve
 

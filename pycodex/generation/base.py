@@ -63,6 +63,7 @@ class SampleFinished:
     sum_logprob: float  # sum of log p(token) under the model, temperature 1 (log-softmax of raw logits)
     mean_logprob: float  # sum_logprob / tokens (0.0 when tokens == 0)
     seconds: float
+    raw: str | None = None  # chat models: the whole reply; `completion` is the function body taken from it
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pycodex.errors import UserError
 from pycodex.generation.base import Backend
 
-BACKEND_KINDS = ("llama", "canonical", "samples")
+BACKEND_KINDS = ("llama", "canonical", "samples", "server")
 
 
 def create_backend(
@@ -18,6 +18,12 @@ def create_backend(
     verbose: bool = False,
     samples_file: str | None = None,
     problem_set=None,
+    servers: list[str] | None = None,
+    server_model: str | None = None,
+    chat: bool = False,
+    server_slots: int | None = None,
+    server_timeout: float | None = None,
+    server_retries: int | None = None,
 ) -> Backend:
     if kind == "canonical":
         from pycodex.generation.replay import CanonicalBackend
@@ -30,6 +36,14 @@ def create_backend(
         if not samples_file:
             raise UserError("the samples backend needs --samples-file FILE.jsonl")
         return SamplesBackend(samples_file, problem_set)
+    if kind == "server":
+        from pycodex.generation.server import ServerBackend
+
+        if not servers:
+            raise UserError("the server backend needs --server URL")
+        return ServerBackend(
+            servers, model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries
+        )
     if kind == "llama":
         return create_llama_backend(model=model, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose)
     raise UserError(f"unknown backend {kind!r}: choose one of {', '.join(BACKEND_KINDS)}")

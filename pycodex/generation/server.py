@@ -1,0 +1,723 @@
+"""Generation on OpenAI-compatible inference servers: llama-server, vLLM, Ollama, llama_cpp.server.
+
+`ServerBackend(["http://gpu1:8080/v1", "http://gpu2:8080/v1"])` is a backend like the llama one
+(`generate()`, `generate_many()`, `describe()`, `close()`), so the pipeline, the store, resume and
+the TUI work unchanged.
+
+- **One request per sample**, `n: 1`, with a seed of its own derived from the chunk's seed and the
+  sample's index (`sample_seed`). Not every server honours `n > 1` (llama_cpp.server ignores it and
+  answers one choice), one request per sample spreads evenly over slots and endpoints, and a resume
+  asks for exactly the missing samples.
+- **The paper's sampling, sent explicitly**: temperature, top_p, max_tokens, the five stops, the seed,
+  and `UNTRUNCATED`: the knobs llama-server and llama_cpp.server otherwise apply by default (top_k 40,
+  min_p 0.05, a repeat penalty) set to their off values. `describe()` records the exact request, so the
+  run record says what was sent.
+- **Log-probs from the API** (`logprobs: 1`; both the completions format, `token_logprobs`, and the
+  chat format, `content[].logprob`, are read): the sum and mean log-prob of each sample. A server
+  that cannot give them is found by the start-up probe: samples then carry log-prob 0 and the run
+  record says `logprobs: false`.
+- **Many requests in flight**: each endpoint takes as many as it has slots (llama-server's
+  `/props` says `total_slots`; otherwise `--server-slots`, default `DEFAULT_SLOTS`); a sample goes to
+  the least busy endpoint that is up.
+- **Retries**: a connection error, a timeout, 429 or 5xx puts the endpoint down for a backoff
+  (0.5 s doubling to 30 s, or the server's Retry-After) and the request goes to another endpoint or
+  waits. A down endpoint gets one request at a time (the probe) once its backoff is over; a success
+  brings it back (it rejoins). When every endpoint has failed more than `retries` times in a row the
+  stream stops with a `ServerError`: every sample already yielded is stored, `--resume` finishes the
+  run. Any other 4xx is a `ServerError` at once, with the server's own message.
+
+The HTTP client is httpx (asyncio, one event loop on a thread of its own per backend); the
+generator the pipeline reads runs on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Iterable, Iterator, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+from pycodex.errors import UserError
+from pycodex.generation.base import (
+    FINISH_LENGTH,
+    FINISH_STOP,
+    GenerationEvent,
+    SampleFinished,
+    SamplingParams,
+    TextDelta,
+    cut_at_stop,
+)
+
+log = logging.getLogger("pycodex.server")
+
+DEFAULT_SLOTS = 4  # requests in flight per endpoint when the server does not say how many slots it has
+DEFAULT_TIMEOUT = 600.0  # seconds to wait for one answer (a queued request waits for a slot first)
+DEFAULT_RETRIES = 8  # consecutive failures of every endpoint before the stream gives up (~90 s of backoff)
+CONNECT_TIMEOUT = 10.0
+BACKOFF_START = 0.5
+BACKOFF_CAP = 30.0
+API_KEY_ENV = "PYCODEX_API_KEY"  # sent as `Authorization: Bearer ...` (vLLM and llama-server --api-key)
+
+# Sampling knobs that servers default to values which truncate or distort the distribution; the paper
+# samples from the full softmax at temperature T, then nucleus top_p, nothing else.
+UNTRUNCATED: dict[str, Any] = {
+    "top_k": 0,  # llama-server / llama_cpp.server default 40; vLLM: 0 (or -1) means off
+    "min_p": 0.0,  # llama-server / llama_cpp.server default 0.05
+    "repeat_penalty": 1.0,  # llama.cpp's name (llama_cpp.server default 1.1)
+    "repetition_penalty": 1.0,  # vLLM's name
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+    "typical_p": 1.0,
+    "mirostat": 0,  # llama-server
+    "mirostat_mode": 0,  # llama_cpp.server
+}
+LOGPROBS_FIELD = 1  # `logprobs: 1`: the sampled token's log-prob (llama-server returns none for 0)
+
+CHAT_PATH = "/chat/completions"
+COMPLETIONS_PATH = "/completions"
+
+
+class ServerError(UserError):
+    """The servers failed (after retries, or with an answer no retry can fix): one line, exit 1."""
+
+    exit_code = 1
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class _Fatal(Exception):
+    pass
+
+
+def normalize_url(text: str) -> str:
+    """A --server value as the API's base URL: http(s)://host[:port]/path, no trailing slash; a bare
+    host gets /v1, and a pasted .../completions endpoint is cut back to its base."""
+    value = text.strip()
+    bad = UserError(f"bad --server {text!r}: expected an OpenAI-compatible base URL like http://127.0.0.1:8080/v1")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise bad from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise bad
+    path = parts.path.rstrip("/")
+    for suffix in (CHAT_PATH, COMPLETIONS_PATH, "/models"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    return urlunsplit((parts.scheme, parts.netloc, path or "/v1", "", ""))
+
+
+def sample_seed(chunk_seed: int | None, index: int) -> int | None:
+    """Sample `index` of a chunk: its own seed, a stable hash of (chunk seed, index), 31 bits."""
+    if chunk_seed is None:
+        return None
+    digest = hashlib.sha256(f"{chunk_seed}\x00{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def describe_error(exc: BaseException, timeout: float | None = None) -> str:
+    """An httpx exception as a few words a user understands."""
+    import httpx
+
+    text = str(exc)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no answer to the connection within {CONNECT_TIMEOUT:g}s"
+    if isinstance(exc, httpx.ConnectError):
+        low = " ".join(_causes(exc)).lower()
+        if "refused" in low:
+            return "connection refused"
+        if "name or service" in low or "nodename" in low or "getaddrinfo" in low or "name resolution" in low:
+            return "unknown host"
+        return f"cannot connect ({text or type(exc).__name__})"
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
+        return f"no answer within {timeout:g}s" if timeout else "no answer in time"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server closed the connection without an answer"
+    if isinstance(exc, httpx.ReadError):
+        return f"the connection broke ({text or type(exc).__name__})"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _causes(exc: BaseException, depth: int = 0) -> list[str]:
+    """The messages of an exception and of what caused it (asyncio connects report "All connection
+    attempts failed" with the refusal in an exception group underneath)."""
+    out = [str(exc)]
+    if isinstance(exc, OSError) and exc.errno == errno.ECONNREFUSED:
+        out.append("connection refused")
+    if depth < 5:
+        for inner in (exc.__cause__, exc.__context__, *getattr(exc, "exceptions", ())):
+            if inner is not None and inner is not exc:
+                out.extend(_causes(inner, depth + 1))
+    return out
+
+
+def _server_message(response) -> str:
+    """The error message a server put in its answer (OpenAI's {"error": {"message"}}, FastAPI's
+    {"detail"}, or the text), on one line and short."""
+    message = ""
+    try:
+        data = response.json()
+    except Exception:
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):
+            message = str(error.get("message") or "")
+        elif isinstance(error, str):
+            message = error
+        if not message and "detail" in data:
+            message = str(data["detail"])
+        if not message and "message" in data:
+            message = str(data["message"])
+    if not message:
+        try:
+            message = response.text
+        except Exception:
+            message = ""
+    message = " ".join(message.split())
+    return message[:200] + ("…" if len(message) > 200 else "")
+
+
+def _status_line(response) -> str:
+    message = _server_message(response)
+    return f"HTTP {response.status_code}" + (f": {message}" if message else "")
+
+
+def _retry_after(response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, min(float(value), BACKOFF_CAP)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def token_logprobs(logprobs: Any) -> list[float] | None:
+    """The sampled tokens' log-probs from a choice's `logprobs`, in either API format, or None."""
+    if not isinstance(logprobs, dict):
+        return None
+    values = logprobs.get("token_logprobs")
+    if isinstance(values, list):
+        return [float(v) for v in values if isinstance(v, (int, float))]
+    content = logprobs.get("content")
+    if isinstance(content, list):
+        return [float(c["logprob"]) for c in content if isinstance(c, dict) and isinstance(c.get("logprob"), (int, float))]
+    return None
+
+
+def _root(url: str) -> str:
+    """The server's root (llama-server serves /props beside /v1)."""
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+@dataclass
+class Endpoint:
+    url: str
+    slots: int = DEFAULT_SLOTS
+    slots_from: str = "default"  # "props" (llama-server's total_slots), "--server-slots" or "default"
+    models: list[str] = field(default_factory=list)
+    model: str | None = None  # the model id sent in requests
+    owned_by: str | None = None
+    busy: int = 0
+    failures: int = 0  # consecutive failures; 0 = up
+    down_until: float = 0.0
+    probing: bool = False
+    last_error: str | None = None
+    completed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "slots": self.slots,
+            "slots_from": self.slots_from,
+            "model": self.model,
+            "models": list(self.models),
+            "owned_by": self.owned_by,
+        }
+
+
+@dataclass
+class _Job:
+    key: Hashable
+    index: int
+    prompt: str
+    params: SamplingParams
+    seed: int | None
+    attempts: int = 0
+
+
+def list_models(url: str, *, timeout: float = 30.0, api_key: str | None = None) -> list[dict[str, Any]]:
+    """GET /models of one server: [{"id", "owned_by", ...}]; one-line UserError when it cannot."""
+    import httpx
+
+    base = normalize_url(url)
+    with httpx.Client(timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT), headers=_headers(api_key)) as client:
+        return _get_models(client, base, timeout)
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _get_models(client, base: str, timeout: float) -> list[dict[str, Any]]:
+    import httpx
+
+    try:
+        response = client.get(base + "/models")
+    except httpx.HTTPError as exc:
+        raise UserError(f"cannot reach the server at {base}: {describe_error(exc, timeout)}") from None
+    if response.status_code in (401, 403):
+        raise UserError(f"server {base} refused the request ({_status_line(response)}): set {API_KEY_ENV} to its API key")
+    if response.status_code != 200:
+        raise UserError(
+            f"{base} is not an OpenAI-compatible server (GET {base}/models: {_status_line(response)}): "
+            "give the API's base URL, e.g. http://host:8080/v1"
+        )
+    try:
+        data = response.json()
+        models = [m for m in data["data"] if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    except Exception:
+        raise UserError(f"{base} is not an OpenAI-compatible server (GET {base}/models did not answer a model list)") from None
+    return models
+
+
+class ServerBackend:
+    """Samples from one or more OpenAI-compatible servers serving the same model."""
+
+    name = "server"
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        model: str | None = None,
+        chat: bool = False,
+        slots: int | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        api_key: str | None = None,
+        backoff_start: float = BACKOFF_START,
+    ):
+        import httpx
+
+        if not urls:
+            raise UserError("no --server given")
+        if slots is not None and slots < 1:
+            raise UserError(f"bad --server-slots {slots}: must be at least 1")
+        if timeout is not None and not timeout > 0:
+            raise UserError(f"bad --server-timeout {timeout}: must be a positive number of seconds")
+        if retries is not None and retries < 0:
+            raise UserError(f"bad --server-retries {retries}: must be 0 or more")
+        unique: list[str] = []
+        for url in urls:
+            base = normalize_url(url)
+            if base not in unique:
+                unique.append(base)
+        self.endpoints = [Endpoint(u) for u in unique]
+        self.requested_model = model
+        self.chat = chat
+        self.slots = slots
+        self.timeout = timeout or DEFAULT_TIMEOUT
+        self.retries = DEFAULT_RETRIES if retries is None else retries
+        self.backoff_start = backoff_start
+        self._headers = _headers(api_key)
+        self.logprobs = True
+        self.warnings: list[str] = []
+        self._httpx_version = httpx.__version__
+        self._preflight()
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="pycodex-server-client", daemon=True)
+        self._thread.start()
+        self._client: httpx.AsyncClient | None = None
+        self._cond: asyncio.Condition | None = None
+        self._call(self._setup())
+        self._futures: set = set()
+        self._closed = False
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    @property
+    def capacity(self) -> int:
+        return sum(e.slots for e in self.endpoints)
+
+    @property
+    def model(self) -> str | None:
+        return self.requested_model or next((e.model for e in self.endpoints if e.model), None)
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        log.warning(message)
+
+    def _preflight(self) -> None:
+        """Every endpoint's models and slots, then one 1-token request: a wrong URL, a refused
+        connection or a server without the endpoint is one line here, before a run is created."""
+        import httpx
+
+        unreachable: dict[str, str] = {}
+        with httpx.Client(timeout=httpx.Timeout(30.0, connect=CONNECT_TIMEOUT), headers=self._headers) as client:
+            for e in self.endpoints:
+                try:
+                    models = _get_models(client, e.url, 30.0)
+                except UserError as exc:
+                    if str(exc).startswith("cannot reach"):
+                        unreachable[e.url] = str(exc).split(": ", 1)[-1]
+                        e.failures, e.down_until, e.last_error = 1, time.monotonic() + self.backoff_start, unreachable[e.url]
+                        e.slots, e.slots_from = (self.slots, "--server-slots") if self.slots else (DEFAULT_SLOTS, "default")
+                        continue
+                    raise
+                e.models = [m["id"] for m in models]
+                e.owned_by = next((str(m.get("owned_by")) for m in models if m.get("owned_by")), None)
+                e.model = self._choose_model(e)
+                self._read_slots(client, e)
+            live = [e for e in self.endpoints if e.failures == 0]
+            if not live:
+                if len(unreachable) == 1:
+                    url, why = next(iter(unreachable.items()))
+                    raise UserError(f"cannot reach the server at {url}: {why}")
+                raise UserError("cannot reach any server: " + "; ".join(f"{u} ({w})" for u, w in unreachable.items()))
+            for url, why in unreachable.items():
+                self._warn(f"server {url} is not reachable ({why}); the others start, it joins when it answers")
+            fallback = live[0].model
+            for e in self.endpoints:
+                e.model = e.model or fallback
+            names = {os.path.basename(e.model or "") for e in live}
+            if len(names) > 1:
+                self._warn(f"the servers name their models differently ({', '.join(sorted(names))}): make sure they serve the same model")
+            self._probe(client, live[0])
+
+    def _choose_model(self, e: Endpoint) -> str | None:
+        if self.requested_model is not None:
+            if e.models and self.requested_model not in e.models:
+                raise UserError(f"server {e.url} does not serve model {self.requested_model!r} (it serves: {', '.join(e.models)})")
+            return self.requested_model
+        if len(e.models) > 1:
+            raise UserError(f"server {e.url} serves several models ({', '.join(e.models)}): choose one with --server-model NAME")
+        return e.models[0] if e.models else None
+
+    def _read_slots(self, client, e: Endpoint) -> None:
+        if self.slots:
+            e.slots, e.slots_from = self.slots, "--server-slots"
+            return
+        try:
+            response = client.get(_root(e.url) + "/props")
+            total = response.json().get("total_slots") if response.status_code == 200 else None
+        except Exception:
+            total = None
+        if isinstance(total, int) and total > 0:
+            e.slots, e.slots_from = total, "props"
+
+    def _probe(self, client, e: Endpoint) -> None:
+        import httpx
+
+        params = SamplingParams(n=1, temperature=0.0, max_tokens=1, stop=())
+        path = CHAT_PATH if self.chat else COMPLETIONS_PATH
+        url = e.url + path
+        first_error = ""
+        for with_logprobs in (True, False):
+            body = self.request_body(e, "def f():\n", params, None, logprobs=with_logprobs)
+            try:
+                response = client.post(url, json=body)
+            except httpx.HTTPError as exc:
+                raise UserError(f"server {e.url} did not answer a 1-token request to {path}: {describe_error(exc, 30.0)}") from None
+            if response.status_code in (404, 405):
+                hint = "" if self.chat else " (a chat-only server? try --chat)"
+                raise UserError(f"server {e.url} has no {path} endpoint ({_status_line(response)}){hint}")
+            if response.status_code == 200:
+                try:
+                    choice = response.json()["choices"][0]
+                except Exception:
+                    raise UserError(f"server {e.url} answered {path} without choices: not an OpenAI-compatible server") from None
+                if with_logprobs and token_logprobs(choice.get("logprobs")) is None:
+                    break  # answered, but without log-probs
+                self.logprobs = with_logprobs
+                if not with_logprobs:
+                    self._warn(self._no_logprobs(e, first_error))
+                return
+            first_error = _status_line(response)
+            if not with_logprobs or 400 <= response.status_code < 500 and response.status_code not in (400, 422):
+                raise UserError(f"server {e.url} refused a 1-token request to {path}: {first_error}")
+        self.logprobs = False
+        self._warn(self._no_logprobs(e, "no logprobs in its answer"))
+
+    @staticmethod
+    def _no_logprobs(e: Endpoint, why: str) -> str:
+        return (
+            f"server {e.url} gives no log-probs ({why}): samples are stored with log-prob 0, so ranking by mean "
+            "log-prob is off (llama_cpp.server needs --logits_all True)"
+        )
+
+    async def _setup(self) -> None:
+        import httpx
+
+        limits = httpx.Limits(max_connections=self.capacity + len(self.endpoints), max_keepalive_connections=self.capacity + len(self.endpoints))
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT), limits=limits, headers=self._headers
+        )
+        self._cond = asyncio.Condition()
+
+    def _call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def request_body(self, e: Endpoint, prompt: str, params: SamplingParams, seed: int | None, *, logprobs: bool | None = None) -> dict[str, Any]:
+        """The JSON sent for one sample: the paper's sampling, stated in full."""
+        body: dict[str, Any] = {}
+        if e.model:
+            body["model"] = e.model
+        if self.chat:
+            from pycodex.generation.chat import chat_message
+
+            body["messages"] = [{"role": "user", "content": chat_message(prompt)}]
+        else:
+            body["prompt"] = prompt
+            body["stop"] = list(params.stop)
+        body.update(
+            {
+                "max_tokens": params.max_tokens,
+                "temperature": params.temperature,
+                "top_p": params.top_p,
+                "n": 1,
+                "stream": False,
+                **UNTRUNCATED,
+            }
+        )
+        if seed is not None:
+            body["seed"] = seed
+        if self.logprobs if logprobs is None else logprobs:
+            if self.chat:
+                body["logprobs"] = True
+                body["top_logprobs"] = 0
+            else:
+                body["logprobs"] = LOGPROBS_FIELD
+        return body
+
+    async def _acquire(self) -> tuple[Endpoint, bool]:
+        """An endpoint with a free slot (the least busy of those up), or a down one whose backoff is
+        over, as its single probe. Returns (endpoint, is_probe)."""
+        assert self._cond is not None
+        async with self._cond:
+            while True:
+                now = time.monotonic()
+                up = [e for e in self.endpoints if e.failures == 0 and e.busy < e.slots]
+                if up:
+                    chosen = min(up, key=lambda e: (e.busy / e.slots, e.busy))
+                    chosen.busy += 1
+                    return chosen, False
+                for e in self.endpoints:
+                    if e.failures and not e.probing and e.down_until <= now:
+                        e.probing = True
+                        e.busy += 1
+                        return e, True
+                waits = [e.down_until - now for e in self.endpoints if e.failures and not e.probing]
+                try:
+                    await asyncio.wait_for(self._cond.wait(), timeout=max(0.01, min(waits)) if waits else None)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _release(self, e: Endpoint, probe: bool, error: _Retryable | None, answered: bool = True) -> None:
+        """Free the slot; an answer brings a down endpoint back, a retryable error drops it."""
+        assert self._cond is not None
+        async with self._cond:
+            e.busy -= 1
+            if probe:
+                e.probing = False
+            if not answered:
+                pass
+            elif error is None:
+                if e.failures:
+                    log.warning(f"server {e.url} answers again: it rejoins")
+                e.failures, e.last_error = 0, None
+                e.completed += 1
+            elif probe or e.failures == 0:  # the first failure of an outage, or a failed probe: back off further
+                e.failures += 1
+                e.last_error = str(error)
+                wait = error.retry_after if error.retry_after is not None else min(BACKOFF_CAP, self.backoff_start * 2 ** (e.failures - 1))
+                e.down_until = time.monotonic() + wait * random.uniform(0.9, 1.1)
+                log.warning(f"server {e.url}: {error}; dropped for {wait:.1f}s")
+            self._cond.notify_all()
+
+    def _gave_up(self) -> str | None:
+        if all(e.failures > self.retries for e in self.endpoints):
+            parts = [f"{e.url}: {e.last_error} ({e.failures} failures in a row)" for e in self.endpoints]
+            return ("the server failed: " if len(parts) == 1 else "every server failed: ") + "; ".join(parts)
+        return None
+
+    async def _post(self, e: Endpoint, job: _Job) -> dict[str, Any]:
+        import httpx
+
+        assert self._client is not None
+        path = CHAT_PATH if self.chat else COMPLETIONS_PATH
+        body = self.request_body(e, job.prompt, job.params, job.seed)
+        try:
+            response = await self._client.post(e.url + path, json=body)
+        except httpx.HTTPError as exc:
+            raise _Retryable(describe_error(exc, self.timeout)) from None
+        status = response.status_code
+        if status == 429 or status >= 500 or status == 408:
+            raise _Retryable(_status_line(response), _retry_after(response) if status == 429 else None)
+        if status != 200:
+            raise _Fatal(f"server {e.url} refused a request to {path}: {_status_line(response)}")
+        try:
+            data = response.json()
+            choice = data["choices"][0]
+            if not isinstance(choice, dict):
+                raise TypeError
+        except Exception:
+            raise _Retryable("the server answered without a choice") from None
+        return data
+
+    async def _run_job(self, job: _Job) -> SampleFinished:
+        while True:
+            e, probe = await self._acquire()
+            started = time.perf_counter()
+            error: _Retryable | None = None
+            try:
+                data = await self._post(e, job)
+            except _Retryable as exc:
+                error = exc
+            except _Fatal as exc:
+                await self._release(e, probe, None)
+                raise ServerError(str(exc)) from None
+            except BaseException:  # cancelled
+                await self._release(e, probe, None, answered=False)
+                raise
+            await self._release(e, probe, error)
+            if error is None:
+                return self._finished(job, data, time.perf_counter() - started)
+            job.attempts += 1
+            reason = self._gave_up()
+            if reason is None and job.attempts > 3 * (self.retries + 1):
+                reason = f"one request failed {job.attempts} times ({e.url}: {error})"
+            if reason is not None:
+                raise ServerError(reason)
+
+    def _finished(self, job: _Job, data: dict[str, Any], seconds: float) -> SampleFinished:
+        choice = data["choices"][0]
+        reason = choice.get("finish_reason")
+        raw = None
+        if self.chat:
+            from pycodex.generation.chat import extract_body
+
+            raw = str((choice.get("message") or {}).get("content") or "")
+            text = extract_body(raw, job.prompt)
+        else:
+            text = str(choice.get("text") or "")
+        completion, cut = cut_at_stop(text, job.params.stop)
+        finish = FINISH_LENGTH if reason == "length" and not cut else FINISH_STOP
+        values = token_logprobs(choice.get("logprobs")) if self.logprobs else None
+        if values:
+            tokens, total = len(values), sum(values)
+        else:
+            usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+            tokens, total = int(usage.get("completion_tokens") or 0), 0.0
+        return SampleFinished(
+            index=job.index,
+            completion=completion,
+            finish_reason=finish,
+            tokens=tokens,
+            sum_logprob=total,
+            mean_logprob=total / len(values) if values else 0.0,
+            seconds=seconds,
+            raw=raw,
+        )
+
+    # -- the Backend interface -------------------------------------------------------------
+
+    def generate(self, prompt: str, params: SamplingParams, task_id: str | None = None) -> Iterator[GenerationEvent]:
+        for _key, event in self.generate_many([(None, prompt, params, None)]):
+            yield event
+
+    def generate_many(self, requests: Iterable, keep_token_ids: bool = False) -> Iterator[tuple[Hashable, GenerationEvent]]:
+        """(key, event) for every request, pulled lazily: about two samples per slot are sent or
+        queued at any time; each sample's events come when its answer does (in any order)."""
+        if self._closed:
+            raise RuntimeError("the server backend is closed")
+        results: queue.Queue = queue.Queue()
+        futures: set = set()
+        source = iter(requests)
+        exhausted = False
+
+        def done(future, key) -> None:
+            if not future.cancelled():
+                exc = future.exception()
+                results.put((future, key, exc if exc is not None else future.result()))
+
+        try:
+            while True:
+                while not exhausted and len(futures) < 2 * self.capacity:
+                    try:
+                        request = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    key, prompt, params = request[0], request[1], request[2]
+                    indices = request[3] if len(request) > 3 and request[3] is not None else range(params.n)
+                    for j in indices:
+                        job = _Job(key, j, prompt, params, sample_seed(params.seed, j))
+                        future = asyncio.run_coroutine_threadsafe(self._run_job(job), self._loop)
+                        futures.add(future)
+                        future.add_done_callback(lambda f, k=key: done(f, k))
+                if not futures:
+                    return
+                future, key, item = results.get()
+                futures.discard(future)
+                if isinstance(item, BaseException):
+                    raise item
+                if item.completion:
+                    yield key, TextDelta(item.index, item.completion)
+                yield key, item
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def describe(self) -> dict[str, Any]:
+        probe = Endpoint("")
+        probe.model = self.model
+        body = self.request_body(probe, "", SamplingParams(), None)
+        sent = {k: v for k, v in body.items() if k not in ("prompt", "messages", "model", "max_tokens", "temperature", "top_p", "stop")}
+        return {
+            "kind": self.name,
+            "model": self.model,
+            "api": "chat" if self.chat else "completions",
+            "endpoints": [e.to_dict() for e in self.endpoints],
+            "request": {
+                **sent,
+                "seed": "per sample: sha256(chunk seed, sample index), 31 bits",
+                "stop": "none sent; the paper's stops cut the extracted body" if self.chat else "the run's stop sequences",
+            },
+            "one_request_per_sample": True,
+            "logprobs": self.logprobs,
+            "timeout_seconds": self.timeout,
+            "retries": self.retries,
+            "client": f"httpx {self._httpx_version}",
+            "warnings": list(self.warnings),
+        }
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._client is not None:
+                self._call(self._client.aclose())
+        except Exception:
+            pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()
