@@ -29,7 +29,8 @@ def report_command(
     Figure 8: BLEU against the canonical solution, correct vs wrong samples.
     """
     from pycodex.errors import UserError
-    from pycodex.report import build_report, render_compare, render_report
+    from pycodex.report import build_report
+    from pycodex.report_render import render_compare, render_report
     from pycodex.store import Store
 
     if bootstrap < 0:
