@@ -320,7 +320,7 @@ def test_false_pass_attempts_fail_but_honest_samples_still_pass():
         strict = executor.run(items)
     reasons = [".Yes", ".P", " numpy.int64", " collections.Counter"]
     for verdict, reason in zip(strict, reasons):
-        assert verdict.status == "failed" and f"returned an object of type" in verdict.detail, verdict
+        assert verdict.status == "failed" and "returned an object of type" in verdict.detail, verdict
         assert f"{reason}, which is not plain data" in verdict.detail, verdict
 
 

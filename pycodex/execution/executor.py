@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from pycodex.execution import limits
-from pycodex.execution.verdict import CRASHED, JUDGES, STRICT, Verdict, program_parts
+from pycodex.execution.verdict import CRASHED, STRICT, Verdict, program_parts
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execution.worker import main; main()"

@@ -345,7 +345,7 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
         function = namespace[entry_point]
     except BaseException as exc:  # noqa: BLE001
         _flush(streams)
-        reply(("error", "out of memory" if isinstance(exc, MemoryError) else "failed", _safe_text(lambda: describe(exc, 0, []))))
+        reply(("error", "out of memory" if isinstance(exc, MemoryError) else "failed", _safe_text(describe, exc, 0, [])))
         exit_(0)
     reply(("ready",))
     while True:
@@ -367,7 +367,7 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
         except NotPlain as exc:
             message = encode(("notplain", str(exc)))
         except BaseException as exc:  # noqa: BLE001 - e.g. MemoryError while encoding
-            message = _raised(exc, encode)
+            message = encode(_raised(exc, encode))
         _flush(streams)
         try:
             write_frame(reply_fd, message)
@@ -375,9 +375,9 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
             exit_(0)
 
 
-def _safe_text(make) -> str:
+def _safe_text(make, *args) -> str:
     try:
-        return str(make())[:2000]
+        return str(make(*args))[:2000]
     except BaseException:  # noqa: BLE001 - a __str__ that raises
         return "an exception that could not be described"
 
@@ -385,7 +385,7 @@ def _safe_text(make) -> str:
 def _raised(exc: BaseException, encode) -> tuple:
     """("raise", type name, args if plain, message): what the judge rebuilds the exception from."""
     name = _safe_text(lambda: type(exc).__name__)
-    message = _safe_text(lambda: exc)
+    message = _safe_text(str, exc)
     try:
         args = exc.args if type(exc.args) is tuple else None
         if args is not None and len(encode(args)) > 4096:

@@ -198,7 +198,7 @@ def judge(job: dict, call_fd: int, reply_fd: int) -> dict:
 
 
 def _aborted(channel: Channel, exc: BaseException | None = None, offset: int = 0, test: str = "") -> dict:
-    kind, detail = channel.abort
+    kind, detail = channel.abort or ("failed", "the channel to the sample broke")
     if kind != "gone" and isinstance(exc, _Abort):
         detail = describe(exc, offset, test.splitlines(), text=detail)
     return {"kind": kind, "detail": detail}

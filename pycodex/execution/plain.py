@@ -103,7 +103,7 @@ def encode(value) -> bytes:
     return data
 
 
-_CONTAINER_TAGS = {list: _LIST, tuple: _TUPLE, dict: _DICT, set: _SET, frozenset: _FROZENSET}
+_CONTAINER_TAGS: dict[type, bytes] = {list: _LIST, tuple: _TUPLE, dict: _DICT, set: _SET, frozenset: _FROZENSET}
 
 
 def _type_name(cls) -> str:
