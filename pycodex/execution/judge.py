@@ -226,7 +226,7 @@ def _drop_privileges(uid: int | None, memory_mb: int) -> None:
 def _main(sock: socket.socket, uid: int | None, memory_mb: int) -> None:
     """J: drop privileges, then judge one job after another. Never returns."""
     from pycodex.execution import sandbox
-    from pycodex.execution.worker import _recv_job, write_message
+    from pycodex.execution.wire import recv_job, write_message
 
     try:
         sandbox.prctl(sandbox.PR_SET_PDEATHSIG, sandbox.SIGKILL)
@@ -241,7 +241,7 @@ def _main(sock: socket.socket, uid: int | None, memory_mb: int) -> None:
         _drop_privileges(uid, memory_mb)
         write_message(keep, {"ready": True})
         while True:
-            received = _recv_job(sock)
+            received = recv_job(sock)
             if received is None:
                 os._exit(0)
             body, fds = received
@@ -284,13 +284,13 @@ class JudgeProcess:
 
     def read_messages(self) -> list[dict] | None:
         """What J has said (call when its socket is readable); None when J is gone."""
-        from pycodex.execution.worker import _frames
+        from pycodex.execution.wire import read_messages
 
         chunk = self.sock.recv(65536)
         if not chunk:
             return None
         self.buffer += chunk
-        return _frames(self.buffer)
+        return read_messages(self.buffer)
 
     def kill(self) -> None:
         try:

@@ -24,7 +24,6 @@ namespace with it; the next job gets a new zygote.
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import hashlib
 import importlib
@@ -36,9 +35,9 @@ import socket
 import struct
 import sys
 import time
-from collections import deque
 
 from pycodex.execution import harness, limits, sandbox
+from pycodex.execution.wire import JobReader, read_messages, recv_job, write_message
 from pycodex.execution.judge import JudgeProcess, judge_uid
 
 SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
@@ -47,69 +46,6 @@ SLOW_AFTER = 0.1  # seconds a job runs before the main process is told it is slo
 OUTPUT_LIMIT = 16 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 JUDGE_ONLY = ("test", "prompt", "offset")  # a strict job's fields that only the judge gets
-
-
-def _pop_frame(buffer: bytearray, limit: int | None = None) -> bytes | None:
-    """The body of the length-prefixed frame at the front of buffer, removed from it; None while
-    it is incomplete. A frame announced longer than `limit` empties the buffer (garbage)."""
-    if len(buffer) < 4:
-        return None
-    (size,) = struct.unpack(">I", buffer[:4])
-    if limit is not None and size > limit:
-        buffer.clear()
-        return None
-    if len(buffer) < 4 + size:
-        return None
-    data = bytes(buffer[4 : 4 + size])
-    del buffer[: 4 + size]
-    return data
-
-
-class JobReader:
-    """W's end of the job stream: length-prefixed frames read from a raw descriptor, so that W can
-    also take in the job queued behind the one it runs (and hand it back, see Zygote.run)."""
-
-    def __init__(self, fd: int):
-        self.fd, self.buffer, self.frames, self.closed = fd, bytearray(), deque(), False
-
-    def fill(self) -> None:
-        """Read what the descriptor has now (call when select says it is readable)."""
-        chunk = os.read(self.fd, 1 << 16)
-        if not chunk:
-            self.closed = True
-        self.buffer += chunk
-        while (data := _pop_frame(self.buffer)) is not None:
-            self.frames.append(data)
-
-    def frame(self) -> bytes | None:
-        """The next complete frame, popped, or None."""
-        return self.frames.popleft() if self.frames else None
-
-    def next(self) -> bytes | None:
-        """Block until a whole frame is there; None at the end of the stream."""
-        while not self.frames and not self.closed:
-            self.fill()
-        return self.frame()
-
-
-def write_message(fd: int, message: dict) -> None:
-    data = json.dumps(message).encode()
-    view = memoryview(struct.pack(">I", len(data)) + data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _frames(buffer: bytearray) -> list[dict]:
-    """Pop every complete length-prefixed JSON message off the front of buffer (bad ones are skipped)."""
-    messages = []
-    while (data := _pop_frame(buffer, limit=1 << 20)) is not None:  # (over 1 MiB: the sample's garbage)
-        try:
-            message = json.loads(data)
-        except ValueError:
-            continue
-        if isinstance(message, dict):
-            messages.append(message)
-    return messages
 
 
 # -- inside the sandbox ---------------------------------------------------------------------------
@@ -179,40 +115,6 @@ def _sweep(mode: str, sample_pid: int) -> None:
             return
 
 
-def _recv_job(sock: socket.socket) -> tuple[bytes, list[int]] | None:
-    """One job from W: its body and its pipes (for Z: result and output, then with the strict
-    judge the sample's ends of the call and reply pipes; for the judge: its ends of those);
-    None when W is gone."""
-    header, fds, _, _ = socket.recv_fds(sock, 4, 4)
-    fds = [_high(fd) for fd in fds]
-    while header and len(header) < 4:
-        more = sock.recv(4 - len(header))
-        if not more:
-            return None
-        header += more
-    if len(header) < 4 or len(fds) not in (2, 4):
-        return None
-    body = _recv_exactly(sock, struct.unpack(">I", header)[0])
-    return (body, fds) if body is not None else None
-
-
-def _high(fd: int) -> int:
-    """fd moved to 10 or above, away from 0-4, which the sample's dup2()s overwrite."""
-    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
-    os.close(fd)
-    return high
-
-
-def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(min(size - len(data), 1 << 20))
-        if not chunk:
-            return None
-        data += chunk
-    return bytes(data)
-
-
 class _Tests:
     """Compiled tests, by source: a problem's n samples share one compile, done in Z (the test is
     the problem's, not model output). A test that does not compile is left to S to report."""
@@ -252,7 +154,7 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
         gc.freeze()  # Z's own objects, shared with every S: no collection should touch their pages
         write_message(sock.fileno(), {"ready": True, "layers": layers})
         while True:
-            received = _recv_job(sock)
+            received = recv_job(sock)
             if received is None:
                 os._exit(0)  # W is gone: the namespace goes with us
             body, (result_w, output_w, *calls) = received
@@ -343,7 +245,7 @@ class Zygote:
 
     def _next_message(self, deadline: float) -> dict | None:
         while True:
-            messages = _frames(self.buffer)
+            messages = read_messages(self.buffer)
             if messages:
                 first, rest = messages[0], messages[1:]
                 for message in reversed(rest):  # put the others back
@@ -461,7 +363,7 @@ class Zygote:
                 if not chunk:
                     alive, finished = False, True
                 self.buffer += chunk
-                for message in _frames(self.buffer):
+                for message in read_messages(self.buffer):
                     if isinstance(message.get("started"), int):
                         groups.append(message["started"])
                     if isinstance(message.get("exit"), int):
@@ -477,7 +379,7 @@ class Zygote:
                     output += chunk[: max(0, OUTPUT_LIMIT - len(output))]
                     continue
                 buffer += chunk
-                for message in _frames(buffer):
+                for message in read_messages(buffer):
                     if message.get("kind") == "commit" and not committed:
                         committed, now = True, time.monotonic()
                         meter = limits.Meter(self.pid, job["timeout"], job.get("wait_limit", job["timeout"]),
@@ -489,7 +391,7 @@ class Zygote:
                     messages.append(message)
         seconds = time.monotonic() - start
         _drain(result_r, buffer, limit=1 << 20)
-        messages += _frames(buffer)
+        messages += read_messages(buffer)
         if exit_status is not None:
             messages.append({"kind": "exit", "status": exit_status})
         if not alive:
