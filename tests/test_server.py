@@ -139,3 +139,21 @@ def test_server_gone_for_good_then_resume_finishes_the_run(cli, tmp_path):
     assert len(after) == 8 and set(before) <= set(after)
     assert sorted(row[4] for row in after) == [1] * len(before) + [2] * (8 - len(before))
     assert json.loads(resumed.stdout)["totals"]["generated_this_session"] == 8 - len(before)
+
+
+def test_chat_stores_the_reply_beside_the_body_taken_from_it(cli, tmp_path):
+    """--chat against the real server's /v1/chat/completions (the GGUF's own chat template): the
+    raw reply is stored, and the completion is the function body extracted from it."""
+    db = tmp_path / "runs.db"
+    with LlamaCppServer(logits_all=False, log=tmp_path / "server.log") as srv:
+        result = cli("eval", "--server", srv.url, "--chat", "-p", "2", "-n", "1", "--max-tokens", "96", "--seed", "3", "--json", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert "gives no log-probs" in result.stderr  # this server was started without --logits_all
+    run_id = json.loads(result.stdout)["run_id"]
+    with Store(db) as store:
+        (sample,) = store.samples(run_id)
+        info = store.get_run(run_id).backend_info
+    assert info["api"] == "chat" and info["logprobs"] is False
+    assert sample.judged and sample.reply and "truncate_number" in sample.reply
+    assert "```" not in sample.completion and sample.completion.startswith("    ")
+    assert sample.completion.strip() and sample.completion.strip().splitlines()[-1].strip() in sample.reply

@@ -13,13 +13,15 @@ would have written: the body of the prompt's last function, indented as the prom
 - imports, helper functions and classes defined at the top level beside the function, moved to the
   start of the body (nested definitions work the same way, and a helper after the function would
   otherwise be lost);
-- without a signature, the reply's code is taken as the body itself.
+- without a signature, the reply's code is taken as the body itself (outside a fence: the indented
+  lines, or a first paragraph that parses as Python; a reply of prose alone gives an empty body).
 
 Trailing prose, `if __name__ == "__main__":` blocks, prints and asserts are dropped.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 import textwrap
 
@@ -135,20 +137,29 @@ def extract_body(reply: str, prompt: str) -> str:
     return helper_text + _reindent(body, indent)
 
 
+def _is_code(body: str) -> bool:
+    try:
+        ast.parse("def f():\n" + textwrap.indent(textwrap.dedent(body), "    "))
+    except SyntaxError:
+        return False
+    return True
+
+
 def _bare_body(lines: list[str], fenced: bool, indent: str) -> str:
     """Code without the signature: the body itself. Outside a fence, prose around it is dropped."""
     start = 0
     if not fenced:  # skip prose before the first indented (code) line
         while start < len(lines) and (not lines[start].strip() or _indent_of(lines[start]) == 0):
             start += 1
-        if start == len(lines):  # nothing indented: the first paragraph
+        if start == len(lines):  # nothing indented: the first paragraph, if it is code at all
             start = 0
             while start < len(lines) and not lines[start].strip():
                 start += 1
             stop = start
             while stop < len(lines) and lines[stop].strip():
                 stop += 1
-            return _reindent(lines[start:stop], indent)
+            body = _reindent(lines[start:stop], indent)
+            return body if _is_code(body) else ""
         stop = start
         while stop < len(lines) and (not lines[stop].strip() or _indent_of(lines[stop]) > 0):
             stop += 1
