@@ -243,6 +243,8 @@ class PycodexApp(App):
             self.notify(f"loading {message.label}…", title="Model", timeout=3)
         elif message.state == "ready":
             self.notify(f"{message.label} ready", title="Model", timeout=3)
+            for warning in getattr(self._backend, "warnings", ()):  # a server without log-probs, an endpoint down
+                self.notify(warning, title="Server", severity="warning", timeout=10)
         else:
             self.notify(f"{message.label}: {message.error}", title="Model failed", severity="error", timeout=10)
         self.backend_signal.publish(message)
@@ -342,6 +344,8 @@ def _log_path() -> Path:
 def run_app(**kwargs: Any) -> None:
     """Open the app. Native libraries (llama.cpp, ggml) log to fd 2, where Textual draws: while
     the app runs, fd 2 goes to a log file and Textual draws on a duplicate of the terminal."""
+    import logging
+
     exit_now = os.environ.get("PYCODEX_TUI_EXIT_AFTER_FIRST_FRAME") == "1"
     app = PycodexApp(exit_after_first_frame=exit_now, **kwargs)
     if not sys.stderr.isatty() or exit_now:
@@ -351,6 +355,8 @@ def run_app(**kwargs: Any) -> None:
     saved_fd = os.dup(2)
     saved_streams = (sys.__stderr__, sys.stderr)
     log = open(log_path, "a", encoding="utf-8")
+    # The server backend's notes (an endpoint dropped or back) go to the log file, not over the screen.
+    logging.getLogger("pycodex").addHandler(logging.StreamHandler(log))
     terminal = os.fdopen(os.dup(saved_fd), "w", encoding="utf-8", errors="replace", buffering=1)
     try:
         sys.__stderr__ = terminal  # type: ignore[misc]

@@ -49,9 +49,7 @@ def make_pipeline(*, db_path, problem_set, task_ids, params, backend, model, on_
 
     spec = BackendSpec.parse(model)
     config = RunConfig(
-        backend=spec.kind,
-        model=spec.model,
-        samples_file=spec.samples_file,
+        **spec.config_fields(),
         task_ids=list(task_ids),
         params=params,
         ks=list(ks) if ks else default_ks(params.n),

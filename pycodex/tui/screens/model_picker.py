@@ -1,4 +1,4 @@
-"""Pick the model: the bundled Gemma, another GGUF file, or canonical replay (demos without a model)."""
+"""Pick the model: the bundled Gemma, another GGUF file, an inference server, or canonical replay (demos without a model)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class ModelPicker(ModalScreen[str | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        from pycodex.generation.spec import CANONICAL_MODEL, DEFAULT_MODEL, BackendSpec
+        from pycodex.generation.spec import CANONICAL_MODEL, DEFAULT_MODEL, SERVER_PREFIX, BackendSpec
 
         with Vertical():
             yield Static(f"Model — now: {BackendSpec.parse(self.current).label}", id="picker-title")
@@ -40,7 +40,10 @@ class ModelPicker(ModalScreen[str | None]):
             )
             yield Static("…or the path of another GGUF file, then Enter:", classes="hint")
             custom = self.current if self.current not in (DEFAULT_MODEL, CANONICAL_MODEL) else ""
-            yield Input(custom, placeholder="/path/to/model.gguf", id="gguf")
+            server = self.current[len(SERVER_PREFIX) :] if self.current.startswith(SERVER_PREFIX) else ""
+            yield Input("" if server else custom, placeholder="/path/to/model.gguf", id="gguf")
+            yield Static("…or an OpenAI-compatible server (llama-server, vLLM, Ollama): URL [URL…] [model=NAME] [chat], then Enter:", classes="hint")
+            yield Input(server, placeholder="http://127.0.0.1:8080/v1", id="server")
             yield Static("", id="picker-error")
             yield Static("The choice is saved in your config; the model loads in the background.", classes="hint")
 
@@ -57,6 +60,9 @@ class ModelPicker(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if event.input.id == "server":
+            self._server_submitted(event.value)
+            return
         path = Path(event.value.strip()).expanduser()
         if not event.value.strip():
             return
@@ -67,6 +73,20 @@ class ModelPicker(ModalScreen[str | None]):
             self.query_one("#picker-error", Static).update("expected a .gguf file")
             return
         self.dismiss(str(path.resolve()))
+
+    def _server_submitted(self, value: str) -> None:
+        """Checked for form here (one line under the field); the connection is made when the backend loads."""
+        from pycodex.errors import UserError
+        from pycodex.generation.spec import SERVER_PREFIX, BackendSpec
+
+        if not value.strip():
+            return
+        try:
+            spec = BackendSpec.parse(SERVER_PREFIX + value)
+        except UserError as exc:
+            self.query_one("#picker-error", Static).update(str(exc))
+            return
+        self.dismiss(str(spec))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
