@@ -281,7 +281,7 @@ def test_hostile_suite(listener, monkeypatch):
     leftovers = [p for p in (PWNED, f"/root/pwned-{MARKER}", f"/work/pwned-{MARKER}", f"/var/tmp/pwned-{MARKER}",
                              f"/dev/shm/pwned-{MARKER}", f"{Path.cwd()}/pwned-{MARKER}") if os.path.exists(p)]
     assert leftovers == []
-    assert len(executor.slots) == 2
+    assert 2 <= len(executor.slots) <= executor.max_threads  # (workers started beside slow samples)
     assert survivors_while_open == []
     assert _sandbox_processes(executor.slots) == []
 

@@ -31,6 +31,10 @@ _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execut
 # from it writes (and copies) a page of lazy-binding table on its first call into libc.
 _WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LD_BIND_NOW": "1"}
 QUEUED_PER_WORKER = 2  # jobs written to a worker ahead: it never waits for this process between samples
+# Workers started beside slow samples, at most, per worker asked for: a slow sample (one that ran
+# past worker.SLOW_AFTER) gives up its worker's place, and another worker takes the next jobs.
+# Limits count the time a sample used, not the wall clock, so sharing the CPUs changes no verdict.
+SLOW_PER_WORKER = 3
 _REPLY_SLACK = 30.0  # seconds past a job's own limits before a silent worker is declared dead
 _slots = itertools.count()  # every worker gets its own slot, hence its own sandbox uid (60000 + slot)
 
@@ -136,6 +140,11 @@ class Executor:
         self._lock = threading.Lock()
         self._closed = False
         self._waiting: set[Future] = set()  # written to a worker behind the job it runs: not started
+        # A thread runs fast jobs only while it holds one of `workers` places; a slow job gives its
+        # place up, and a thread is started beside it when no other is waiting for a place.
+        self._places = threading.Semaphore(workers)
+        self._place_waiters = 0
+        self.max_threads = workers * (1 + SLOW_PER_WORKER)
         self.slots: list[int] = []  # the workers' slots: their samples run as uid SANDBOX_UID_BASE + slot
 
     # -- public API ---------------------------------------------------------------------------
@@ -203,13 +212,32 @@ class Executor:
                 raise RuntimeError("executor is closed")
             if not self._threads:
                 for _ in range(self.workers):
-                    slot = _next_slot()
-                    self.slots.append(slot)
-                    thread = threading.Thread(target=self._serve, args=(slot,), daemon=True, name="pycodex-executor")
-                    thread.start()
-                    self._threads.append(thread)
+                    self._start_thread()
             self._jobs.put((next(self._order), job, future))
         return future
+
+    def _start_thread(self) -> None:
+        """(Under self._lock.) One more thread, with its own worker and sandbox slot."""
+        slot = _next_slot()
+        self.slots.append(slot)
+        thread = threading.Thread(target=self._serve, args=(slot,), daemon=True, name="pycodex-executor")
+        thread.start()
+        self._threads.append(thread)
+
+    def _take_place(self) -> None:
+        with self._lock:
+            self._place_waiters += 1
+        self._places.acquire()
+        with self._lock:
+            self._place_waiters -= 1
+
+    def _give_place_to_another(self) -> None:
+        """A slow sample's thread gives up its place; a new thread takes it when none is waiting."""
+        self._places.release()
+        with self._lock:
+            if not self._closed and self._place_waiters == 0 and len(self._threads) < self.max_threads \
+                    and not self._jobs.empty():
+                self._start_thread()
 
     def _serve(self, slot: int) -> None:
         """Feed one worker. Up to QUEUED_PER_WORKER jobs are written to it at a time, so that it
@@ -220,9 +248,17 @@ class Executor:
         retry: deque = deque()  # (order, item, future) not started by a worker that died or is closing
         slow = False  # the worker handed back the job queued behind its current one: send it nothing
         closing = False
+        placed = False  # holding one of the executor's places (a slow job gives it up)
         try:
             while True:
                 while len(sent) < QUEUED_PER_WORKER and not slow:
+                    if closing and not retry:
+                        break
+                    if not placed:
+                        if sent:  # (written before its predecessor turned slow: it runs, nothing more)
+                            break
+                        self._take_place()
+                        placed = True
                     if retry:
                         order, item, future = retry.popleft()
                     elif closing:
@@ -268,7 +304,11 @@ class Executor:
                 _, item, job, future, started = sent.popleft()
                 reply = worker.recv(_reply_wait(job))
                 while reply is not None and (reply.get("handed_back") or reply.get("slow")):
-                    if reply.get("slow"):
+                    if reply.get("slow"):  # past worker.SLOW_AFTER: more work starts beside it
+                        if placed:
+                            placed = False
+                            self._give_place_to_another()
+                        slow = True
                         reply = worker.recv(_reply_wait(job))
                         continue
                     # This sample is slow: the worker gave back the one queued behind it, for a free
@@ -294,6 +334,8 @@ class Executor:
                 if started:
                     future.set_result(self._verdict(reply, job))
         finally:
+            if placed:
+                self._places.release()
             if worker is not None:
                 worker.kill(grace=2.0)
             # Only when an exception escaped: nothing is left hanging.
