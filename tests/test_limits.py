@@ -41,19 +41,22 @@ def burn_in_children(seconds: float, children: int) -> str:
 
 def hide_in_autoreaped_children(seconds: float, children: int) -> str:
     """A child that ignores SIGCHLD (the sample's own thread may not: it is not the main one),
-    whose children, auto-reaped, leave no trace in anyone's rusage: they use `seconds` of CPU."""
+    whose children, auto-reaped, would leave no trace in anyone's rusage: they use `seconds` of
+    CPU, one after the other, each telling the child on a pipe when it is done."""
     return ("    import os, signal, time\n"
             "    if os.fork() == 0:\n"
             "        try:\n"
             "            signal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
             "        except OSError:\n"
             "            pass\n"
+            "        done_r, done_w = os.pipe()\n"
             f"        for _ in range({children}):\n"
             "            if os.fork() == 0:\n"
             f"                start = time.process_time()\n                while time.process_time() - start < {seconds / children}:\n"
             "                    pass\n"
+            "                os.write(done_w, b'.')\n"
             "                os._exit(0)\n"
-            f"            time.sleep({seconds / children * 1.2})\n"
+            "            os.read(done_r, 1)\n"
             "        os._exit(0)\n"
             "    os.wait()\n"
             "    return 1\n")
