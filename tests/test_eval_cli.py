@@ -125,6 +125,7 @@ def test_export_import_evaluate_delete(cli, tmp_path):
     results = [json.loads(line) for line in open(exported["results"])]
     assert exported["results"] == str(out) + "_results.jsonl"
     assert len(results) == 10 and all(r["passed"] is True and r["result"] == "passed" for r in results)
+    assert run["judge"] == "strict" and {r["judge"] for r in results} == {"strict"}  # each verdict names its judge
 
     # one wrong answer, then import it (judged on import)
     rows[0]["completion"] = "    return None\n"
@@ -133,6 +134,12 @@ def test_export_import_evaluate_delete(cli, tmp_path):
     imported = _json(cli("runs", "import", str(mixed), "--db", db, "--name", "mixed", "--json"))
     assert imported["status"] == "finished" and imported["totals"]["executed"] == 10 and imported["totals"]["passed"] == 9
     assert imported["pass_at_k"]["1"] == pytest.approx(0.9)
+    classic_db = str(tmp_path / "classic.db")
+    classic = _json(cli("runs", "import", str(mixed), "--db", classic_db, "--judge", "classic", "--json"))
+    assert classic["judge"] == "classic" and classic["totals"]["passed"] == 9
+    classic_out = tmp_path / "classic.jsonl"
+    exported = _json(cli("runs", "export", classic["run_id"], "-o", str(classic_out), "--db", classic_db, "--json"))
+    assert {json.loads(line)["judge"] for line in open(exported["results"])} == {"classic"}
 
     # --no-eval stores only; `runs evaluate` judges later
     stored = _json(cli("runs", "import", str(mixed), "--db", db, "--no-eval", "--json"))

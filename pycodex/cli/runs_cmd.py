@@ -167,7 +167,7 @@ def export_run(
         for row, s in zip(rows, sample_rows):
             if s.judged:
                 v = Verdict(status=s.status or "", detail=s.detail or "", seconds=s.exec_seconds or 0.0)
-                results.append(row | {"result": v.result, "passed": bool(s.passed)})
+                results.append(row | {"result": v.result, "passed": bool(s.passed), "judge": s.judge or "classic"})
         try:
             results_path = write_results(output, results)
         except OSError as exc:
@@ -232,7 +232,7 @@ def import_run(
             return
         finished = _judge(store, rid, workers, as_json)
         if as_json:
-            print_json(finished_to_dict(finished, store.path))
+            print_json(finished_to_dict(finished, store.path, judge))
         else:
             console().print(f"imported {record.generated} samples of {len(record.task_ids)} problems as run [bold cyan]{rid}[/]")
             print_finished(finished, store.path)
