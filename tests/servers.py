@@ -119,8 +119,9 @@ class FakeServer:
     `no_models`: /models is a 404 (not an OpenAI server)."""
 
     def __init__(self, mode: str = "ok", *, fail_first: int | None = None, delay: float = 0.0, port: int = 0,
-                 no_completions: bool = False, no_models: bool = False):
+                 no_completions: bool = False, no_models: bool = False, model: str = "fake-model"):
         self.mode = mode
+        self.model = model
         self.fail_first = fail_first
         self.delay = delay
         self.no_completions = no_completions
@@ -148,7 +149,7 @@ class FakeServer:
 
             def do_GET(self):
                 if self.path.endswith("/models") and not fake.no_models:
-                    self._send(200, {"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "test"}]})
+                    self._send(200, {"object": "list", "data": [{"id": fake.model, "object": "model", "owned_by": "test"}]})
                 else:
                     self._send(404, {"detail": "Not Found"})
 

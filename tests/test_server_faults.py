@@ -159,3 +159,29 @@ def test_cli_errors_are_one_line(cli, tmp_path):
     assert "HTTP 500: CUDA error: out of memory" in lines[0] and "pycodex eval --resume" in lines[0]
     runs = json.loads(cli("runs", "list", "--json", "--db", db).stdout)
     assert [r["status"] for r in runs] == ["failed"]
+
+
+def test_resume_on_other_endpoints_but_not_another_model(cli, tmp_path):
+    db = str(tmp_path / "runs.db")
+    with FakeServer("500") as failing:
+        first = cli("eval", "--server", failing.url, "-p", "0,1", "-n", "2", "--server-retries", "0", "--db", db, "--json")
+    assert first.returncode == 1
+    run_id = first.stderr.strip().rsplit(" ", 1)[-1]
+    with FakeServer(model="another-model") as other:
+        refused = cli("eval", "--resume", run_id, "--server", other.url, "--db", db)
+        assert refused.returncode == 2 and "resuming would mix two models" in refused.stderr
+        assert other.completions == 0
+    with FakeServer() as elsewhere:
+        resumed = cli("eval", "--resume", run_id, "--server", elsewhere.url, "--db", db, "--json")
+        assert resumed.returncode == 0, resumed.stderr
+        assert elsewhere.completions == 4
+    assert json.loads(resumed.stdout)["totals"]["generated"] == 4
+
+
+def test_solve_on_a_server(cli):
+    with FakeServer() as fake:
+        result = cli("solve", "--server", fake.url, "Return 1.\n>>> one()\n1", "--n", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["best"]["completion"] == "    return 1\n" and out["best"]["examples_passed"] == 1
+    assert out["backend"]["kind"] == "server" and fake.completions == 3
