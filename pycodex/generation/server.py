@@ -21,8 +21,8 @@ the TUI work unchanged.
   the least busy endpoint that is up.
 - **Retries**: a connection error, a timeout, 429 or 5xx puts the endpoint down for a backoff
   (0.5 s doubling to 30 s, or the server's Retry-After) and the request goes to another endpoint or
-  waits. A down endpoint gets one request at a time (the probe) once its backoff is over; a success
-  brings it back (it rejoins). When every endpoint has failed more than `retries` times in a row the
+  waits. A down endpoint gets one request at a time (the probe: `GET /models` with a 10 s timeout,
+  then the sample) once its backoff is over; an answer brings it back (it rejoins). When every endpoint has failed more than `retries` times in a row the
   stream stops with a `ServerError`: every sample already yielded is stored, `--resume` finishes the
   run. Any other 4xx is a `ServerError` at once, with the server's own message.
 
@@ -557,6 +557,17 @@ class ServerBackend:
             return ("the server failed: " if len(parts) == 1 else "every server failed: ") + "; ".join(parts)
         return None
 
+    async def _health(self, e: Endpoint) -> None:
+        import httpx
+
+        assert self._client is not None
+        try:
+            response = await self._client.get(e.url + "/models", timeout=CONNECT_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise _Retryable(describe_error(exc, CONNECT_TIMEOUT)) from None
+        if response.status_code != 200:
+            raise _Retryable(_status_line(response))
+
     async def _post(self, e: Endpoint, job: _Job) -> dict[str, Any]:
         import httpx
 
@@ -587,6 +598,8 @@ class ServerBackend:
             started = time.perf_counter()
             error: _Retryable | None = None
             try:
+                if probe:  # a quick look first: a dead or frozen machine fails in seconds, not a whole --server-timeout
+                    await self._health(e)
                 data = await self._post(e, job)
             except _Retryable as exc:
                 error = exc
