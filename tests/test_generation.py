@@ -330,6 +330,45 @@ def test_samples_drawn_in_a_mixed_stream_equal_the_same_samples_drawn_alone(back
 
 
 @pytest.mark.model
+def test_pads_without_logits_and_samples_moved_down_in_the_tail_stay_bit_for_bit_the_same(backend, model_path):
+    """The step's shortcuts are exact: a pad row wants no logits once the step has 8 rows that do,
+    and in the stream's tail the samples in the highest slots move down to free lower ones (a
+    cross-stream copy of their KV stream), so steps shrink to 8 rows. Every sample still equals
+    the same sample drawn alone."""
+    from pycodex.generation.llama_backend import MIN_STEP_ROWS, LlamaBackend
+
+    short = SamplingParams(n=8, temperature=0.8, max_tokens=6, seed=3, stop=())  # slots 1..8, done after 6 steps
+    long = SamplingParams(n=4, temperature=0.8, max_tokens=14, seed=4, stop=())  # slots 9, 10, then 1, 2
+    requests = [(0, FIB, short), (1, PROMPTS[1], long)]
+    wide = LlamaBackend(model_path, n_ctx=256, parallel=10, n_threads=2)
+    try:
+        steps = []
+        decode = wide._decode
+
+        def recording(entries):
+            if all(seq != 0 for _, _, seq, _ in entries):
+                steps.append([(seq, wants) for _, _, seq, wants in entries])
+            decode(entries)
+
+        wide._decode = recording
+        _, mixed = drain_many(wide, requests, keep_token_ids=True)
+        mixed_ids = dict(wide.stream_token_ids)
+        moves = wide.moves
+    finally:
+        wide.close()
+    assert moves >= 2  # the long samples in slots 9 and 10 moved down once the short ones were done
+    assert any(not wants for step in steps for _, wants in step)  # pads that wanted no logits
+    assert all(sum(wants for _, wants in step) >= MIN_STEP_ROWS for step in steps)
+    assert max(len(step) for step in steps[-5:]) == MIN_STEP_ROWS  # the tail's steps shrank to 8 rows
+    for key, params, indices in ((1, long, (0, 1, 2, 3)), (0, short, (0, 7))):
+        for index in indices:
+            _, alone = drain_many(backend, [(key, requests[key][1], params, [index])], keep_token_ids=True)
+            assert backend.stream_token_ids[(key, index)] == mixed_ids[(key, index)]
+            got, want = alone[key][index], mixed[key][index]
+            assert (got.completion, got.tokens, got.sum_logprob) == (want.completion, want.tokens, want.sum_logprob)
+
+
+@pytest.mark.model
 def test_each_sequence_has_its_own_context_and_a_sample_stops_where_it_ends(model_path):
     from pycodex.generation.llama_backend import LlamaBackend
 

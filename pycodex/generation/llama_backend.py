@@ -235,6 +235,7 @@ class LlamaBackend:
         self._batch = llama_cpp.llama_batch_init(max(self.n_batch, self._sequences), 0, 1)
         self._pad_token = self._bos if self._bos >= 0 else 0
         self._pieces: dict[int, bytes] = {}
+        self.moves = 0  # samples moved to a lower slot in streams' tails (see _compact)
         self._piece_buffer = ctypes.create_string_buffer(256)
 
     # --- tokens ---------------------------------------------------------------------------------
@@ -418,7 +419,33 @@ class LlamaBackend:
                         self.stream_token_ids[(request.key, sample.index)] = sample.tokens
                     yield request.key, self._finished(sample, finish, params)
             live = still_live
+            if exhausted and current is None and batch:  # nothing left to start: the stream's tail
+                self._compact(live, batch, free_slots)
             step_logits = self._decode_step(batch) if batch else []
+
+    def _compact(self, live: list[_Sample], batch: list[tuple[int, int, int, bool]], free_slots: list[int]) -> None:
+        """Move the samples in the highest slots down to free lower ones, so the tail's steps decode
+        max(MIN_STEP_ROWS, live) rows instead of every row up to the highest live slot.
+
+        A cross-stream llama_memory_seq_cp copies the whole stream, cells at the same indices (as
+        a sample's start copies its prompt), so a moved sample's next logits are the same bit for
+        bit. Called only when no sample is left to start (the free slots stay free)."""
+        rows = max(MIN_STEP_ROWS, len(live))
+        by_slot = {sample.slot: (sample, i) for i, sample in enumerate(live)}
+        for slot in sorted(by_slot, reverse=True):
+            if slot <= rows or not free_slots or free_slots[-1] > rows:
+                break
+            sample, i = by_slot[slot]
+            target = free_slots.pop()
+            self._ll.llama_memory_seq_rm(self._memory, target, -1, -1)
+            self._ll.llama_memory_seq_cp(self._memory, slot, target, -1, -1)  # the data moves at the next decode
+            self._ll.llama_memory_seq_rm(self._memory, slot, -1, -1)
+            free_slots.append(slot)
+            free_slots.sort(reverse=True)
+            sample.slot = target
+            token, pos, _, logits = batch[i]
+            batch[i] = (token, pos, target, logits)
+            self.moves += 1
 
     def _decode_step(self, batch: list[tuple[int, int, int, bool]]) -> list[np.ndarray]:
         """One token of every live sample in one llama_decode; returns each entry's logits (views,
@@ -427,16 +454,20 @@ class LlamaBackend:
         The decode covers the consecutive sequences 1..max(MIN_STEP_ROWS, highest live slot): llama.cpp
         splits a batch whose sequences (KV streams) are not consecutive into several, and a decode
         of fewer than 8 rows takes other kernels. Free slots in that range get a pad row (a token
-        at position 0 of their emptied stream, its logits computed too: the output rows go through
-        the same matrix kernels); a slot's stream is emptied again before a sample starts there."""
+        at position 0 of their emptied stream). llama.cpp runs the last layer's feed-forward and
+        the output matrix on the rows that want logits alone, so pads want logits only until the
+        step has MIN_STEP_ROWS such rows (the same kernels again; the output matrix is the
+        costliest part of a row). A slot's stream is emptied again before a sample starts there."""
         live = {seq: i for i, (_, _, seq, _) in enumerate(batch)}
         entries = []
+        outputs = len(batch)
         for seq in range(1, max(MIN_STEP_ROWS, max(live)) + 1):
             if seq in live:
                 entries.append(batch[live[seq]])
             else:
                 self._ll.llama_memory_seq_rm(self._memory, seq, -1, -1)
-                entries.append((self._pad_token, 0, seq, True))
+                entries.append((self._pad_token, 0, seq, outputs < MIN_STEP_ROWS))
+                outputs += 1
         self._decode(entries)
         row = {seq: i for i, (_, _, seq, _) in enumerate(entries)}
         return [self._logits(row[seq]) for _, _, seq, _ in batch]
