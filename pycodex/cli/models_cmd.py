@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -64,7 +64,7 @@ def _server_models(servers: list[str], as_json: bool) -> None:
 
     from pycodex.generation.server import list_models, normalize_url
 
-    listed = []
+    listed: list[dict[str, Any]] = []
     for url in servers:
         base = normalize_url(url)
         listed.append({"server": base, "models": list_models(base)})

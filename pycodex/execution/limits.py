@@ -124,7 +124,10 @@ def _busy_ns(pid: int, tid: str) -> int | None:
 def _runnable(pid: int, tid: str) -> bool:
     """Whether the task is running or queued to run now ("R")."""
     text = _read(f"{_PROC}/{pid}/task/{tid}/stat")
-    return bool(text) and text[text.rfind(")") + 2 : text.rfind(")") + 3] == "R"
+    if not text:
+        return False
+    end = text.rfind(")")
+    return text[end + 2 : end + 3] == "R"
 
 
 class Meter:

@@ -37,7 +37,8 @@ class JobReader:
     also take in the job queued behind the one it runs (and hand it back, see Zygote.run)."""
 
     def __init__(self, fd: int):
-        self.fd, self.buffer, self.frames, self.closed = fd, bytearray(), deque(), False
+        self.fd, self.buffer, self.closed = fd, bytearray(), False
+        self.frames: deque[bytes] = deque()
 
     def fill(self) -> None:
         """Read what the descriptor has now (call when select says it is readable)."""

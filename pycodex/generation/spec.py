@@ -64,7 +64,7 @@ class BackendSpec:
 
     def config_fields(self) -> dict[str, Any]:
         """The RunConfig fields that name this backend."""
-        fields = {"backend": self.kind, "model": self.model, "samples_file": self.samples_file}
+        fields: dict[str, Any] = {"backend": self.kind, "model": self.model, "samples_file": self.samples_file}
         if self.kind == "server":
             fields.update(servers=list(self.servers), server_model=self.server_model, chat=self.chat)
         return fields
