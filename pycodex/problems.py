@@ -1,11 +1,14 @@
-"""The HumanEval problem set: loading, validating and looking problems up."""
+"""Problem sets in HumanEval's format: loading, validating and looking problems up.
+
+The named sets (humaneval, humaneval-plus, chains) are in pycodex/problem_sets.py.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable
@@ -24,6 +27,10 @@ class Problem:
     entry_point: str
     canonical_solution: str
     test: str
+    # humaneval-plus: HumanEval's own test (`test` then runs it and the extra inputs); None elsewhere
+    base_test: str | None = None
+    # chains: the block numbers (1-13) the docstring chains, in order; None elsewhere
+    chain: tuple[int, ...] | None = None
 
     @property
     def number(self) -> int | None:
@@ -33,6 +40,12 @@ class Problem:
     @cached_property
     def assert_count(self) -> int:
         return sum(1 for line in self.test.splitlines() if line.strip().startswith("assert"))
+
+    @cached_property
+    def extra_inputs(self) -> int:
+        """humaneval-plus: how many inputs the test adds to HumanEval's own (0 elsewhere)."""
+        match = re.search(r"^_PLUS_COUNT = (\d+)$", self.test, re.M)
+        return int(match.group(1)) if match else 0
 
     @cached_property
     def docstring(self) -> str:
@@ -50,13 +63,28 @@ class Problem:
     def to_dict(self) -> dict[str, str]:
         return {field: getattr(self, field) for field in REQUIRED_FIELDS}
 
+    def to_row(self) -> dict:
+        """The problem as a line of HumanEval's JSONL, with the extra fields its set has."""
+        row: dict = self.to_dict()
+        if self.base_test is not None:
+            row["base_test"] = self.base_test
+        if self.chain is not None:
+            row["chain"] = list(self.chain)
+        return row
+
+    def base_problem(self) -> "Problem | None":
+        """The same problem judged by HumanEval's own test only (None when it has no other test)."""
+        return None if self.base_test is None else replace(self, test=self.base_test, base_test=None)
+
 
 class ProblemSet:
     """An ordered, validated set of problems with lookup by id or number."""
 
-    def __init__(self, problems: Iterable[Problem], source: Path | None = None):
+    def __init__(self, problems: Iterable[Problem], source: Path | None = None, name: str | None = None, version: str | None = None):
         self.problems = list(problems)
         self.source = source
+        self.name = name  # humaneval, humaneval-plus, chains; None for a user's --problems-file
+        self.version = version
         self._by_id = {p.task_id: p for p in self.problems}
 
     def __len__(self) -> int:
@@ -123,6 +151,21 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8")
 
 
+def _extra_fields(row: dict, path: Path, lineno: int) -> dict:
+    """The optional base_test and chain fields of a row, checked."""
+    extra: dict = {}
+    if row.get("base_test") is not None:
+        if not isinstance(row["base_test"], str):
+            raise UserError(f"{path}: line {lineno} has a base_test that is not a string")
+        extra["base_test"] = row["base_test"]
+    if row.get("chain") is not None:
+        chain = row["chain"]
+        if not isinstance(chain, list) or not all(type(b) is int for b in chain):
+            raise UserError(f"{path}: line {lineno} has a chain that is not a list of block numbers")
+        extra["chain"] = tuple(chain)
+    return extra
+
+
 def load_problems(path: str | Path | None = None) -> ProblemSet:
     """Load and validate a problems file (JSONL, optionally gzipped). Errors are one line."""
     path = Path(path) if path else locations.problems_file()
@@ -147,7 +190,7 @@ def load_problems(path: str | Path | None = None) -> ProblemSet:
                 if row["task_id"] in seen:
                     raise UserError(f"{path}: line {lineno} repeats task id {row['task_id']}")
                 seen.add(row["task_id"])
-                problems.append(Problem(**{f: row[f] for f in REQUIRED_FIELDS}))
+                problems.append(Problem(**{f: row[f] for f in REQUIRED_FIELDS}, **_extra_fields(row, path, lineno)))
     except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
         raise UserError(f"problems file {path} is unreadable or corrupt: {exc}") from None
     if not problems:
@@ -158,6 +201,7 @@ def load_problems(path: str | Path | None = None) -> ProblemSet:
 def load_humaneval() -> ProblemSet:
     """The bundled HumanEval set, checked to be all 164 problems."""
     problem_set = load_problems(locations.problems_file())
+    problem_set.name, problem_set.version = "humaneval", "1.0.3"
     if len(problem_set) != HUMANEVAL_SIZE:
         raise UserError(
             f"bundled HumanEval file {problem_set.source} has {len(problem_set)} problems, expected {HUMANEVAL_SIZE}: reinstall pycodex"
@@ -165,6 +209,10 @@ def load_humaneval() -> ProblemSet:
     return problem_set
 
 
-def load(path: str | Path | None = None) -> ProblemSet:
-    """The user's --problems-file when given, else the bundled HumanEval."""
-    return load_problems(path) if path else load_humaneval()
+def load(path: str | Path | None = None, problem_set: str | None = None) -> ProblemSet:
+    """The user's --problems-file when given, else the named set (default: the bundled HumanEval)."""
+    if path:
+        return load_problems(path)
+    from pycodex.problem_sets import load_named
+
+    return load_named(problem_set or "humaneval")

@@ -15,6 +15,12 @@ ProblemsFileOption = typer.Option(
     help="A problems file in HumanEval's JSONL format (.jsonl or .jsonl.gz) instead of the bundled HumanEval.",
     dir_okay=False,
 )
+ProblemSetOption = typer.Option(
+    None,
+    "--problem-set",
+    help="humaneval (default), humaneval-plus (the 164 with ~144 extra inputs each; base and plus verdicts) "
+    "or chains (the paper's chained string manipulations). See docs/problem-sets.md.",
+)
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON to stdout instead of tables.")
 JudgeOption = typer.Option(
     "strict",
@@ -43,7 +49,20 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
-def load_problem_set(problems_file: Optional[Path]):
+def load_problem_set(problems_file: Optional[Path], problem_set: Optional[str] = None):
+    """--problems-file or --problem-set (not both), default the bundled HumanEval."""
     from pycodex.problems import load
 
-    return load(problems_file)
+    return load(problems_file, check_problem_set(problems_file, problem_set))
+
+
+def check_problem_set(problems_file: Optional[Path], problem_set: Optional[str]) -> Optional[str]:
+    """The checked --problem-set name (None when not given); UserError with --problems-file too."""
+    if problem_set is None:
+        return None
+    from pycodex.errors import UserError
+    from pycodex.problem_sets import check_name
+
+    if problems_file is not None:
+        raise UserError("give --problems-file or --problem-set, not both")
+    return check_name(problem_set)

