@@ -79,6 +79,8 @@ class RunConfig:
     ks: list[int] = field(default_factory=lambda: list(DEFAULT_KS))
     name: str | None = None
     problems_file: str | None = None
+    problem_set: str | None = None  # humaneval (None too), humaneval-plus, chains; ignored with problems_file
+    problem_set_version: str | None = None  # the set's version when the run began (a resume checks it)
     samples_file: str | None = None
     n_gpu_layers: int = 0
     threads: int | None = None
@@ -287,8 +289,9 @@ class Pipeline:
             assert config is not None
         config.params.validate()
         if self._problem_set is None:
-            self._problem_set = load(config.problems_file)
+            self._problem_set = load(config.problems_file, None if config.problems_file else config.problem_set)
         problem_set = self._problem_set
+        _check_problem_set_version(config, problem_set, resuming=bool(self._resume_id))
         if not config.task_ids:
             config.task_ids = problem_set.task_ids
         problems = [problem_set.get(t) for t in config.task_ids]
@@ -382,7 +385,9 @@ class Pipeline:
     # -- execution ------------------------------------------------------------------------
 
     def _submit(self, problem, index: int, completion: str) -> None:
-        future = self._executor.submit(problem, completion)
+        from pycodex.judging import submit_judged
+
+        future = submit_judged(self._executor, problem, completion)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(lambda f, p=problem, i=index: self._on_judged(f, p.task_id, i))
@@ -408,6 +413,7 @@ class Pipeline:
                     seconds=verdict.seconds,
                     session=self.session,
                     judge=verdict.judge,
+                    base_passed=getattr(verdict, "base_passed", None),
                 )
             except Exception as exc:
                 with self._lock:
@@ -731,6 +737,20 @@ class _NoBackend:
 def _model_name(model: str) -> str:
     """A server's model id without the folder (llama-server names a model by its file's path)."""
     return model.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _check_problem_set_version(config: RunConfig, problem_set, resuming: bool) -> None:
+    """A new run records its set's version; a resume refuses a set that has changed since."""
+    if config.problems_file or problem_set.name is None:
+        return
+    if not resuming or config.problem_set_version is None:
+        config.problem_set, config.problem_set_version = problem_set.name, problem_set.version
+        return
+    if config.problem_set_version != problem_set.version:
+        raise UserError(
+            f"this run was judged against {problem_set.name} {config.problem_set_version}, but this pycodex has "
+            f"{problem_set.version}: resuming would mix two versions of the tests; start a new run"
+        )
 
 
 def _quiet_close(obj) -> None:

