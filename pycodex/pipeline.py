@@ -274,7 +274,7 @@ class Pipeline:
     # -- setup ----------------------------------------------------------------------------
 
     def _prepare(self):
-        from pycodex.problems import load
+        from pycodex.problem_sets import load
 
         store = self.store
         if self._resume_id:

@@ -45,9 +45,9 @@ def load_named(name: str = DEFAULT) -> ProblemSet:
     return load_chains()
 
 
-def describe(problem_set: ProblemSet) -> dict:
-    """name, version and size, as stored with a run and printed by `problems list --json`."""
-    return {"problem_set": problem_set.name, "problem_set_version": problem_set.version, "problems": len(problem_set)}
+def load(path: str | Path | None = None, problem_set: str | None = None) -> ProblemSet:
+    """The user's --problems-file when given, else the named set (default: the bundled HumanEval)."""
+    return load_problems(path) if path else load_named(problem_set or DEFAULT)
 
 
 def run_set_summary(store, run_id: str, ks) -> dict:

@@ -209,10 +209,7 @@ def load_humaneval() -> ProblemSet:
     return problem_set
 
 
-def load(path: str | Path | None = None, problem_set: str | None = None) -> ProblemSet:
-    """The user's --problems-file when given, else the named set (default: the bundled HumanEval)."""
-    if path:
-        return load_problems(path)
-    from pycodex.problem_sets import load_named
-
-    return load_named(problem_set or "humaneval")
+def load(path: str | Path | None = None) -> ProblemSet:
+    """The user's --problems-file when given, else the bundled HumanEval (other sets:
+    pycodex.problem_sets.load)."""
+    return load_problems(path) if path else load_humaneval()

@@ -237,3 +237,28 @@ def test_problem_stats_last_and_best(tmp_path):
         assert stats["HumanEval/0"]["last"]["run_id"] == second and stats["HumanEval/0"]["last"]["rate"] == 0.5
         assert stats["HumanEval/0"]["runs"] == 2
         assert "HumanEval/1" not in stats
+
+
+def test_v6_records_the_problem_set_and_base_verdicts(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(_SCHEMA_V1)
+    conn.execute("INSERT INTO runs (id, status, backend, config, n, task_ids, created_at) VALUES ('aaaa1111', 'finished', 'canonical', '{}', 1, '[]', 1.0)")
+    conn.execute("INSERT INTO runs (id, status, backend, config, n, task_ids, created_at) VALUES ('bbbb2222', 'finished', 'canonical', "
+                 "'{\"problems_file\": \"/x.jsonl\"}', 1, '[]', 2.0)")
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        old, own_file = store.get_run("aaaa1111"), store.get_run("bbbb2222")
+        assert (old.problem_set, old.problem_set_version) == ("humaneval", "1.0.3")  # before v6: the bundled HumanEval
+        assert own_file.problem_set is None
+        rid = store.create_run(config={"problem_set": "humaneval-plus", "problem_set_version": "1-seed14"}, backend="canonical",
+                               task_ids=["HumanEval/0"], n=2)
+        assert (store.get_run(rid).problem_set, store.get_run(rid).problem_set_version) == ("humaneval-plus", "1-seed14")
+        for index, (passed, base) in enumerate(((False, True), (True, True))):
+            store.add_sample(rid, "HumanEval/0", index, completion="x")
+            store.add_result(rid, "HumanEval/0", index, status="passed" if passed else "failed", passed=passed, base_passed=base)
+        assert store.totals(rid) == {"HumanEval/0": (2, 1)} and store.base_totals(rid) == {"HumanEval/0": (2, 2)}
+        assert [s.base_passed for s in store.samples(rid)] == [True, True]
+        assert store.base_totals(store.create_run(config={}, backend="canonical", task_ids=[], n=1)) == {}

@@ -341,7 +341,16 @@ CONTRACTS = {
     163: lambda a, b: rng(a, 1, 10**4) and rng(b, 1, 10**4),
 }
 
-CANONICAL_WRONG: dict = {}
+CANONICAL_WRONG: dict = {
+    # "the product of their unit digits": the canonical takes abs(a % 10), so multiply(19, -1) is 81
+    # (-1 % 10 == 9) where the unit digits 9 and 1 give 9. Right whenever x % 10 is the unit digit.
+    97: (lambda a, b: any(x < 0 and x % 10 != abs(x) % 10 for x in (a, b)),
+         "abs(a % 10) is not the unit digit of a negative number"),
+    # "elements with at most two digits": the canonical tests len(str(x)) <= 2, so -30 (two digits)
+    # is left out and -5 is kept; wrong for every negative number of two digits in arr[:k].
+    122: (lambda arr, k: any(-100 < x <= -10 for x in arr[:k]),
+          "len(str(x)) counts the minus sign as a digit"),
+}
 
 SPECIAL_CHECK = {
     # find_zero: any root will do; the test checks |poly(xs, x)| < 1e-4 as HumanEval's own test does

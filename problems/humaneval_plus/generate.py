@@ -269,9 +269,9 @@ def edge_cases(seed: tuple) -> list[tuple]:
     return cases
 
 
-def candidate_inputs(number: int, seeds: list[tuple]) -> list[tuple]:
+def candidate_inputs(number: int, seeds: list[tuple], seed: int = SEED, per_problem: int = PER_PROBLEM) -> list[tuple]:
     """Valid, distinct inputs not among the seeds, in a deterministic order."""
-    rnd = random.Random(SEED * 1000 + number)
+    rnd = random.Random(seed * 1000 + number)
     contract = contracts.CONTRACTS[number]
     pools: dict = {}
     for seed in seeds:
@@ -296,7 +296,7 @@ def candidate_inputs(number: int, seeds: list[tuple]) -> list[tuple]:
             consider(case)
     frontier = list(seeds)
     for _ in range(ATTEMPTS):
-        if len(out) >= 3 * PER_PROBLEM or not frontier:
+        if len(out) >= 3 * per_problem or not frontier:
             break
         base = rnd.choice(frontier)
         args = list(base)
@@ -313,11 +313,13 @@ def candidate_inputs(number: int, seeds: list[tuple]) -> list[tuple]:
     return out
 
 
-def plus_problem(problem) -> tuple[dict, dict]:
+def plus_problem(problem, seed: int = SEED, per_problem: int = PER_PROBLEM) -> tuple[dict, dict]:
+    """The problem's humaneval-plus row and what happened to its candidates. Another seed gives
+    another set of inputs from the same contracts (benchmarks/bench_plus.py's held-out set)."""
     number = problem.number
     seeds = [s for s in recorded_inputs(problem) if type(s) is tuple]
     seeds = list({repr(s): s for s in seeds}.values())
-    candidates = candidate_inputs(number, seeds)
+    candidates = candidate_inputs(number, seeds, seed, per_problem)
     outputs = canonical_outputs(problem, candidates)
     wrong = contracts.CANONICAL_WRONG.get(number)
     kept_in, kept_out = [], []
@@ -331,8 +333,8 @@ def plus_problem(problem) -> tuple[dict, dict]:
             continue
         kept_in.append(args)
         kept_out.append(value)
-    rnd = random.Random(SEED * 7919 + number)
-    order = sorted(range(len(kept_in)), key=lambda i: rnd.random())[:PER_PROBLEM]
+    rnd = random.Random(seed * 7919 + number)
+    order = sorted(range(len(kept_in)), key=lambda i: rnd.random())[:per_problem]
     order.sort()
     inputs = [kept_in[i] for i in order]
     expected = [kept_out[i] for i in order]

@@ -51,7 +51,7 @@ def console(stderr: bool = False):
 
 def load_problem_set(problems_file: Optional[Path], problem_set: Optional[str] = None):
     """--problems-file or --problem-set (not both), default the bundled HumanEval."""
-    from pycodex.problems import load
+    from pycodex.problem_sets import load
 
     return load(problems_file, check_problem_set(problems_file, problem_set))
 

@@ -50,7 +50,7 @@ def build_config(
 ):
     from pycodex.generation.factory import BACKEND_KINDS
     from pycodex.pipeline import RunConfig
-    from pycodex.problems import load
+    from pycodex.problem_sets import load
     from pycodex.run_request import SamplingRequest, check_execution
 
     if backend not in BACKEND_KINDS:

@@ -1,0 +1,77 @@
+"""--problem-set through the installed CLI: verify, evaluate (base and plus), export, eval, errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+
+from conftest import run_cli
+from plus_alternatives import ALTERNATIVES
+
+WRONG_24 = "    return n // 2 if n % 2 == 0 else (n // 7 if n % 7 == 0 else 1)\n"  # passes HumanEval's 5 asserts
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_verify_plus_and_chains_all_canonical_pass():
+    for name, size in (("humaneval-plus", 164), ("chains", 130)):
+        done = run_cli("problems", "verify", "--problem-set", name, "--json")
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert json.loads(done.stdout) | {"judge": None} == {"problems": size, "passed": size, "failures": [], "judge": None}
+
+
+def test_evaluate_plus_no_false_failure_on_other_correct_solutions_and_catches_a_base_survivor(tmp_path):
+    rows = [{"task_id": f"HumanEval/{n}", "completion": c} for n, c in ALTERNATIVES.items()]
+    rows.append({"task_id": "HumanEval/24", "completion": WRONG_24})
+    # a forged "always equal" value: the strict judge only ever sees plain data
+    rows.append({"task_id": "HumanEval/24", "completion": "    class A:\n        def __eq__(self, o):\n            return True\n    return A()\n"})
+    samples = _write(tmp_path / "s.jsonl", rows)
+    done = run_cli("evaluate", str(samples), "--problem-set", "humaneval-plus", "--k", "1", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = [json.loads(line) for line in (tmp_path / "s.jsonl_results.jsonl").read_text().splitlines()]
+    alternatives, wrong, forged = results[: len(ALTERNATIVES)], results[-2], results[-1]
+    false_failures = [(r["task_id"], r["result"]) for r in alternatives if not (r["passed"] and r["base_passed"])]
+    assert false_failures == [] and len(alternatives) >= 36
+    assert (wrong["base_passed"], wrong["passed"]) == (True, False) and "extra input" in wrong["result"]
+    assert (forged["base_passed"], forged["passed"]) == (False, False)
+    summary = json.loads(done.stdout)
+    assert summary["problem_set"] == "humaneval-plus" and summary["base_passed"] == len(alternatives) + 1
+    assert summary["passed"] == len(alternatives)
+
+
+def test_export_round_trips_with_extra_fields(tmp_path):
+    for name, out in (("chains", tmp_path / "chains.jsonl"), ("humaneval-plus", tmp_path / "plus.jsonl.gz")):
+        done = run_cli("problems", "export", "--problem-set", name, "-o", str(out))
+        assert done.returncode == 0, done.stderr
+        opener = gzip.open if out.suffix == ".gz" else open
+        with opener(out, "rt") as f:
+            rows = [json.loads(line) for line in f]
+        assert {"task_id", "prompt", "entry_point", "canonical_solution", "test"} <= set(rows[0])
+        assert ("chain" in rows[0]) == (name == "chains") and ("base_test" in rows[0]) == (name == "humaneval-plus")
+        shown = run_cli("problems", "show", "3", "--problems-file", str(out), "--json")
+        assert json.loads(shown.stdout) | {"asserts": 0} == rows[3] | {"asserts": 0}
+
+
+def test_eval_records_the_set_and_its_version(tmp_path):
+    db = tmp_path / "runs.db"
+    done = run_cli("eval", "--backend", "canonical", "--problem-set", "chains", "-p", "0-11", "--db", str(db), "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    assert out["problem_set"] == "chains" and out["problem_set_version"].startswith("1-seed") and out["pass_at_k"]["1"] == 1.0
+    done = run_cli("eval", "--backend", "canonical", "--problem-set", "humaneval-plus", "-p", "24", "--db", str(db), "--json")
+    assert json.loads(done.stdout)["base_pass_at_k"] == {"1": 1.0}
+    rows = sqlite3.connect(db).execute("SELECT problem_set, problem_set_version FROM runs ORDER BY created_at").fetchall()
+    assert [r[0] for r in rows] == ["chains", "humaneval-plus"]
+
+
+def test_bad_problem_set_flags_are_one_line_and_exit_2(tmp_path):
+    for args in (("problems", "list", "--problem-set", "plus"),
+                 ("problems", "list", "--problem-set", "chains", "--problems-file", str(tmp_path / "x.jsonl")),
+                 ("eval", "--backend", "canonical", "--problem-set", "nope", "--db", str(tmp_path / "r.db"))):
+        done = run_cli(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "problem" in done.stderr
