@@ -192,10 +192,9 @@ def bleu_summary(scored: list[tuple[float, bool]]) -> dict[str, Any]:
 
 def _canonical_solutions(run, problem_set=None) -> dict[str, str]:
     try:
-        if problem_set is None:
-            from pycodex.problems import load
+        from pycodex.report_sets import load_run_problems
 
-            problem_set = load(run.config.get("problems_file"))
+        problem_set = load_run_problems(run, problem_set)
         return {p.task_id: p.canonical_solution for p in problem_set}
     except Exception:
         return {}
@@ -243,6 +242,8 @@ def build_report(store, run_id: str, *, problem_set=None, bootstrap: int = DEFAU
             "max_tokens": run.config.get("params", {}).get("max_tokens"),
             "seed": run.seed,
             "problems": len(run.task_ids),
+            "problem_set": run.problem_set,
+            "problem_set_version": run.problem_set_version,
             "created_at": run.created_at,
             "finished_at": run.finished_at,
         },
@@ -269,6 +270,14 @@ def build_report(store, run_id: str, *, problem_set=None, bootstrap: int = DEFAU
         "hardest": by_rate[:10],
         "easiest": by_rate_desc[:10],
     }
+    from pycodex.report_sets import base_pass_at_k, by_chain_length, load_run_problems
+
+    base_rows = base_pass_at_k(groups, ks, bootstrap, seed)
+    if base_rows:  # humaneval-plus: "pass_at_k" is by the plus tests, this by HumanEval's own
+        report["base_pass_at_k"] = base_rows
+    chain_rows = by_chain_length(groups, load_run_problems(run, problem_set))
+    if chain_rows:
+        report["by_chain_length"] = chain_rows
     if bleu:
         canonical = _canonical_solutions(run, problem_set)
         report["bleu"] = bleu_summary(bleu_scores(samples, canonical)) | {"metric": "sacrebleu sentence BLEU vs canonical solution (0-100)"}

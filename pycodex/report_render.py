@@ -63,6 +63,10 @@ def render_report(report: dict[str, Any], out, *, plots: bool = True, all_proble
         return
     rows = {row["k"]: row for row in report["pass_at_k"]}
     _render_pass_at_k(rows, out)
+    from pycodex.report_sets_render import render_base_pass_at_k, render_by_chain_length
+
+    render_base_pass_at_k(report, out)
+    render_by_chain_length(report, out, plots=plots)
     _render_ranking(report["ranking"], out)
     _render_bleu(report.get("bleu"), out)
     _render_per_problem(report, out, all_problems)
@@ -73,7 +77,8 @@ def render_report(report: dict[str, Any], out, *, plots: bool = True, all_proble
 def _render_header(report: dict[str, Any], out) -> None:
     r, t = report["run"], report["totals"]
     title = f"run {r['id']}" + (f" ({r['name']})" if r.get("name") else "")
-    out.print(f"[bold cyan]{title}[/]  {r['status']} · {r['backend']}" + (f" {r['model']}" if r.get("model") else ""))
+    problem_set = f" · {r['problem_set']} {r.get('problem_set_version') or ''}" if r.get("problem_set") else ""
+    out.print(f"[bold cyan]{title}[/]  {r['status']} · {r['backend']}" + (f" {r['model']}" if r.get("model") else "") + problem_set)
     out.print(
         f"  {r['problems']} problems · n={r['n']} · T={r['temperature']} · top_p={r.get('top_p')} · max_tokens={r.get('max_tokens')} · seed={r['seed']}"
     )

@@ -68,6 +68,31 @@ def test_eval_records_the_set_and_its_version(tmp_path):
     assert [r[0] for r in rows] == ["chains", "humaneval-plus"]
 
 
+def test_report_by_chain_length_and_base_vs_plus(tmp_path):
+    from pycodex.problem_sets import load_named
+
+    db = tmp_path / "runs.db"
+    chains = load_named("chains").problems[:30]  # lengths 1, 2, 3
+    rows = [{"task_id": p.task_id, "completion": p.canonical_solution if len(p.chain) == 1 or (len(p.chain) == 2 and i % 2)
+             else "    return s\n"} for i, p in enumerate(chains)]
+    samples = _write(tmp_path / "chains.jsonl", rows)
+    assert run_cli("eval", "--backend", "samples", "--samples-file", str(samples), "--problem-set", "chains", "-p", "0-29",
+                   "--db", str(db)).returncode == 0
+    report = json.loads(run_cli("report", "last", "--db", str(db), "--json", "--no-bleu").stdout)
+    by_length = {r["length"]: r for r in report["by_chain_length"]}
+    assert [(r["problems"], r["passed"]) for r in by_length.values()] == [(10, 10), (10, 5), (10, 0)]
+    assert by_length[3]["reference"] == 1 / 2.5 ** 2 and by_length[3]["reference_low"] == 1 / 9
+    text = run_cli("report", "last", "--db", str(db), "--no-bleu", "--no-plots").stdout
+    assert "pass rate by chain length" in text and "paper 2.5x" in text
+
+    samples = _write(tmp_path / "plus.jsonl", [{"task_id": "HumanEval/24", "completion": WRONG_24}])
+    assert run_cli("eval", "--backend", "samples", "--samples-file", str(samples), "--problem-set", "humaneval-plus", "-p", "24",
+                   "--db", str(db)).returncode == 0
+    report = json.loads(run_cli("report", "last", "--db", str(db), "--json", "--no-bleu").stdout)
+    assert report["run"]["problem_set"] == "humaneval-plus" and "by_chain_length" not in report
+    assert (report["base_pass_at_k"][0]["value"], report["pass_at_k"][0]["value"]) == (1.0, 0.0)
+
+
 def test_bad_problem_set_flags_are_one_line_and_exit_2(tmp_path):
     for args in (("problems", "list", "--problem-set", "plus"),
                  ("problems", "list", "--problem-set", "chains", "--problems-file", str(tmp_path / "x.jsonl")),

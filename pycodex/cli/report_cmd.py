@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pycodex.cli.common import JsonOption, ProblemsFileOption, console, print_json
+from pycodex.cli.common import JsonOption, ProblemSetOption, ProblemsFileOption, console, load_problem_set, print_json
 
 DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYCODEX_DB or the user data folder.", dir_okay=False)
 
@@ -22,11 +22,16 @@ def report_command(
     no_plots: bool = typer.Option(False, "--no-plots", help="Tables only, no terminal plots."),
     all_problems: bool = typer.Option(False, "--all-problems", help="Print the per-problem table for every problem."),
     problems_file: Optional[Path] = ProblemsFileOption,
+    problem_set_name: Optional[str] = typer.Option(
+        None, "--problem-set", help="Read the problems (canonical solutions, chains) from this set instead of the run's own "
+        "(stored with it): humaneval, humaneval-plus or chains."),
 ) -> None:
     """pass@k with 95% intervals, the paper's Figures 7 and 8, per-problem counts and plots.
 
     Figure 7: choosing one of k samples by mean or sum log-prob vs random vs the oracle (pass@k).
     Figure 8: BLEU against the canonical solution, correct vs wrong samples.
+    humaneval-plus runs: pass@k by base and plus tests; chains runs: pass rate by chain length
+    (`--json` key by_chain_length) beside the paper's 2-3x drop per block.
     """
     from pycodex.errors import UserError
     from pycodex.report import build_report
@@ -36,10 +41,8 @@ def report_command(
     if bootstrap < 0:
         raise UserError(f"--bootstrap must be >= 0 (got {bootstrap})")
     problem_set = None
-    if problems_file:
-        from pycodex.problems import load
-
-        problem_set = load(problems_file)
+    if problems_file or problem_set_name:
+        problem_set = load_problem_set(problems_file, problem_set_name)
     with Store(db) as store:
         first = build_report(store, store.resolve(run), problem_set=problem_set, bootstrap=bootstrap, bleu=not no_bleu)
         second = None

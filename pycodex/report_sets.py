@@ -1,0 +1,70 @@
+"""Report sections for problem sets beyond HumanEval: base vs plus pass@k, pass rate by chain length.
+
+by_chain_length: for the chains set (section 6 of the paper), each chain length's problems,
+samples, passes and pass rate, beside the paper's reference, a drop of 2 to 3 times per added
+block, drawn from the measured rate at the shortest length: rate(L) = rate(L0) / f ** (L - L0),
+f = 2.5 (the line), 2 and 3 (the band).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+REFERENCE_FACTOR, REFERENCE_LOW, REFERENCE_HIGH = 2.5, 3.0, 2.0  # the paper: 2-3x per block
+
+
+def base_pass_at_k(groups, ks: Sequence[int], bootstrap: int, seed: int) -> list[dict[str, Any]]:
+    """pass@k by HumanEval's own tests (humaneval-plus runs: each verdict's base_passed)."""
+    from pycodex.report import bootstrap_intervals, per_problem_matrix
+
+    counts = [(len(v), sum(bool(s.base_passed) for s in v)) for v in groups.values() if all(s.base_passed is not None for s in v)]
+    if not counts or len(counts) != len(groups) or not ks:
+        return []
+    matrix = per_problem_matrix(counts, ks)
+    lo, hi = bootstrap_intervals(matrix, bootstrap, seed)
+    values = matrix.mean(axis=0)
+    return [{"k": k, "value": float(values[i]), "ci_low": float(lo[i]), "ci_high": float(hi[i])} for i, k in enumerate(ks)]
+
+
+def by_chain_length(groups, problem_set) -> list[dict[str, Any]]:
+    """Pass rate per chain length, with the paper's reference (empty when no problem has a chain)."""
+    chains = {p.task_id: p.chain for p in problem_set or () if p.chain is not None}
+    rows: dict[int, dict[str, Any]] = {}
+    for task_id, samples in groups.items():
+        if task_id not in chains:
+            continue
+        row = rows.setdefault(len(chains[task_id]), {"problems": 0, "samples": 0, "passed": 0})
+        row["problems"] += 1
+        row["samples"] += len(samples)
+        row["passed"] += sum(bool(s.passed) for s in samples)
+    out = [{"length": length, **row, "pass_rate": row["passed"] / row["samples"] if row["samples"] else None}
+           for length, row in sorted(rows.items())]
+    if out:
+        first = out[0]
+        anchor = first["pass_rate"] or 0.0
+        for row in out:
+            steps = row["length"] - first["length"]
+            row["reference"] = anchor / REFERENCE_FACTOR ** steps
+            row["reference_low"] = anchor / REFERENCE_LOW ** steps
+            row["reference_high"] = anchor / REFERENCE_HIGH ** steps
+        rates = [(r["length"], r["pass_rate"]) for r in out if r["pass_rate"]]
+        if len(rates) >= 2:  # the measured drop per block: a fit of log(rate) on length
+            xs, ys = np.array([x for x, _ in rates], float), np.log([y for _, y in rates])
+            slope = float(np.polyfit(xs, ys, 1)[0])
+            for row in out:
+                row["fitted_drop_per_block"] = float(np.exp(-slope))
+    return out
+
+
+def load_run_problems(run, problem_set=None):
+    """The problems a run was judged against (its --problems-file or its named set), or None."""
+    if problem_set is not None:
+        return problem_set
+    try:
+        from pycodex.problem_sets import load
+
+        return load(run.config.get("problems_file"), run.problem_set)
+    except Exception:  # a report must not fail because a problems file moved
+        return None
