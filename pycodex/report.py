@@ -187,6 +187,17 @@ def bleu_summary(scored: list[tuple[float, bool]]) -> dict[str, Any]:
     return result
 
 
+def base_pass_at_k(groups, ks: Sequence[int], bootstrap: int, seed: int) -> list[dict[str, Any]]:
+    """pass@k by HumanEval's own tests (humaneval-plus runs: each verdict's base_passed)."""
+    counts = [(len(v), sum(bool(s.base_passed) for s in v)) for v in groups.values() if all(s.base_passed is not None for s in v)]
+    if not counts or len(counts) != len(groups) or not ks:
+        return []
+    matrix = per_problem_matrix(counts, ks)
+    lo, hi = bootstrap_intervals(matrix, bootstrap, seed)
+    values = matrix.mean(axis=0)
+    return [{"k": k, "value": float(values[i]), "ci_low": float(lo[i]), "ci_high": float(hi[i])} for i, k in enumerate(ks)]
+
+
 # -- the report -----------------------------------------------------------------------------------
 
 
@@ -270,7 +281,7 @@ def build_report(store, run_id: str, *, problem_set=None, bootstrap: int = DEFAU
         "hardest": by_rate[:10],
         "easiest": by_rate_desc[:10],
     }
-    from pycodex.report_sets import base_pass_at_k, by_chain_length, load_run_problems
+    from pycodex.report_sets import by_chain_length, load_run_problems
 
     base_rows = base_pass_at_k(groups, ks, bootstrap, seed)
     if base_rows:  # humaneval-plus: "pass_at_k" is by the plus tests, this by HumanEval's own

@@ -1,4 +1,4 @@
-"""Report sections for problem sets beyond HumanEval: base vs plus pass@k, pass rate by chain length.
+"""Report sections for problem sets beyond HumanEval: pass rate by chain length, the run's problems.
 
 by_chain_length: for the chains set (section 6 of the paper), each chain length's problems,
 samples, passes and pass rate, beside the paper's reference, a drop of 2 to 3 times per added
@@ -8,24 +8,11 @@ f = 2.5 (the line), 2 and 3 (the band).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 REFERENCE_FACTOR, REFERENCE_LOW, REFERENCE_HIGH = 2.5, 3.0, 2.0  # the paper: 2-3x per block
-
-
-def base_pass_at_k(groups, ks: Sequence[int], bootstrap: int, seed: int) -> list[dict[str, Any]]:
-    """pass@k by HumanEval's own tests (humaneval-plus runs: each verdict's base_passed)."""
-    from pycodex.report import bootstrap_intervals, per_problem_matrix
-
-    counts = [(len(v), sum(bool(s.base_passed) for s in v)) for v in groups.values() if all(s.base_passed is not None for s in v)]
-    if not counts or len(counts) != len(groups) or not ks:
-        return []
-    matrix = per_problem_matrix(counts, ks)
-    lo, hi = bootstrap_intervals(matrix, bootstrap, seed)
-    values = matrix.mean(axis=0)
-    return [{"k": k, "value": float(values[i]), "ci_low": float(lo[i]), "ci_high": float(hi[i])} for i, k in enumerate(ks)]
 
 
 def by_chain_length(groups, problem_set) -> list[dict[str, Any]]:
