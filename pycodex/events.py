@@ -60,6 +60,7 @@ class SampleJudged:
     detail: str
     passed: bool
     seconds: float
+    base_passed: bool | None = None  # humaneval-plus: HumanEval's own tests alone (None for other sets)
 
 
 @dataclass(frozen=True)

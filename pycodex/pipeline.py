@@ -432,6 +432,7 @@ class Pipeline:
                     detail=verdict.detail or "",
                     passed=bool(verdict.passed),
                     seconds=verdict.seconds,
+                    base_passed=getattr(verdict, "base_passed", None),
                 )
             )
             self._maybe_progress()

@@ -30,6 +30,7 @@ class SampleState:
     finish_reason: str = ""
     gen_seconds: float | None = None
     exec_seconds: float | None = None
+    base_passed: bool | None = None  # humaneval-plus: the verdict of HumanEval's own tests alone
 
     @property
     def judged(self) -> bool:
@@ -49,6 +50,7 @@ class SampleState:
             self.detail = event.detail
             self.passed = event.passed
             self.exec_seconds = event.seconds
+            self.base_passed = event.base_passed
 
     @classmethod
     def from_record(cls, record: Any) -> "SampleState":
@@ -66,6 +68,7 @@ class SampleState:
             finish_reason=record.finish_reason,
             gen_seconds=record.seconds,
             exec_seconds=record.exec_seconds,
+            base_passed=getattr(record, "base_passed", None),
         )
 
 

@@ -460,3 +460,35 @@ async def test_model_state_reaches_the_open_samples_screen(tmp_path):
         app.post_message(BackendChanged("a big model", "loading"))
         await wait_for(pilot, lambda: screen.status == "loading model", timeout=5, what="the loading state")
         assert "loading" in app.sub_title
+
+
+@async_test
+async def test_problem_set_chooser_switches_the_browser_and_runs_record_the_set(tmp_path):
+    from pycodex.store import Store
+    from pycodex.tui.screens.problem_set_picker import ProblemSetPicker
+
+    app = make_app(tmp_path, model="canonical")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("P")
+        await pilot.pause()
+        assert isinstance(app.screen, ProblemSetPicker)
+        await pilot.press("down", "enter")  # the second: humaneval-plus
+        await wait_for(pilot, lambda: app.problem_set.name == "humaneval-plus", what="the switch")
+        assert table(app).row_count == 164 and "extra inputs" in screen_text(app)
+        assert tomllib.loads((tmp_path / "config" / "config.toml").read_text())["problem_set"] == "humaneval-plus"
+        await pilot.press("slash", *"HumanEval/24", "enter")
+        screen = await _generate(pilot, app, n=1)
+        assert screen.status == "finished", screen.error
+        assert [s.base_passed for s in screen.samples.values()] == [True]
+        assert "base passed" in screen_text(app)
+        run_id = screen.run_id
+        await pilot.press("escape")
+        await pilot.press("P")
+        await pilot.pause()
+        await pilot.press("down", "enter")  # the third: chains
+        await wait_for(pilot, lambda: app.problem_set.name == "chains", what="the switch to chains")
+        assert table(app).row_count == 130
+    with Store(tmp_path / "runs.sqlite3") as store:
+        record = store.get_run(run_id)
+        assert (record.problem_set, record.problem_set_version) == ("humaneval-plus", "1-seed14")
+        assert record.config.get("problems_file") is None

@@ -81,10 +81,26 @@ class PycodexApp(App):
     @property
     def problem_set(self):
         if self._problem_set is None:
-            from pycodex.problems import load_humaneval
+            from pycodex.problem_sets import DEFAULT, load_named
 
-            self._problem_set = load_humaneval()
+            wanted = self.settings.get("problem_set")
+            try:
+                self._problem_set = load_named(wanted if isinstance(wanted, str) else DEFAULT)
+            except Exception:  # a stale setting: the bundled HumanEval
+                self._problem_set = load_named(DEFAULT)
         return self._problem_set
+
+    def set_problem_set(self, name: str) -> bool:
+        """Switch the browsed and evaluated set (saved in the config); refused while a run is going."""
+        from pycodex.problem_sets import load_named
+
+        if self.running_sessions():
+            self.notify("a run is going: switch the problem set when it is done", severity="warning")
+            return False
+        self._problem_set = load_named(name)
+        self.save_setting(problem_set=name)
+        self.notify(f"problem set: {name} ({len(self._problem_set)} problems, version {self._problem_set.version})")
+        return True
 
     def _load_themes(self) -> None:
         from pycodex.tui.themes import DEFAULT_THEME, load_themes
@@ -296,6 +312,19 @@ class PycodexApp(App):
 
         self.push_screen(ModelPicker(self.model), chosen)
 
+    def action_pick_problem_set(self) -> None:
+        from pycodex.tui.screens.problem_set_picker import ProblemSetPicker
+
+        def chosen(name: str | None) -> None:
+            if name and name != self.problem_set.name and self.set_problem_set(name):
+                from pycodex.tui.screens.browser import BrowserScreen
+
+                for screen in self.screen_stack:
+                    if isinstance(screen, BrowserScreen):
+                        screen.problem_set_changed()
+
+        self.push_screen(ProblemSetPicker(self.problem_set.name or ""), chosen)
+
     def action_runs(self) -> None:
         from pycodex.tui.screens.runs import RunsScreen
 
@@ -309,6 +338,7 @@ class PycodexApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Pick model", "Bundled Gemma, another GGUF file, or canonical replay", self.action_pick_model)
+        yield SystemCommand("Problem set", "HumanEval, humaneval-plus (many more tests) or the paper's chains", self.action_pick_problem_set)
         yield SystemCommand("Run dashboard", "Start a full HumanEval eval and watch it fill in", self.action_dashboard)
         yield SystemCommand("Run history", "Open a stored run", self.action_runs)
         yield SystemCommand("Key bindings", "Show every key binding", self.action_help)

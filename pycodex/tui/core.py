@@ -37,6 +37,8 @@ def _problems_file(problem_set) -> str | None:
     from pycodex import locations
 
     source = getattr(problem_set, "source", None)
+    if getattr(problem_set, "name", None) is not None:
+        return None  # a named set (humaneval, humaneval-plus, chains): the run records its name and version
     if source is None or Path(source).resolve() == locations.problems_file().resolve():
         return None  # the bundled HumanEval, as the CLI records it
     return str(source)
@@ -54,6 +56,8 @@ def make_pipeline(*, db_path, problem_set, task_ids, params, backend, model, on_
         params=params,
         ks=list(ks) if ks else default_ks(params.n),
         problems_file=_problems_file(problem_set),
+        problem_set=getattr(problem_set, "name", None),
+        problem_set_version=getattr(problem_set, "version", None),
         **(executor_options or {}),
     )
     return Pipeline(config, store=shared_store(db_path), backend=backend, problem_set=problem_set, on_event=on_event, run_id=run_id)

@@ -72,6 +72,8 @@ class SampleCard(Vertical, can_focus=True):
             title.append("running…", style=verdict_style(self.app, "running"))
         else:
             title.append(f" {verdict_label(s.status)} ", style=verdict_style(self.app, s.status) + " reverse")
+            if s.base_passed is not None:  # humaneval-plus: HumanEval's own tests beside the plus verdict
+                title.append(f" base {'passed' if s.base_passed else 'failed'} ", style=verdict_style(self.app, "passed" if s.base_passed else "failed"))
         self.border_title = title
         sub = []
         if s.tokens:

@@ -27,6 +27,7 @@ class BrowserScreen(Screen):
         Binding("enter", "open", "Open", show=False),
         Binding("g", "generate", "Generate"),
         Binding("s", "cycle_sort", "Sort"),
+        Binding("P", "app.pick_problem_set", "Problem set"),
         Binding("E", "app.dashboard", "Eval dashboard"),
         Binding("R", "app.runs", "Runs"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -43,16 +44,27 @@ class BrowserScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(
-            "HumanEval (Chen et al. 2021): a sample passes when the problem's hidden asserts run clean.",
-            id="intro",
-        )
+        yield Static(self._intro(), id="intro")
         with Horizontal(id="filter-row"):
             yield Static("/", id="filter-label")
             yield Input(placeholder="filter by id, entry point or docstring (press /)", id="filter", compact=True)
             yield Static("", id="count")
         yield ProblemTable(id="problems")
         yield Footer()
+
+    def _intro(self) -> str:
+        from pycodex.problem_sets import INTROS
+
+        return INTROS.get(self.app.problem_set.name or "", "Problems from your own file: a sample passes when its tests run clean.")
+
+    def problem_set_changed(self) -> None:
+        """The app switched sets (P): show the new one's problems."""
+        self.query_one("#intro", Static).update(self._intro())
+        self.query_one("#filter", Input).value = ""  # another set's ids: the old filter would hide them all
+        table = self.query_one(ProblemTable)
+        table.filter_text = ""
+        table.set_problems(list(self.app.problem_set))
+        self._update_count()
 
     def on_mount(self) -> None:
         table = self.query_one(ProblemTable)
