@@ -9,258 +9,43 @@
 - Every failure a user can cause (locked, corrupt, unwritable, unknown id) is a UserError: one line.
 
 Run ids are 8 hex characters; any unique prefix (like git), the run's name, or `last` selects one.
+
+The schema and its migrations are in store_schema.py, the records and statuses in store_records.py,
+the reads in store_reads.py; this module opens, migrates and writes.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
-import secrets
 import socket
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from pycodex import __version__, locations
+from pycodex import locations
 from pycodex.errors import UserError
 
-SCHEMA_VERSION = 6
-
-
-class RunStatus(StrEnum):
-    """A run's status in the store. "running" whose process is gone reads as "interrupted"."""
-
-    RUNNING = "running"
-    FINISHED = "finished"
-    CANCELLED = "cancelled"
-    INTERRUPTED = "interrupted"
-    FAILED = "failed"
-    IMPORTED = "imported"
-
-
-RUNNING, FINISHED, CANCELLED, INTERRUPTED, FAILED, IMPORTED = RunStatus
-
-_SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    name TEXT,
-    status TEXT NOT NULL,
-    backend TEXT NOT NULL,
-    model TEXT,
-    model_sha256 TEXT,
-    config TEXT NOT NULL,
-    backend_info TEXT NOT NULL DEFAULT '{}',
-    versions TEXT NOT NULL DEFAULT '{}',
-    n INTEGER NOT NULL,
-    temperature REAL,
-    seed INTEGER,
-    task_ids TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    pid INTEGER,
-    host TEXT,
-    error TEXT
-);
-CREATE TABLE IF NOT EXISTS samples (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    task_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    completion TEXT NOT NULL,
-    tokens INTEGER NOT NULL DEFAULT 0,
-    sum_logprob REAL NOT NULL DEFAULT 0,
-    mean_logprob REAL NOT NULL DEFAULT 0,
-    finish_reason TEXT NOT NULL DEFAULT '',
-    seconds REAL NOT NULL DEFAULT 0,
-    seed INTEGER,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (run_id, task_id, idx)
-);
-CREATE TABLE IF NOT EXISTS results (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    task_id TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    passed INTEGER NOT NULL,
-    detail TEXT NOT NULL DEFAULT '',
-    seconds REAL NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (run_id, task_id, idx)
-);
-CREATE INDEX IF NOT EXISTS runs_created ON runs(created_at);
-"""
-
-# v2: which session (first run = 1, each resume + 1) produced each sample and verdict, so a
-# resumed run can prove nothing was done twice; the run's session counter.
-_MIGRATIONS: dict[int, list[str]] = {
-    1: [stmt.strip() for stmt in _SCHEMA_V1.split(";") if stmt.strip()],
-    2: [
-        "ALTER TABLE runs ADD COLUMN sessions INTEGER NOT NULL DEFAULT 1",
-        "ALTER TABLE samples ADD COLUMN session INTEGER NOT NULL DEFAULT 1",
-        "ALTER TABLE results ADD COLUMN session INTEGER NOT NULL DEFAULT 1",
-    ],
-    # v3: wall-clock seconds spent generating (batched samples overlap, so their own seconds do not add up).
-    3: ["ALTER TABLE runs ADD COLUMN generation_wall_seconds REAL NOT NULL DEFAULT 0"],
-    # v4: which judge gave each verdict ("strict": a trusted judge process; "classic": the test in the
-    # sample's own process). Verdicts stored before v4 were all classic.
-    4: ["ALTER TABLE results ADD COLUMN judge TEXT NOT NULL DEFAULT 'classic'"],
-    # v5: a chat model's whole reply beside the function body taken from it (NULL for completions).
-    5: ["ALTER TABLE samples ADD COLUMN reply TEXT"],
-    # v6: the problem set (humaneval, humaneval-plus, chains; NULL for a --problems-file) and its
-    # version a run was judged against; humaneval-plus verdicts by HumanEval's own test alone
-    # (base_passed, NULL for sets with one test). Earlier runs without a problems file were HumanEval.
-    6: [
-        "ALTER TABLE runs ADD COLUMN problem_set TEXT",
-        "ALTER TABLE runs ADD COLUMN problem_set_version TEXT",
-        "ALTER TABLE results ADD COLUMN base_passed INTEGER",
-        "UPDATE runs SET problem_set = 'humaneval', problem_set_version = '1.0.3' WHERE json_extract(config, '$.problems_file') IS NULL",
-    ],
-}
-
-
-@dataclass
-class RunRecord:
-    id: str
-    name: str | None
-    status: str  # as stored; see effective_status
-    backend: str
-    model: str | None
-    model_sha256: str | None
-    config: dict[str, Any]
-    backend_info: dict[str, Any]
-    versions: dict[str, Any]
-    n: int
-    temperature: float | None
-    seed: int | None
-    task_ids: list[str]
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    pid: int | None
-    host: str | None
-    error: str | None
-    sessions: int = 1
-    generation_wall_seconds: float = 0.0
-    problem_set: str | None = None  # humaneval, humaneval-plus, chains; None for a --problems-file
-    problem_set_version: str | None = None
-    # Filled by list_runs/get_run: counts from the samples and results tables.
-    generated: int = 0
-    executed: int = 0
-    passed: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.n * len(self.task_ids)
-
-    @property
-    def effective_status(self) -> str:
-        """`running` whose process no longer exists on this host reads as `interrupted`."""
-        if self.status == RUNNING and not _process_alive(self.pid, self.host):
-            return INTERRUPTED
-        return self.status
-
-    @property
-    def resumable(self) -> bool:
-        return self.effective_status in (INTERRUPTED, CANCELLED, FAILED) or (
-            self.effective_status in (FINISHED, IMPORTED) and (self.generated < self.total or self.executed < self.generated)
-        )
-
-    @property
-    def pass_rate(self) -> float | None:
-        return self.passed / self.executed if self.executed else None
-
-    def label(self) -> str:
-        return f"{self.id} ({self.name})" if self.name else self.id
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items()}
-        d["status"] = self.effective_status
-        d["stored_status"] = self.status
-        d["total"] = self.total
-        return d
-
-
-@dataclass(frozen=True)
-class SampleRecord:
-    run_id: str
-    task_id: str
-    index: int
-    completion: str
-    tokens: int
-    sum_logprob: float
-    mean_logprob: float
-    finish_reason: str
-    seconds: float
-    seed: int | None
-    created_at: float
-    session: int
-    # The verdict, when the sample has been executed.
-    status: str | None = None
-    passed: bool | None = None
-    detail: str | None = None
-    exec_seconds: float | None = None
-    judged_at: float | None = None
-    judged_session: int | None = None
-    judge: str | None = None  # "strict" or "classic": which judge gave the verdict
-    reply: str | None = None  # chat models: the raw reply the completion was extracted from
-    base_passed: bool | None = None  # humaneval-plus: the verdict of HumanEval's own test alone
-
-    @property
-    def judged(self) -> bool:
-        return self.status is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def _set_of(config: dict[str, Any]) -> str | None:
-    """The named problem set a run's config uses (None: the user's own --problems-file)."""
-    if config.get("problems_file"):
-        return None
-    return config.get("problem_set") or "humaneval"
-
-
-def _process_alive(pid: int | None, host: str | None) -> bool:
-    if not pid:
-        return False
-    if host and host != socket.gethostname():
-        return True  # another machine's run: assume it is alive
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    # A zombie (killed child not yet reaped) is not alive either.
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[-1].split()[0]
-        return state not in (b"Z", b"X")
-    except OSError:
-        return True
-
-
-def new_run_id() -> str:
-    return secrets.token_hex(4)
-
-
-def versions() -> dict[str, str]:
-    v = {"pycodex": __version__, "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
-    try:
-        from importlib.metadata import version
-
-        v["llama_cpp_python"] = version("llama-cpp-python")
-    except Exception:
-        pass
-    return v
+from pycodex.store_records import (  # noqa: F401  (the statuses are the store's vocabulary)
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    IMPORTED,
+    INTERRUPTED,
+    RUNNING,
+    RunRecord,
+    RunStatus,
+    SampleRecord,
+    _process_alive,
+    _set_of,
+    new_run_id,
+    versions,
+)
+from pycodex.store_reads import StoreReads
+from pycodex.store_schema import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION  # noqa: F401
 
 
 def _busy_timeout() -> float:
@@ -270,7 +55,7 @@ def _busy_timeout() -> float:
         return 10.0
 
 
-class Store:
+class Store(StoreReads):
     """The run store. Open with Store(path) or Store.open(); close() or use as a context manager."""
 
     def __init__(self, path: str | Path | None = None, *, timeout: float | None = None):
@@ -499,89 +284,6 @@ class Store:
             conn.execute("DELETE FROM samples WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
-    _COUNTS = """
-        SELECT r.*,
-          (SELECT COUNT(*) FROM samples s WHERE s.run_id = r.id) AS generated,
-          (SELECT COUNT(*) FROM results x WHERE x.run_id = r.id) AS executed,
-          (SELECT COALESCE(SUM(x.passed), 0) FROM results x WHERE x.run_id = r.id) AS passed
-        FROM runs r
-    """
-
-    @staticmethod
-    def _run_from_row(row: sqlite3.Row) -> RunRecord:
-        keys = row.keys()
-        return RunRecord(
-            id=row["id"],
-            name=row["name"],
-            status=row["status"],
-            backend=row["backend"],
-            model=row["model"],
-            model_sha256=row["model_sha256"],
-            config=json.loads(row["config"] or "{}"),
-            backend_info=json.loads(row["backend_info"] or "{}"),
-            versions=json.loads(row["versions"] or "{}"),
-            n=row["n"],
-            temperature=row["temperature"],
-            seed=row["seed"],
-            task_ids=json.loads(row["task_ids"] or "[]"),
-            created_at=row["created_at"],
-            started_at=row["started_at"],
-            finished_at=row["finished_at"],
-            pid=row["pid"],
-            host=row["host"],
-            error=row["error"],
-            sessions=row["sessions"] if "sessions" in keys else 1,
-            generation_wall_seconds=row["generation_wall_seconds"] if "generation_wall_seconds" in keys else 0.0,
-            problem_set=row["problem_set"] if "problem_set" in keys else None,
-            problem_set_version=row["problem_set_version"] if "problem_set_version" in keys else None,
-            generated=row["generated"] if "generated" in keys else 0,
-            executed=row["executed"] if "executed" in keys else 0,
-            passed=row["passed"] if "passed" in keys else 0,
-        )
-
-    def list_runs(self, limit: int | None = None) -> list[RunRecord]:
-        """Newest first."""
-        sql = self._COUNTS + " ORDER BY r.created_at DESC"
-        params: tuple = ()
-        if limit:
-            sql += " LIMIT ?"
-            params = (limit,)
-        with self._locked() as conn:
-            return [self._run_from_row(r) for r in conn.execute(sql, params)]
-
-    def get_run(self, run_id: str) -> RunRecord:
-        with self._locked() as conn:
-            row = conn.execute(self._COUNTS + " WHERE r.id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise UserError(f"unknown run {run_id}")
-        return self._run_from_row(row)
-
-    def resolve(self, ident: str) -> str:
-        """A full id, a unique id prefix, a run name or `last` -> the run id; else a one-line UserError."""
-        ident = (ident or "").strip()
-        if not ident:
-            raise UserError("no run given: pass a run id (see `pycodex runs list`)")
-        with self._locked() as conn:
-            if ident.lower() in ("last", "latest", "@"):
-                row = conn.execute("SELECT id FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()
-                if row is None:
-                    raise UserError(f"no runs in {self.path} yet")
-                return row["id"]
-            row = conn.execute("SELECT id FROM runs WHERE id = ?", (ident,)).fetchone()
-            if row:
-                return row["id"]
-            row = conn.execute("SELECT id FROM runs WHERE name = ?", (ident,)).fetchone()
-            if row:
-                return row["id"]
-            escaped = ident.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            rows = conn.execute("SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\'", (escaped + "%",)).fetchall()
-        if len(rows) == 1:
-            return rows[0]["id"]
-        if len(rows) > 1:
-            ids = ", ".join(sorted(r["id"] for r in rows)[:5])
-            raise UserError(f"run id {ident!r} is ambiguous: it matches {ids}; give more characters")
-        raise UserError(f"unknown run {ident!r} in {self.path} (see `pycodex runs list`)")
-
     # -- samples and results ----------------------------------------------------------------
 
     def add_sample(
@@ -661,129 +363,3 @@ class Store:
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (run_id, task_id, index, status, int(bool(passed)), detail or "", seconds, time.time(), session, judge, base),
             )
-
-    _SAMPLES = """
-        SELECT s.*, x.status AS r_status, x.passed AS r_passed, x.detail AS r_detail, x.seconds AS r_seconds,
-               x.created_at AS r_created_at, x.session AS r_session, x.judge AS r_judge, x.base_passed AS r_base_passed
-        FROM samples s LEFT JOIN results x ON x.run_id = s.run_id AND x.task_id = s.task_id AND x.idx = s.idx
-    """
-
-    @staticmethod
-    def _sample_from_row(row: sqlite3.Row) -> SampleRecord:
-        return SampleRecord(
-            run_id=row["run_id"],
-            task_id=row["task_id"],
-            index=row["idx"],
-            completion=row["completion"],
-            tokens=row["tokens"],
-            sum_logprob=row["sum_logprob"],
-            mean_logprob=row["mean_logprob"],
-            finish_reason=row["finish_reason"],
-            seconds=row["seconds"],
-            seed=row["seed"],
-            created_at=row["created_at"],
-            session=row["session"],
-            status=row["r_status"],
-            passed=None if row["r_passed"] is None else bool(row["r_passed"]),
-            detail=row["r_detail"],
-            exec_seconds=row["r_seconds"],
-            judged_at=row["r_created_at"],
-            judged_session=row["r_session"],
-            judge=row["r_judge"],
-            reply=row["reply"],
-            base_passed=None if row["r_base_passed"] is None else bool(row["r_base_passed"]),
-        )
-
-    def samples(self, run_id: str, task_id: str | None = None) -> list[SampleRecord]:
-        """A run's samples with their verdicts, ordered by task (run order) then index."""
-        sql = self._SAMPLES + " WHERE s.run_id = ?"
-        params: list[Any] = [run_id]
-        if task_id is not None:
-            sql += " AND s.task_id = ?"
-            params.append(task_id)
-        with self._locked() as conn:
-            rows = [self._sample_from_row(r) for r in conn.execute(sql + " ORDER BY s.created_at, s.idx", params)]
-            order_row = conn.execute("SELECT task_ids FROM runs WHERE id = ?", (run_id,)).fetchone()
-        order = {t: i for i, t in enumerate(json.loads(order_row["task_ids"]) if order_row else [])}
-        rows.sort(key=lambda s: (order.get(s.task_id, len(order)), s.task_id, s.index))
-        return rows
-
-    def sample(self, run_id: str, task_id: str, index: int) -> SampleRecord | None:
-        with self._locked() as conn:
-            row = conn.execute(self._SAMPLES + " WHERE s.run_id = ? AND s.task_id = ? AND s.idx = ?", (run_id, task_id, index)).fetchone()
-        return self._sample_from_row(row) if row else None
-
-    def done_keys(self, run_id: str) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
-        """(stored sample keys, judged sample keys) for resuming."""
-        with self._locked() as conn:
-            generated = {(r[0], r[1]) for r in conn.execute("SELECT task_id, idx FROM samples WHERE run_id = ?", (run_id,))}
-            judged = {(r[0], r[1]) for r in conn.execute("SELECT task_id, idx FROM results WHERE run_id = ?", (run_id,))}
-        return generated, judged
-
-    def totals(self, run_id: str) -> dict[str, tuple[int, int]]:
-        """task_id -> (judged samples, passed samples), for pass@k."""
-        with self._locked() as conn:
-            rows = conn.execute(
-                "SELECT task_id, COUNT(*) AS n, COALESCE(SUM(passed), 0) AS c FROM results WHERE run_id = ? GROUP BY task_id",
-                (run_id,),
-            ).fetchall()
-        return {r["task_id"]: (int(r["n"]), int(r["c"])) for r in rows}
-
-    def base_totals(self, run_id: str) -> dict[str, tuple[int, int]]:
-        """humaneval-plus: task_id -> (samples with a base verdict, passed by HumanEval's own test);
-        empty for runs of sets with one test."""
-        with self._locked() as conn:
-            rows = conn.execute(
-                "SELECT task_id, COUNT(*) AS n, COALESCE(SUM(base_passed), 0) AS c FROM results "
-                "WHERE run_id = ? AND base_passed IS NOT NULL GROUP BY task_id",
-                (run_id,),
-            ).fetchall()
-        return {r["task_id"]: (int(r["n"]), int(r["c"])) for r in rows}
-
-    def generation_stats(self, run_id: str) -> dict[str, float]:
-        with self._locked() as conn:
-            row = conn.execute(
-                "SELECT COUNT(*) AS samples, COALESCE(SUM(tokens), 0) AS tokens, COALESCE(SUM(seconds), 0) AS seconds FROM samples WHERE run_id = ?",
-                (run_id,),
-            ).fetchone()
-            wall = conn.execute("SELECT generation_wall_seconds FROM runs WHERE id = ?", (run_id,)).fetchone()
-            ex = conn.execute(
-                "SELECT COUNT(*) AS executed, COALESCE(SUM(passed), 0) AS passed, COALESCE(SUM(seconds), 0) AS seconds FROM results WHERE run_id = ?",
-                (run_id,),
-            ).fetchone()
-        return {
-            "generated": int(row["samples"]),
-            "generated_tokens": int(row["tokens"]),
-            # wall-clock time spent generating (all sessions); falls back to the samples' own seconds
-            "generation_seconds": float(wall[0]) if wall and wall[0] else float(row["seconds"]),
-            "sample_seconds": float(row["seconds"]),
-            "executed": int(ex["executed"]),
-            "passed": int(ex["passed"]),
-            "execution_seconds": float(ex["seconds"]),
-        }
-
-    # -- queries for browsers (the TUI's problem list) ------------------------------------------
-
-    def problem_stats(self, task_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-        """Per problem, across all runs: the last run's and the best run's pass rate.
-
-        task_id -> {"last": {"run_id", "passed", "n", "rate", "at"}, "best": {...}, "runs": count}.
-        """
-        with self._locked() as conn:
-            rows = conn.execute(
-                """SELECT x.task_id, x.run_id, COUNT(*) AS n, SUM(x.passed) AS c, MAX(x.created_at) AS at
-                   FROM results x GROUP BY x.task_id, x.run_id"""
-            ).fetchall()
-        wanted = set(task_ids) if task_ids is not None else None
-        out: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            if wanted is not None and r["task_id"] not in wanted:
-                continue
-            entry = {"run_id": r["run_id"], "passed": int(r["c"]), "n": int(r["n"]), "rate": r["c"] / r["n"], "at": r["at"]}
-            cur = out.setdefault(r["task_id"], {"last": entry, "best": entry, "runs": 0})
-            cur["runs"] += 1
-            if entry["at"] > cur["last"]["at"]:
-                cur["last"] = entry
-            if (entry["rate"], entry["n"]) > (cur["best"]["rate"], cur["best"]["n"]):
-                cur["best"] = entry
-        return out

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from pycodex.cli.common import JsonOption, ProblemSetOption, ProblemsFileOption, console, load_problem_set, print_json
+from pycodex.cli.common import JsonOption, ProblemsFileOption, console, load_problem_set, print_json
 
 DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYCODEX_DB or the user data folder.", dir_okay=False)
 
