@@ -113,8 +113,8 @@ class LlamaCppServer:
 
 class FakeServer:
     """An OpenAI-shaped HTTP server on loopback whose /completions behaves as told: mode "ok"
-    answers a fixed completion (after `delay` seconds), "500" answers HTTP 500 (only the first
-    `fail_first` completions when that is given), "hang" never answers. The 1-token start-up probe
+    answers a fixed completion (after `delay` seconds), "500" answers HTTP 500 and "429" HTTP 429
+    with Retry-After 0.3 (only the first `fail_first` completions when that is given), "hang" never answers. The 1-token start-up probe
     is always answered, so a failure comes mid-run. `no_completions`: /completions is a 404;
     `no_models`: /models is a 404 (not an OpenAI server)."""
 
@@ -139,9 +139,11 @@ class FakeServer:
             def log_message(self, *args):
                 pass
 
-            def _send(self, status: int, data) -> None:
+            def _send(self, status: int, data, headers: dict | None = None) -> None:
                 body = json.dumps(data).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -168,12 +170,14 @@ class FakeServer:
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
-                    failing = fake.mode == "500" and (fake.fail_first is None or count <= fake.fail_first)
+                    failing = fake.mode in ("500", "429") and (fake.fail_first is None or count <= fake.fail_first)
                     if fake.mode == "hang":
                         fake._release.wait(60)
                         return
                     time.sleep(fake.delay)
-                    if failing:
+                    if failing and fake.mode == "429":
+                        self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": "0.3"})
+                    elif failing:
                         self._send(500, {"error": {"message": "CUDA error: out of memory", "type": "server_error"}})
                     else:
                         self._ok(body)

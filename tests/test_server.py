@@ -86,7 +86,7 @@ def _wait_for_samples(db, count: int, proc, deadline: float = 240) -> None:
 def _eval(db, url, *extra):
     from conftest import pycodex_exe
 
-    args = [*pycodex_exe(), "eval", "--server", url, "-p", "0,2", "-n", "4", "--max-tokens", "12", "--seed", "9", "--db", str(db), *extra]
+    args = [*pycodex_exe(), "eval", "--server", url, "-p", "0,2", "-n", "4", "--max-tokens", "8", "--seed", "9", "--db", str(db), *extra]
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

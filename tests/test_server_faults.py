@@ -185,3 +185,15 @@ def test_solve_on_a_server(cli):
     out = json.loads(result.stdout)
     assert out["best"]["completion"] == "    return 1\n" and out["best"]["examples_passed"] == 1
     assert out["backend"]["kind"] == "server" and fake.completions == 3
+
+
+def test_429_waits_as_long_as_the_server_asks():
+    with FakeServer("429", fail_first=1) as fake:
+        backend = ServerBackend([fake.url], slots=1, backoff_start=0.01)
+        started = time.monotonic()
+        try:
+            assert len(finished(backend, n=2)) == 2
+        finally:
+            backend.close()
+        assert time.monotonic() - started >= 0.25  # Retry-After 0.3 (less 10% jitter), not the 0.01 s backoff
+        assert fake.completions == 3

@@ -286,7 +286,7 @@ def eval_command(
                     ("--n", n is not None), ("--temperature", temperature is not None), ("--seed", seed is not None),
                     ("--preset", preset is not None), ("--k", k is not None), ("--problems", problems != "all"),
                     ("--model", model is not None), ("--samples-file", samples_file is not None), ("--name", name is not None),
-                    ("--judge", judge != "strict"),
+                    ("--judge", judge != "strict"), ("--server-model", server_model is not None), ("--chat", chat),
                 )
                 if given
             ]
