@@ -21,7 +21,7 @@ import types
 
 # Bound here, in the zygote: pycodex's modules are hidden from sys.modules before samples run, so
 # an import inside a sample would load the module again from disk.
-from pycodex.execution.plain import NotPlain, decode, encode, read_frame, write_frame
+from pycodex.execution.plain import FrameReader, NotPlain, decode, encode, write_frame
 
 SAMPLE_FILES = ("<completion>", "<test>")
 
@@ -350,9 +350,10 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
         reply(("error", "out of memory" if isinstance(exc, MemoryError) else "failed", _safe_text(describe, exc, 0, [])))
         exit_(0)
     reply(("ready",))
+    calls = FrameReader(call_fd)
     while True:
         try:
-            data = read_frame(call_fd)
+            data = calls.next()
         except (OSError, NotPlain):
             data = None
         if data is None:  # the judge has finished

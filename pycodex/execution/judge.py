@@ -28,7 +28,7 @@ import socket
 import struct
 
 from pycodex.execution.harness import describe
-from pycodex.execution.plain import NotPlain, decode, encode, read_frame, write_frame
+from pycodex.execution.plain import FrameReader, NotPlain, decode, encode, write_frame
 
 MESSAGE_LIMIT = 2000  # characters of a sample's exception message kept
 _SYNTHESIZED: dict[str, type] = {}
@@ -73,7 +73,7 @@ class Channel:
     """J's ends of the pipes to one sample, and the proxy that calls through them."""
 
     def __init__(self, call_fd: int, reply_fd: int, entry_point: str):
-        self.call_fd, self.reply_fd, self.entry_point = call_fd, reply_fd, entry_point
+        self.call_fd, self.replies, self.entry_point = call_fd, FrameReader(reply_fd), entry_point
         self.abort: tuple[str, str] | None = None  # (verdict kind, detail) once unusable
         self.calls = 0
 
@@ -84,7 +84,7 @@ class Channel:
 
     def receive(self):
         try:
-            data = read_frame(self.reply_fd)
+            data = self.replies.next()
         except NotPlain as exc:
             self._fail("failed", f"the sample sent a malformed message: {exc}")
         except OSError as exc:

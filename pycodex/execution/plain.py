@@ -39,68 +39,71 @@ def _int_bytes(value: int) -> bytes:
     return value.to_bytes((value + (value < 0)).bit_length() // 8 + 1, "little", signed=True)
 
 
+class _Budget:
+    """What one encoding may still use: values (containers add their length)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items = MAX_ITEMS - 1
+
+
 def encode(value) -> bytes:
     """The encoding of a plain value; NotPlain (with the reason) for anything else."""
-    out: list[bytes] = []
-    size = [0, 0]  # bytes, items
-    on_path: set[int] = set()  # ids of the containers being encoded: a repeat is a cycle
-    append, u32, type_ = out.append, _U32.pack, type
-
-    def put(item, depth: int) -> None:
-        size[1] += 1
-        if size[1] > MAX_ITEMS:
-            raise NotPlain(f"more than {MAX_ITEMS} values")
-        cls = type_(item)
-        if item is None:
-            append(_NONE)
-        elif cls is bool:
-            append(_TRUE if item else _FALSE)
-        elif cls is int:
-            data = _int_bytes(item)
-            size[0] += len(data)
-            append(_INT + u32(len(data)) + data)
-        elif cls is float:
-            append(_FLOAT + _DOUBLE.pack(item))
-        elif cls is complex:
-            append(_COMPLEX + _TWO_DOUBLES.pack(item.real, item.imag))
-        elif cls is str:
-            data = item.encode("utf-8", "surrogatepass")
-            size[0] += len(data)
-            append(_STR + u32(len(data)) + data)
-        elif cls is bytes:
-            size[0] += len(item)
-            append(_BYTES + u32(len(item)) + item)
-        elif cls in _CONTAINER_TAGS:
-            if depth >= MAX_DEPTH:
-                raise NotPlain(f"nested deeper than {MAX_DEPTH}")
-            key = id(item)
-            if key in on_path:
-                raise NotPlain(f"a {cls.__name__} that contains itself")
-            on_path.add(key)
-            if cls is dict:
-                append(_DICT + u32(len(item)))
-                for k, v in dict.items(item):
-                    put(k, depth + 1)
-                    put(v, depth + 1)
-            else:
-                items = list(item) if cls in (set, frozenset) else item
-                append(_CONTAINER_TAGS[cls] + u32(len(items)))
-                for element in items:
-                    put(element, depth + 1)
-            on_path.discard(key)
-        else:
-            raise NotPlain(f"an object of type {_type_name(cls)}")
-        if size[0] > MAX_BYTES:
-            raise NotPlain(f"more than {MAX_BYTES >> 20} MiB")
-
+    out = bytearray()
     try:
-        put(value, 0)
+        _put(value, out, 0, set(), _Budget())
     except RecursionError:
         raise NotPlain(f"nested deeper than {MAX_DEPTH}") from None
-    data = b"".join(out)
-    if len(data) > MAX_BYTES:
+    if len(out) > MAX_BYTES:
         raise NotPlain(f"more than {MAX_BYTES >> 20} MiB")
-    return data
+    return bytes(out)
+
+
+def _put(item, out: bytearray, depth: int, on_path: set, budget: _Budget, _type=type, _len=len,
+         _u32=_U32.pack, _double=_DOUBLE.pack, _int_bytes=_int_bytes) -> None:
+    cls = _type(item)
+    if cls is int:
+        data = _int_bytes(item)
+        out += b"i" + _u32(_len(data)) + data
+    elif cls is str:
+        data = item.encode("utf-8", "surrogatepass")
+        out += b"s" + _u32(_len(data)) + data
+    elif cls is float:
+        out += b"f" + _double(item)
+    elif cls is bool:
+        out += b"T" if item else b"F"
+    elif item is None:
+        out += b"N"
+    elif cls is bytes:
+        out += b"b" + _u32(_len(item)) + item
+    elif cls is complex:
+        out += b"c" + _TWO_DOUBLES.pack(item.real, item.imag)
+    elif cls in _CONTAINER_TAGS:
+        if depth >= MAX_DEPTH:
+            raise NotPlain(f"nested deeper than {MAX_DEPTH}")
+        key = id(item)
+        if key in on_path:
+            raise NotPlain(f"a {cls.__name__} that contains itself")
+        on_path.add(key)
+        size = _len(item)
+        budget.items -= size * 2 if cls is dict else size
+        if budget.items < 0:
+            raise NotPlain(f"more than {MAX_ITEMS} values")
+        out += _CONTAINER_TAGS[cls] + _u32(size)
+        depth += 1
+        if cls is dict:
+            for k, v in dict.items(item):
+                _put(k, out, depth, on_path, budget)
+                _put(v, out, depth, on_path, budget)
+        else:
+            for element in (item if cls is list or cls is tuple else list(item)):
+                _put(element, out, depth, on_path, budget)
+        on_path.discard(key)
+    else:
+        raise NotPlain(f"an object of type {_type_name(cls)}")
+    if _len(out) > MAX_BYTES:
+        raise NotPlain(f"more than {MAX_BYTES >> 20} MiB")
 
 
 _CONTAINER_TAGS: dict[type, bytes] = {list: _LIST, tuple: _TUPLE, dict: _DICT, set: _SET, frozenset: _FROZENSET}
@@ -118,87 +121,87 @@ def _type_name(cls) -> str:
 
 def decode(data: bytes):
     """The value an encoding stands for; NotPlain when data is not exactly one valid encoding."""
+    data = bytes(data)
     if len(data) > MAX_BYTES:
         raise NotPlain(f"more than {MAX_BYTES >> 20} MiB")
-    view = memoryview(data)
-    end = len(data)
-    pos = [0]
-    count = [0]
-    u32 = _U32.unpack_from
-
-    def length() -> int:
-        if pos[0] + 4 > end:
-            raise NotPlain("truncated")
-        (n,) = u32(view, pos[0])
-        pos[0] += 4
-        return n
-
-    def chunk(n: int) -> memoryview:
-        start = pos[0]
-        if start + n > end:
-            raise NotPlain("truncated")
-        pos[0] = start + n
-        return view[start : start + n]
-
-    def count_items(n: int) -> None:
-        # every item takes at least one byte: a count larger than what is left is a lie
-        if n > end - pos[0]:
-            raise NotPlain("truncated")
-
-    def get(depth: int):
-        count[0] += 1
-        if count[0] > MAX_ITEMS:
-            raise NotPlain(f"more than {MAX_ITEMS} values")
-        tag = bytes(chunk(1))
-        if tag == _NONE:
-            return None
-        if tag == _TRUE:
-            return True
-        if tag == _FALSE:
-            return False
-        if tag == _INT:
-            return int.from_bytes(chunk(length()), "little", signed=True)
-        if tag == _FLOAT:
-            return _DOUBLE.unpack(chunk(8))[0]
-        if tag == _COMPLEX:
-            real, imag = _TWO_DOUBLES.unpack(chunk(16))
-            return complex(real, imag)
-        if tag == _STR:
-            try:
-                return str(chunk(length()), "utf-8", "surrogatepass")
-            except UnicodeDecodeError:
-                raise NotPlain("a str that is not UTF-8") from None
-        if tag == _BYTES:
-            return bytes(chunk(length()))
-        if tag in (_LIST, _TUPLE, _SET, _FROZENSET, _DICT):
-            if depth >= MAX_DEPTH:
-                raise NotPlain(f"nested deeper than {MAX_DEPTH}")
-            n = length()
-            count_items(n)
-            if tag == _DICT:
-                result = {}
-                for _ in range(n):
-                    key = get(depth + 1)
-                    try:
-                        result[key] = get(depth + 1)
-                    except TypeError:
-                        raise NotPlain("an unhashable dict key") from None
-                return result
-            items = [get(depth + 1) for _ in range(n)]
-            if tag == _LIST:
-                return items
-            if tag == _TUPLE:
-                return tuple(items)
-            try:
-                return set(items) if tag == _SET else frozenset(items)
-            except TypeError:
-                raise NotPlain("an unhashable set element") from None
-        raise NotPlain(f"unknown tag {tag!r}")
-
-    value = get(0)
-    if pos[0] != end:
+    try:
+        value, pos = _get(data, 0, 0, _Budget())
+    except (IndexError, struct.error):
+        raise NotPlain("truncated") from None
+    if pos != len(data):
         raise NotPlain("trailing bytes")
     return value
+
+
+# tags as the ints that indexing bytes gives
+_T_NONE, _T_TRUE, _T_FALSE, _T_INT, _T_FLOAT, _T_COMPLEX = b"NTFifc"
+_T_STR, _T_BYTES, _T_LIST, _T_TUPLE, _T_DICT, _T_SET, _T_FROZENSET = b"sbltdSz"
+
+
+def _get(data: bytes, pos: int, depth: int, budget: _Budget, _u32=_U32.unpack_from, _double=_DOUBLE.unpack_from):
+    """(value, position after it). Lengths are checked against what is left before any use."""
+    tag = data[pos]
+    pos += 1
+    if tag == _T_INT or tag == _T_STR or tag == _T_BYTES:
+        (n,) = _u32(data, pos)
+        pos += 4
+        end = pos + n
+        if end > len(data):
+            raise NotPlain("truncated")
+        if tag == _T_INT:
+            return int.from_bytes(data[pos:end], "little", signed=True), end
+        if tag == _T_STR:
+            try:
+                return str(data[pos:end], "utf-8", "surrogatepass"), end
+            except UnicodeDecodeError:
+                raise NotPlain("a str that is not UTF-8") from None
+        return data[pos:end], end
+    if tag == _T_FLOAT:
+        return _double(data, pos)[0], pos + 8
+    if tag == _T_TRUE:
+        return True, pos
+    if tag == _T_FALSE:
+        return False, pos
+    if tag == _T_NONE:
+        return None, pos
+    if tag == _T_COMPLEX:
+        real, imag = _TWO_DOUBLES.unpack_from(data, pos)
+        return complex(real, imag), pos + 16
+    if tag == _T_LIST or tag == _T_TUPLE or tag == _T_DICT or tag == _T_SET or tag == _T_FROZENSET:
+        if depth >= MAX_DEPTH:
+            raise NotPlain(f"nested deeper than {MAX_DEPTH}")
+        (n,) = _u32(data, pos)
+        pos += 4
+        if n > len(data) - pos:  # every value takes at least one byte: a count larger than what is left lies
+            raise NotPlain("truncated")
+        budget.items -= 2 * n if tag == _T_DICT else n
+        if budget.items < 0:
+            raise NotPlain(f"more than {MAX_ITEMS} values")
+        depth += 1
+        if tag == _T_DICT:
+            result = {}
+            for _ in range(n):
+                key, pos = _get(data, pos, depth, budget)
+                value, pos = _get(data, pos, depth, budget)
+                try:
+                    result[key] = value
+                except TypeError:
+                    raise NotPlain("an unhashable dict key") from None
+            return result, pos
+        items = []
+        append = items.append
+        for _ in range(n):
+            value, pos = _get(data, pos, depth, budget)
+            append(value)
+        if tag == _T_LIST:
+            return items, pos
+        if tag == _T_TUPLE:
+            return tuple(items), pos
+        try:
+            return (set(items) if tag == _T_SET else frozenset(items)), pos
+        except TypeError:
+            raise NotPlain("an unhashable set element") from None
+    raise NotPlain(f"unknown tag {bytes([tag])!r}")
 
 
 # -- frames on a pipe: a 4-byte big-endian length, then one encoding ---------------------------------
@@ -213,32 +216,37 @@ def write_frame(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def read_frame(fd: int) -> bytes | None:
-    """The next frame's body; None at the end of the stream. NotPlain when the length is over the cap
-    or the stream ends inside a frame."""
-    header = _read_exactly(fd, 4)
-    if header is None:
-        return None
-    (size,) = _U32.unpack(header)
-    if size > _FRAME_LIMIT:
-        raise NotPlain(f"a frame of {size} bytes, over the limit")
-    body = _read_exactly(fd, size) if size else b""
-    if body is None:
-        raise NotPlain("the stream ended inside a frame")
-    return body
+class FrameReader:
+    """Frames read from a descriptor through a buffer: one read() usually brings a whole frame
+    (header and body), so a call costs one system call on each side, not two."""
 
+    def __init__(self, fd: int):
+        self.fd, self.buffer = fd, b""
 
-def _read_exactly(fd: int, size: int, read=os.read) -> bytes | None:
-    first = read(fd, size)
-    if len(first) == size:
-        return first
-    if not first:
-        return None
-    parts, got = [first], len(first)
-    while got < size:
-        part = read(fd, min(size - got, 1 << 20))
-        if not part:
-            raise NotPlain("the stream ended inside a frame")
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
+    def next(self, read=os.read) -> bytes | None:
+        """The next frame's body; None at the end of the stream. NotPlain when the length is over
+        the cap or the stream ends inside a frame."""
+        buffer = self.buffer
+        while len(buffer) < 4:
+            chunk = read(self.fd, 1 << 16)
+            if not chunk:
+                if buffer:
+                    raise NotPlain("the stream ended inside a frame")
+                return None
+            buffer += chunk
+        (size,) = _U32.unpack_from(buffer)
+        if size > _FRAME_LIMIT:
+            raise NotPlain(f"a frame of {size} bytes, over the limit")
+        end = 4 + size
+        if len(buffer) < end:
+            parts, got = [buffer], len(buffer)
+            while got < end:
+                chunk = read(self.fd, min(max(end - got, 1 << 16), 1 << 20))
+                if not chunk:
+                    raise NotPlain("the stream ended inside a frame")
+                parts.append(chunk)
+                got += len(chunk)
+            buffer = b"".join(parts)
+        self.buffer = buffer[end:]
+        return buffer[4:end]
+
