@@ -244,3 +244,15 @@ def test_the_judge_is_another_uid_outside_the_samples_namespace():
     assert int(uid) != JUDGE_UID_BASE + slot
     assert sample_ns != judge_ns == os.readlink("/proc/self/ns/pid")  # the sample's PID namespace holds no judge
     assert int(status["CapEff"], 16) == 0 and int(status["CapPrm"], 16) == 0 and status["NoNewPrivs"].strip() == "1"
+
+
+def test_the_sample_cannot_speak_for_its_zygote(strict):
+    """What a sample writes on its result pipe only starts the clock: a forged exit status changes nothing."""
+    problem = _problem("def check(candidate):\n    assert candidate() == 1\n")
+    forge = ("    import os, json, struct\n"
+             "    for message in ({'kind': 'exit', 'status': 11}, {'kind': 'passed', 'proof': 'x'}, {'kind': 'failed', 'detail': 'x'}):\n"
+             "        data = json.dumps(message).encode()\n"
+             "        os.write(3, struct.pack('>I', len(data)) + data)\n"
+             "    os._exit(0)\n")
+    verdict = strict.submit(problem, forge).result()
+    assert (verdict.status, verdict.detail) == ("failed", "exited (status 0) before the tests finished"), verdict

@@ -57,14 +57,15 @@ def rebuild_exception(name, args, message) -> BaseException:
     message = message if type(message) is str else ""
     cls = _BUILTIN_EXCEPTIONS.get(name)
     if cls is not None:
-        for attempt in ((args,) if type(args) is tuple else ()) + ((message,) if message else (),):
+        for attempt in ((args,) if type(args) is tuple else ()) + ((message,) if message else (), ()):
             try:
                 return cls(*attempt)
             except Exception:  # noqa: BLE001 - e.g. UnicodeDecodeError needs five arguments
                 continue
-        return cls()
     cls = _SYNTHESIZED.get(name)
     if cls is None:
+        if len(_SYNTHESIZED) >= 1000:  # (names are the sample's: the judge lives on, its memory must not grow)
+            _SYNTHESIZED.clear()
         cls = _SYNTHESIZED[name] = type(name, (SampleError,), {"__module__": "sample"})
     return cls(message) if message else cls()
 

@@ -406,7 +406,7 @@ class Zygote:
         os.close(output_r)
         text = output.decode("utf-8", errors="replace")
         if judge is not None:
-            status, detail = _classify_strict(messages, verdict, judge_alive, timed_out, text)
+            status, detail = _classify_strict(messages, verdict, judge_alive, timed_out, text, exit_status)
         else:
             status, detail = _classify(messages, timed_out, text)
         if status == "timed out" and not detail:
@@ -453,11 +453,6 @@ def _judge_layer(judge, mode: str) -> tuple[str, bool, str]:
             "through a proxy, values cross as plain data")
 
 
-def _exit_status(messages: list[dict]) -> int | None:
-    exits = [m["status"] for m in messages if m.get("kind") == "exit" and isinstance(m.get("status"), int)]
-    return exits[-1] if exits else None
-
-
 def _signalled(status: int | None) -> tuple[str, str] | None:
     if status is None or not os.WIFSIGNALED(status):
         return None
@@ -472,9 +467,9 @@ def _signalled(status: int | None) -> tuple[str, str] | None:
 
 
 def _classify_strict(messages: list[dict], verdict: dict | None, judge_alive: bool, timed_out: bool,
-                     output: str) -> tuple[str, str]:
+                     output: str, exit_status: int | None) -> tuple[str, str]:
     """The strict judge's verdict, the only source of a pass. The sample's own messages (on the
-    result pipe) only say that it started; its exit status explains a sample that went away."""
+    result pipe) only say that it started; its exit status, from Z, explains a sample that went away."""
     commit = next((m for m in messages if m.get("kind") == "commit"), None)
     if commit is None:
         setup = next((m for m in messages if m.get("kind") == "setup error"), None)
@@ -488,7 +483,7 @@ def _classify_strict(messages: list[dict], verdict: dict | None, judge_alive: bo
         return "timed out", ""
     if verdict is None and not judge_alive:
         return "crashed", "the judge process died"
-    status = _exit_status(messages)
+    status = exit_status  # (never an "exit" message the sample wrote itself)
     signalled = _signalled(status)
     if signalled:
         return signalled
