@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from pycodex.cli.common import JsonOption, console, print_json
+from pycodex.cli.common import JsonOption, JudgeOption, check_judge, console, print_json
 
 
-def sandbox_info_command(as_json: bool = JsonOption) -> None:
+def sandbox_info_command(judge: str = JudgeOption, as_json: bool = JsonOption) -> None:
     """Run a probe sample in the sandbox and list each isolation layer: active or not, and why."""
     from pycodex.execution import sandbox_info
 
-    layers = sandbox_info()
+    layers = sandbox_info(check_judge(judge))
     if as_json:
         print_json([{"layer": name, "active": active, "reason": reason} for name, active, reason in layers])
         return
