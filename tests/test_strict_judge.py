@@ -256,3 +256,21 @@ def test_the_sample_cannot_speak_for_its_zygote(strict):
              "    os._exit(0)\n")
     verdict = strict.submit(problem, forge).result()
     assert (verdict.status, verdict.detail) == ("failed", "exited (status 0) before the tests finished"), verdict
+
+
+def test_the_judge_imports_any_module_and_writes_nothing(strict):
+    """J leaves root for its own uid, yet a test may import modules the worker never imported
+    (Python may live under a closed /root); its files are read-only to it."""
+    if os.geteuid() != 0:
+        pytest.skip("the judge has a uid (and mount namespace) of its own only when pycodex runs as root")
+    test = ("import difflib, wave\n"
+            "def check(candidate):\n"
+            "    assert candidate() == 1\n"
+            "    try:\n"
+            "        open('/tmp/pycodex-judge-write-probe', 'w')\n"
+            "    except OSError:\n"
+            "        return\n"
+            "    raise AssertionError('the judge could write to /tmp')\n")
+    verdict = strict.submit(_problem(test), "    return 1\n").result()
+    assert verdict.passed, verdict
+    assert not os.path.exists("/tmp/pycodex-judge-write-probe")

@@ -208,12 +208,34 @@ def _aborted(channel: Channel, exc: BaseException | None = None, offset: int = 0
 # -- the judge process ------------------------------------------------------------------------------
 
 
+def _own_view_of_the_files() -> None:
+    """Before J leaves root: its own mount namespace, every mount read-only, and Python's
+    directories visible to its uid when they live under a closed one (/root/.pyenv), so that a test
+    can import any module. Best effort: without it J imports only what W had imported."""
+    from pycodex.execution import sandbox
+
+    try:
+        sandbox.unshare(sandbox.CLONE_NEWNS)
+        sandbox.mount(None, "/", None, sandbox.MS_REC | sandbox.MS_PRIVATE)
+        sandbox._expose_python([])
+        for target, keep in sandbox._mountpoints():
+            if target == "/proc" or target.startswith(("/proc/", "/sys", "/dev")):
+                continue
+            try:
+                sandbox.mount(None, target, None, sandbox.MS_REMOUNT | sandbox.MS_BIND | sandbox.MS_RDONLY | keep)
+            except OSError:
+                pass
+    except OSError:
+        pass
+
+
 def _drop_privileges(uid: int | None, memory_mb: int) -> None:
     import resource
 
     from pycodex.execution import sandbox
 
     if uid is not None:
+        _own_view_of_the_files()
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)  # a non-root uid: every capability is gone with it
