@@ -160,9 +160,9 @@ def test_a_job_queued_behind_a_dead_workers_job_goes_to_the_new_worker(monkeypat
     which never started, is judged by the next worker (not marked crashed)."""
     from pycodex.execution import executor as executor_module
 
-    monkeypatch.setattr(executor_module, "_reply_wait", lambda job: 0.1)  # a sample of over 0.1 s seems silent
-    with Executor(workers=1, timeout=2.0) as executor:
-        slow = executor.submit(ADD, "    import time\n    time.sleep(1)\n    return a + b\n")
+    monkeypatch.setattr(executor_module, "_reply_wait", lambda job: 0.5)  # a sample of over 0.5 s seems silent
+    with Executor(workers=1, timeout=3.0) as executor:
+        slow = executor.submit(ADD, "    import time\n    time.sleep(2)\n    return a + b\n")
         quick = executor.submit(ADD, "    return a + b\n")
         assert slow.result(timeout=30).status == "crashed"
         assert quick.result(timeout=30).passed
