@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     from mutants import ast_mutants
 
     from pycodex.evaluate import evaluate_samples
-    from pycodex.problems import load
+    from pycodex.problem_sets import load
 
     plus = load(None, "humaneval-plus")
     problems = plus.select(args.problems)
