@@ -28,130 +28,46 @@ max-missing-index+1 answers, of which only the missing ones are kept.
 
 Resume: Pipeline(None, store=store, run_id=RUN).run() loads the stored config, executes stored but
 unjudged samples, and generates only the samples not yet stored. Nothing stored is redone.
+
+Modules: run_config.py (RunConfig, seeds), pipeline_generation.py (the generation steps, which
+Pipeline inherits); this one prepares a run, executes, stores verdicts and emits events.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import sys
 import threading
 import time
 import traceback
 from concurrent.futures import Future
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from typing import Any
 
 from pycodex.errors import UserError
 from pycodex.events import (
     EventHandler,
     PipelineEvent,
-    ProblemStarted,
     Progress,
     RunFinished,
     RunStarted,
-    SampleDelta,
-    SampleGenerated,
     SampleJudged,
 )
-from pycodex.generation.base import BatchedBackend, SampleFinished, SamplingParams, TextDelta
 from pycodex.metrics import estimate_pass_at_k, supported_ks
 from pycodex import store as store_mod
 from pycodex.run_request import DEFAULT_KS
-REPLAY_BACKENDS = ("canonical", "samples")
-IMPORT_BACKEND = "import"  # runs stored from a samples file: nothing to generate, only to execute
-DEFAULT_CHUNK = 16  # the llama backend decodes up to 16 sequences at once
-PROGRESS_INTERVAL = 0.2  # seconds between Progress events (at most ~5/s)
-# Settings that change no result: a resume may override them.
-RUNTIME_FIELDS = ("workers", "n_gpu_layers", "threads", "ctx", "verbose", "servers", "server_slots", "server_timeout", "server_retries")
-
-
-@dataclass
-class RunConfig:
-    backend: str = "llama"
-    model: str | None = None
-    task_ids: list[str] = field(default_factory=list)
-    params: SamplingParams = field(default_factory=SamplingParams)
-    timeout: float = 3.0
-    memory_limit_mb: int = 4096
-    judge: str = "strict"  # who runs the tests: "strict" (a trusted judge process) or "classic" (in-process)
-    workers: int | None = None
-    ks: list[int] = field(default_factory=lambda: list(DEFAULT_KS))
-    name: str | None = None
-    problems_file: str | None = None
-    problem_set: str | None = None  # humaneval (None too), humaneval-plus, chains; ignored with problems_file
-    problem_set_version: str | None = None  # the set's version when the run began (a resume checks it)
-    samples_file: str | None = None
-    n_gpu_layers: int = 0
-    threads: int | None = None
-    ctx: int | None = None
-    verbose: bool = False
-    # Samples of a problem asked of the backend in one call (batched decoding); each chunk has its
-    # own seed derive_seed(run seed, task id, chunk number). A resume regenerates at most the
-    # stored siblings of a half-done chunk (discarded, never stored twice).
-    chunk_size: int = DEFAULT_CHUNK
-    # backend "server": the endpoints (may change on resume), the model they serve, chat or raw completions
-    servers: list[str] = field(default_factory=list)
-    server_model: str | None = None
-    chat: bool = False
-    server_slots: int | None = None
-    server_timeout: float | None = None
-    server_retries: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["params"] = self.params.to_dict()
-        d["task_ids"] = list(self.task_ids)
-        d["ks"] = list(self.ks)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunConfig":
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
-        p = dict(data.get("params") or {})
-        if "stop" in p:
-            p["stop"] = tuple(p["stop"])
-        p = {k: v for k, v in p.items() if k in {f.name for f in fields(SamplingParams)}}
-        kwargs["params"] = SamplingParams(**p)
-        kwargs["task_ids"] = list(kwargs.get("task_ids") or [])
-        kwargs["ks"] = list(kwargs.get("ks") or DEFAULT_KS)
-        return cls(**kwargs)
-
-    def with_runtime(self, **runtime: Any) -> "RunConfig":
-        """This config with the runtime settings given again (e.g. for a resume); None keeps the
-        stored value, and 0 is a value."""
-        unknown = set(runtime) - set(RUNTIME_FIELDS)
-        if unknown:
-            raise ValueError(f"not runtime settings: {sorted(unknown)}")
-        return replace(self, **{k: v for k, v in runtime.items() if v is not None})
-
-    def result_key(self) -> dict[str, Any]:
-        """What determines a run's results (used to match an unfinished run, e.g. by sweep)."""
-        d = self.to_dict()
-        for k in (*RUNTIME_FIELDS, "name", "ks"):
-            d.pop(k, None)
-        return d
-
-
-def server_options(config: RunConfig) -> dict[str, Any]:
-    """The server backend's options from a config (none for the other backends)."""
-    if config.backend != "server":
-        return {}
-    return {
-        "servers": list(config.servers),
-        "server_model": config.server_model,
-        "chat": config.chat,
-        "server_slots": config.server_slots,
-        "server_timeout": config.server_timeout,
-        "server_retries": config.server_retries,
-    }
-
-
-def derive_seed(run_seed: int, task_id: str, chunk: int) -> int:
-    """The seed of one chunk of a problem's samples: a stable hash of (run seed, task id, chunk number), 31 bits."""
-    digest = hashlib.sha256(f"{run_seed}\x00{task_id}\x00{chunk}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+from pycodex.run_config import (  # noqa: F401  (RunConfig and its constants are the pipeline's API)
+    DEFAULT_CHUNK,
+    IMPORT_BACKEND,
+    PROGRESS_INTERVAL,
+    REPLAY_BACKENDS,
+    RUNTIME_FIELDS,
+    RunConfig,
+    check_problem_set_version,
+    derive_seed,
+    server_options,
+)
+from pycodex.pipeline_generation import GenerationSteps
 
 
 def pass_at_k_for_run(store: store_mod.Store, run_id: str, ks: list[int] | None = None) -> dict[int, float]:
@@ -164,7 +80,7 @@ def pass_at_k_for_run(store: store_mod.Store, run_id: str, ks: list[int] | None 
     return estimate_pass_at_k(totals, ks)
 
 
-class Pipeline:
+class Pipeline(GenerationSteps):
     def __init__(
         self,
         config: RunConfig | None,
@@ -291,7 +207,7 @@ class Pipeline:
         if self._problem_set is None:
             self._problem_set = load(config.problems_file, None if config.problems_file else config.problem_set)
         problem_set = self._problem_set
-        _check_problem_set_version(config, problem_set, resuming=bool(self._resume_id))
+        check_problem_set_version(config, problem_set, resuming=bool(self._resume_id))
         if not config.task_ids:
             config.task_ids = problem_set.task_ids
         problems = [problem_set.get(t) for t in config.task_ids]
@@ -390,7 +306,8 @@ class Pipeline:
         future = submit_judged(self._executor, problem, completion)
         with self._lock:
             self._pending.add(future)
-        future.add_done_callback(lambda f, p=problem, i=index: self._on_judged(f, p.task_id, i))
+        task_id = problem.task_id
+        future.add_done_callback(lambda f: self._on_judged(f, task_id, index))
 
     def _on_judged(self, future: Future, task_id: str, index: int) -> None:
         try:
@@ -476,168 +393,6 @@ class Pipeline:
         if self._own_backend and self._backend is not None:
             backend, self._backend = self._backend, None
             _quiet_close(backend)
-
-    # -- generation -----------------------------------------------------------------------
-
-    def _generate(self, problems, config: RunConfig) -> None:
-        replay = getattr(self._backend, "name", config.backend) in REPLAY_BACKENDS
-        self._gen_started = time.monotonic()
-        if not replay and isinstance(self._backend, BatchedBackend):
-            self._generate_stream(problems, config)
-            return
-        n = config.params.n
-        chunk = max(1, config.chunk_size or n)
-        run_seed = config.params.seed
-        assert run_seed is not None, "_prepare draws a run seed"
-        for problem in problems:
-            if self._cancel.is_set():
-                return
-            missing = [i for i in range(n) if (problem.task_id, i) not in self._generated_keys]
-            if not missing:
-                continue
-            self.current_task = problem.task_id
-            self._emit(ProblemStarted(run_id=self._rid, task_id=problem.task_id))
-            if replay:
-                params = replace(config.params, n=max(missing) + 1)
-                self._timed_consume(problem, self._backend.generate(problem.prompt, params, task_id=problem.task_id), set(missing), 0, None)
-                continue
-            for number, start, wanted in self._chunks(problem, missing, n, chunk):
-                if self._cancel.is_set():
-                    return
-                seed = derive_seed(run_seed, problem.task_id, number)
-                # Sample j of a chunk depends only on (chunk seed, j): asking for fewer is the same draw.
-                params = replace(config.params, n=max(wanted) - start + 1, seed=seed)
-                stream = self._backend.generate(problem.prompt, params, task_id=problem.task_id)
-                self._timed_consume(problem, stream, wanted, start, seed)
-        self.current_task = None
-
-    @staticmethod
-    def _chunks(problem, missing: list[int], n: int, chunk: int):
-        """(chunk number, first index, wanted indices) of each chunk holding a missing sample."""
-        for number, start in enumerate(range(0, n, chunk)):
-            wanted = {i for i in missing if start <= i < start + chunk}
-            if wanted:
-                yield number, start, wanted
-
-    def _generate_stream(self, problems, config: RunConfig) -> None:
-        """The whole run as one generate_many stream: the same (task, chunk) requests and seeds as the
-        chunk-by-chunk path, pulled lazily in problem order; every sample is stored and executed as soon
-        as it finishes, whatever its problem."""
-        n = config.params.n
-        chunk = max(1, config.chunk_size or n)
-        pulled: dict[tuple[str, int], tuple[Any, set[int], int, int]] = {}
-
-        def requests():
-            for problem in problems:
-                if self._cancel.is_set():
-                    return
-                missing = [i for i in range(n) if (problem.task_id, i) not in self._generated_keys]
-                first = True
-                for number, start, wanted in self._chunks(problem, missing, n, chunk):
-                    if self._cancel.is_set():
-                        return
-                    if first:  # the problem's first chunk is pulled: its generation starts now
-                        first = False
-                        self.current_task = problem.task_id
-                        self._emit(ProblemStarted(run_id=self.run_id, task_id=problem.task_id))
-                    seed = derive_seed(config.params.seed, problem.task_id, number)
-                    key = (problem.task_id, number)
-                    pulled[key] = (problem, wanted, start, seed)
-                    # Only the missing samples of the chunk: sample j is drawn from (seed, j) alone.
-                    indices = sorted(i - start for i in wanted)
-                    yield key, problem.prompt, replace(config.params, n=max(wanted) - start + 1, seed=seed), indices
-
-        stream = self._backend.generate_many(requests())
-        last = time.monotonic()
-        try:
-            for key, event in stream:
-                if self._cancel.is_set():
-                    return
-                problem, wanted, start, seed = pulled[key]
-                self._handle_event(problem, event, wanted, start, seed)
-                if isinstance(event, SampleFinished) and time.monotonic() - last >= 1.0:
-                    now = time.monotonic()  # record generation time as it goes (a killed run keeps most of it)
-                    self._add_generation_time(now - last)
-                    last = now
-        finally:
-            try:
-                stream.close()
-            finally:
-                self._add_generation_time(time.monotonic() - last)
-                self.current_task = None
-
-    def _add_generation_time(self, seconds: float) -> None:
-        try:
-            self.store.add_generation_time(self._rid, seconds)
-        except Exception:
-            pass
-
-    def _timed_consume(self, problem, stream, wanted: set[int], offset: int, seed: int | None) -> None:
-        started = time.monotonic()
-        try:
-            self._consume(problem, stream, wanted, offset, seed)
-        finally:
-            try:
-                self.store.add_generation_time(self._rid, time.monotonic() - started)
-            except Exception:
-                pass
-
-    def _consume(self, problem, stream, wanted: set[int], offset: int, seed: int | None) -> None:
-        """Drain one backend stream: its sample j is the run's sample offset + j; keep only `wanted`."""
-        try:
-            for event in stream:
-                if self._cancel.is_set():
-                    return
-                self._handle_event(problem, event, wanted, offset, seed)
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
-
-    def _handle_event(self, problem, event, wanted: set[int], offset: int, seed: int | None) -> None:
-        """One backend event of a call whose sample j is the run's sample offset + j; only `wanted` are kept."""
-        index = offset + event.index
-        if index not in wanted:
-            return
-        if isinstance(event, TextDelta):
-            if self.on_event is not None and event.text:
-                self._emit(SampleDelta(run_id=self._rid, task_id=problem.task_id, index=index, text=event.text))
-                self._maybe_progress()
-        elif isinstance(event, SampleFinished):
-            self.store.add_sample(
-                self._rid,
-                problem.task_id,
-                index,
-                completion=event.completion,
-                tokens=event.tokens,
-                sum_logprob=event.sum_logprob,
-                mean_logprob=event.mean_logprob,
-                finish_reason=event.finish_reason,
-                seconds=event.seconds,
-                seed=seed,
-                session=self.session,
-                reply=event.raw,
-            )
-            self._generated_keys.add((problem.task_id, index))
-            with self._lock:
-                self.generated += 1
-                self.session_generated += 1
-                self.session_tokens += event.tokens
-            self._emit(
-                SampleGenerated(
-                    run_id=self._rid,
-                    task_id=problem.task_id,
-                    index=index,
-                    completion=event.completion,
-                    tokens=event.tokens,
-                    sum_logprob=event.sum_logprob,
-                    mean_logprob=event.mean_logprob,
-                    finish_reason=event.finish_reason,
-                    seconds=event.seconds,
-                )
-            )
-            self._submit(problem, index, event.completion)
-            self._maybe_progress()
 
     # -- events ---------------------------------------------------------------------------
 
@@ -738,20 +493,6 @@ class _NoBackend:
 def _model_name(model: str) -> str:
     """A server's model id without the folder (llama-server names a model by its file's path)."""
     return model.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def _check_problem_set_version(config: RunConfig, problem_set, resuming: bool) -> None:
-    """A new run records its set's version; a resume refuses a set that has changed since."""
-    if config.problems_file or problem_set.name is None:
-        return
-    if not resuming or config.problem_set_version is None:
-        config.problem_set, config.problem_set_version = problem_set.name, problem_set.version
-        return
-    if config.problem_set_version != problem_set.version:
-        raise UserError(
-            f"this run was judged against {problem_set.name} {config.problem_set_version}, but this pycodex has "
-            f"{problem_set.version}: resuming would mix two versions of the tests; start a new run"
-        )
 
 
 def _quiet_close(obj) -> None:
