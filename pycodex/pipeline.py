@@ -36,10 +36,8 @@ Pipeline inherits); this one prepares a run, executes, stores verdicts and emits
 from __future__ import annotations
 
 import secrets
-import sys
 import threading
 import time
-import traceback
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
@@ -47,8 +45,6 @@ from typing import Any
 from pycodex.errors import UserError
 from pycodex.events import (
     EventHandler,
-    PipelineEvent,
-    Progress,
     RunFinished,
     RunStarted,
     SampleJudged,
@@ -67,20 +63,11 @@ from pycodex.run_config import (  # noqa: F401  (RunConfig and its constants are
     derive_seed,
     server_options,
 )
+from pycodex.pipeline_events import PipelineEvents
 from pycodex.pipeline_generation import GenerationSteps
 
 
-def pass_at_k_for_run(store: store_mod.Store, run_id: str, ks: list[int] | None = None) -> dict[int, float]:
-    """pass@k over the judged samples of a run, for each k every judged problem supports."""
-    totals = store.totals(run_id)
-    if not totals:
-        return {}
-    if ks is None:
-        ks = list(range(1, min(n for n, _ in totals.values()) + 1))
-    return estimate_pass_at_k(totals, ks)
-
-
-class Pipeline(GenerationSteps):
+class Pipeline(GenerationSteps, PipelineEvents):
     def __init__(
         self,
         config: RunConfig | None,
@@ -394,51 +381,7 @@ class Pipeline(GenerationSteps):
             backend, self._backend = self._backend, None
             _quiet_close(backend)
 
-    # -- events ---------------------------------------------------------------------------
-
-    def _emit(self, event: PipelineEvent) -> None:
-        if self.on_event is None or self._done:
-            return  # nothing after RunFinished (a late verdict of a cancelled run is stored, not announced)
-        try:
-            self.on_event(event)
-        except Exception:
-            if not self._handler_failed:
-                self._handler_failed = True
-                print("pycodex: an event handler failed (the run goes on):", file=sys.stderr)
-                traceback.print_exc()
-
-    def progress(self) -> Progress:
-        with self._lock:
-            elapsed = time.monotonic() - self._gen_started if self._gen_started else 0.0
-            tps = self.session_tokens / elapsed if elapsed > 0 else 0.0
-            remaining = self.total - self.generated
-            if remaining <= 0:
-                eta = 0.0 if not self._pending else None
-            elif self.session_generated:
-                eta = remaining * (elapsed / self.session_generated)
-            else:
-                eta = None
-            return Progress(
-                run_id=self._rid,
-                total=self.total,
-                generated=self.generated,
-                executed=self.executed,
-                passed=self.passed,
-                tokens=self.session_tokens,
-                tokens_per_second=tps,
-                eta_seconds=eta,
-                current_task=self.current_task,
-            )
-
-    def _maybe_progress(self, force: bool = False) -> None:
-        if self.on_event is None:
-            return
-        now = time.monotonic()
-        with self._lock:
-            if not force and now - self._last_progress < PROGRESS_INTERVAL:
-                return
-            self._last_progress = now
-        self._emit(self.progress())
+    # -- events: see pipeline_events.py ------------------------------------------------
 
     def _finished_event(self, status: str, wall: float, error: str | None) -> RunFinished:
         if self.run_id is None:

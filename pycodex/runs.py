@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pycodex.metrics import estimate_pass_at_k
+
 
 def run_summary(run) -> dict[str, Any]:
     return {
@@ -105,3 +107,13 @@ def import_samples(store, path: Path, problem_set, *, name: str | None = None, t
         ),
     )
     return rid
+
+
+def pass_at_k_for_run(store, run_id: str, ks: list[int] | None = None) -> dict[int, float]:
+    """pass@k over the judged samples of a run, for each k every judged problem supports."""
+    totals = store.totals(run_id)
+    if not totals:
+        return {}
+    if ks is None:
+        ks = list(range(1, min(n for n, _ in totals.values()) + 1))
+    return estimate_pass_at_k(totals, ks)

@@ -88,7 +88,7 @@ def show_run(
     samples: bool = typer.Option(False, "--samples", help="Also list every sample with its verdict."),
 ) -> None:
     """One run: its full config, backend and versions, progress, pass@k and per-problem counts."""
-    from pycodex.pipeline import pass_at_k_for_run
+    from pycodex.runs import pass_at_k_for_run
     from pycodex.store import Store
 
     with Store(db) as store:
