@@ -251,7 +251,8 @@ def render_by_chain_length(report: dict[str, Any], out, plots: bool = True) -> N
         table.add_column(name, justify="right")
     for r in rows:
         table.add_row(str(r["length"]), str(r["problems"]), str(r["samples"]), str(r["passed"]), _pct(r["pass_rate"]),
-                      _pct(r["reference"]), f"{100 * r['reference_low']:.1f}–{100 * r['reference_high']:.1f}%")
+                      _pct(r["reference"]),
+                      f"{100 * r['reference_low']:.1f}–{100 * r['reference_high']:.1f}%" if r["reference"] is not None else "--")
     out.print(table)
     if rows[0].get("fitted_drop_per_block"):
         out.print(f"  measured drop per block (log-linear fit): {rows[0]['fitted_drop_per_block']:.2f}x")
@@ -259,7 +260,7 @@ def render_by_chain_length(report: dict[str, Any], out, plots: bool = True) -> N
         lengths = [r["length"] for r in rows]
         chart = line_chart(
             {"measured": (lengths, [100 * (r["pass_rate"] or 0) for r in rows]),
-             "paper (2.5x per block)": (lengths, [100 * r["reference"] for r in rows])},
+             "paper (2.5x per block)": (lengths, [100 * r["reference"] for r in rows]) if rows[0]["reference"] is not None else ([], [])},
             "pass rate (%) by number of chained blocks", "blocks")
         if chart:
             out.print(chart, markup=False, highlight=False)

@@ -31,11 +31,11 @@ def by_chain_length(groups, problem_set) -> list[dict[str, Any]]:
     if out:
         first = out[0]
         anchor = first["pass_rate"] or 0.0
-        for row in out:
+        for row in out:  # no line to draw from a shortest length that never passed
             steps = row["length"] - first["length"]
-            row["reference"] = anchor / REFERENCE_FACTOR ** steps
-            row["reference_low"] = anchor / REFERENCE_LOW ** steps
-            row["reference_high"] = anchor / REFERENCE_HIGH ** steps
+            row["reference"] = anchor / REFERENCE_FACTOR ** steps if anchor else None
+            row["reference_low"] = anchor / REFERENCE_LOW ** steps if anchor else None
+            row["reference_high"] = anchor / REFERENCE_HIGH ** steps if anchor else None
         rates = [(r["length"], r["pass_rate"]) for r in out if r["pass_rate"]]
         if len(rates) >= 2:  # the measured drop per block: a fit of log(rate) on length
             xs, ys = np.array([x for x, _ in rates], float), np.log([y for _, y in rates])

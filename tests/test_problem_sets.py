@@ -101,3 +101,24 @@ def test_chain_blocks_do_what_the_paper_says():
     assert apply_chain((10,), "a b c d e") == "c d e"
     assert apply_chain((9, 11), "a b") == "b apples a apples"
     assert apply_chain((13, 4), s) == "llo world Is it Y"
+
+
+def test_by_chain_length_reference_and_fit():
+    from types import SimpleNamespace
+
+    from pycodex.report_sets import by_chain_length
+
+    chains = load_named("chains")
+    by_len = {}
+    for p in chains:
+        by_len.setdefault(len(p.chain), p)
+    sample = lambda passed: SimpleNamespace(passed=passed)  # noqa: E731
+    groups = {by_len[1].task_id: [sample(True)] * 8 + [sample(False)] * 2,  # 0.8, then 0.32, 0.128: 2.5x per block
+              by_len[2].task_id: [sample(True)] * 32 + [sample(False)] * 68,
+              by_len[3].task_id: [sample(True)] * 128 + [sample(False)] * 872}
+    rows = by_chain_length(groups, chains)
+    assert [r["length"] for r in rows] == [1, 2, 3] and abs(rows[2]["reference"] - 0.128) < 1e-12
+    assert abs(rows[0]["fitted_drop_per_block"] - 2.5) < 1e-9
+    never = by_chain_length({by_len[1].task_id: [sample(False)], by_len[2].task_id: [sample(False)]}, chains)
+    assert [r["reference"] for r in never] == [None, None]  # no line from a length that never passed
+    assert by_chain_length(groups, load_named("humaneval")) == []
