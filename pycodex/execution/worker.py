@@ -42,7 +42,10 @@ from pycodex.execution.judge import JudgeProcess, judge_uid
 
 SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
 RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is handed back
-SLOW_AFTER = 0.1  # seconds a job runs before the main process is told it is slow (it starts more work beside it)
+# A job is slow (the main process is told, and starts more work beside it) once it has used
+# SLOW_AFTER seconds (CPU time plus waiting: a busy machine makes no sample slow), or run
+# SLOW_WALL seconds of wall clock whatever it used.
+SLOW_AFTER, SLOW_WALL = 0.1, 1.0
 OUTPUT_LIMIT = 16 * 1024
 PR_SET_CHILD_SUBREAPER = 36
 JUDGE_ONLY = ("test", "prompt", "offset")  # a strict job's fields that only the judge gets
@@ -289,7 +292,7 @@ class Zygote:
         which gives it to a free worker instead of letting it wait here behind a slow sample.
         judge: the strict judge's process (judge.JudgeProcess), which runs the test and calls the
         sample through two pipes made here; None: the classic in-process harness.
-        on_slow: called once when the job has run SLOW_AFTER seconds."""
+        on_slow: called once when the job turns slow (SLOW_AFTER, SLOW_WALL)."""
         if judge is not None:  # the test and its expected values go to the judge only, never to the sample
             data = json.dumps({k: v for k, v in job.items() if k not in JUDGE_ONLY}).encode()
         data = data if data is not None else json.dumps(job).encode()
@@ -320,7 +323,7 @@ class Zygote:
         verdict, judge_alive = None, judge is not None  # the strict judge's word on the job
         deadline = start + SETUP_GRACE + job["timeout"]
         meter, over, tick = None, None, float("inf")  # the time limits, from the commit on
-        slow_at = start + SLOW_AFTER if on_slow is not None else float("inf")
+        slow_at = start + SLOW_WALL if on_slow is not None else float("inf")
         watched = [result_r, output_r, self.sock] + ([judge.sock] if judge is not None else [])
         if jobs is not None and not jobs.closed:
             watched.append(jobs.fd)
@@ -334,6 +337,8 @@ class Zygote:
             if meter is not None and now >= tick:
                 meter.read(now)
                 over, tick = meter.exceeded(), now + limits.TICK
+                if meter.cpu + meter.waiting >= SLOW_AFTER and meter.mode != "wall" and slow_at != float("inf"):
+                    slow_at = now
             if now >= deadline or over:
                 timed_out = committed
                 over = over or (f"wall-clock backstop ({deadline - start:g} s)" if committed else None)
