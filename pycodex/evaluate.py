@@ -16,9 +16,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 from pycodex.errors import UserError
+from pycodex.judging import JudgedVerdict
 from pycodex.metrics import estimate_pass_at_k
 from pycodex.run_request import DEFAULT_KS
 
@@ -132,10 +133,10 @@ def evaluate_samples(
     totals = {task_id: (n[task_id], c[task_id]) for task_id in n}
     evaluation = Evaluation(results, verdicts, estimate_pass_at_k(totals, ks), totals, seconds, getattr(executor, "judge", judge),
                             problem_set=getattr(problem_set, "name", None))
-    if any(getattr(v, "base_status", None) is not None for v in verdicts):
-        for result, v in zip(results, verdicts):  # beside "passed", like EvalPlus's base/plus verdicts
+    if any(isinstance(v, JudgedVerdict) and v.base_status is not None for v in verdicts):
+        for result, v in zip(results, cast(list[JudgedVerdict], verdicts)):  # beside "passed", like EvalPlus's base/plus verdicts
             result["base_result"], result["base_passed"] = v.base_result, v.base_passed
-        base_c = Counter(row["task_id"] for row, v in zip(rows, verdicts) if v.base_passed)
+        base_c = Counter(row["task_id"] for row, v in zip(rows, cast(list[JudgedVerdict], verdicts)) if v.base_passed)
         evaluation.base_totals = {task_id: (n[task_id], base_c[task_id]) for task_id in n}
         evaluation.base_pass_at_k = estimate_pass_at_k(evaluation.base_totals, ks)
     return evaluation

@@ -8,6 +8,7 @@ are judged once and have no base verdict (None).
 
 from __future__ import annotations
 
+import functools
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -81,12 +82,17 @@ def submit_judged(executor, problem, completion: str) -> Future:
     return combined
 
 
+def _report(on_result: Callable[[int, Verdict], None], index: int, future: Future) -> None:
+    if not future.cancelled():
+        on_result(index, future.result())
+
+
 def run_judged(executor, items: Iterable, on_result: Callable[[int, Verdict], None] | None = None) -> list[Verdict]:
     """Executor.run through submit_judged: verdicts in input order, on_result(i, v) as each finishes."""
     futures = []
     for index, (problem, completion) in enumerate(items):
         future = submit_judged(executor, problem, completion)
         if on_result is not None:
-            future.add_done_callback(lambda f, i=index: f.cancelled() or on_result(i, f.result()))
+            future.add_done_callback(functools.partial(_report, on_result, index))
         futures.append(future)
     return [future.result() for future in futures]

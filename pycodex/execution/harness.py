@@ -18,6 +18,7 @@ import os
 import struct
 import sys
 import types
+from typing import Any
 
 # Bound here, in the zygote: pycodex's modules are hidden from sys.modules before samples run, so
 # an import inside a sample would load the module again from disk.
@@ -76,7 +77,7 @@ def _install_audit_hook(trusted: list, protected: set) -> None:
     function_parts = frozenset(("__code__", "__globals__", "__closure__", "__defaults__", "__kwdefaults__"))
     sample_files, importer, blocked = frozenset(SAMPLE_FILES), _IMPORTER, Blocked
     getframe, ident, is_instance, str_type, bytes_type, object_id = sys._getframe, _thread.get_ident, isinstance, str, bytes, id
-    inside = [None]  # the thread currently inspecting frames inside this hook
+    inside: list[int | None] = [None]  # the thread currently inspecting frames inside this hook
 
     def unmarshal_allowed() -> bool:
         inside[0] = ident()
@@ -257,7 +258,8 @@ def _judge(job: dict, result_fd: int) -> None:
     write, exit_, pack, urandom, sha256 = os.write, os._exit, struct.pack, os.urandom, hashlib.sha256
     is_instance, function_type, memory_error, object_id, guard = isinstance, types.FunctionType, MemoryError, id, _guard
     streams, flush = (sys.stdout, sys.stderr), _flush
-    nonce = urandom(16).hex()
+    nonce: str | None = urandom(16).hex()
+    assert nonce is not None
     commit = {"kind": "commit", "hash": sha256(nonce.encode()).hexdigest()}
     if job.get("probe"):
         commit["layers"] = job.get("layers", [])
@@ -283,7 +285,7 @@ def _judge(job: dict, result_fd: int) -> None:
     try:
         exec(head_code, namespace)
         exec(test_code, namespace)
-        check = namespace.get("check")
+        check: Any = namespace.get("check")
         if not is_instance(check, function_type):
             raise NameError("the test did not define check()")
         protected.add(object_id(check))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import Any
 
 MAX_DEPTH = 100  # containers inside containers
 MAX_ITEMS = 1_000_000  # values in one message
@@ -188,7 +189,7 @@ def _get(data: bytes, pos: int, depth: int, budget: _Budget, _u32=_U32.unpack_fr
                 except TypeError:
                     raise NotPlain("an unhashable dict key") from None
             return result, pos
-        items = []
+        items: list[Any] = []
         append = items.append
         for _ in range(n):
             value, pos = _get(data, pos, depth, budget)
