@@ -7,6 +7,7 @@ one Verdict (a broken worker yields "crashed", never an exception).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -59,20 +60,22 @@ class _WorkerProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=_WORKER_ENV, cwd="/", close_fds=True,
         )
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both are pipes
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         if self.recv(60.0) is None:
             self.kill()
             raise RuntimeError("worker did not start")
 
     def send(self, message: dict) -> None:
         data = json.dumps(message).encode()
-        self.proc.stdin.write(struct.pack(">I", len(data)) + data)
-        self.proc.stdin.flush()
+        self.stdin.write(struct.pack(">I", len(data)) + data)
+        self.stdin.flush()
 
     def _read(self, size: int, deadline: float) -> bytes | None:
         import time
 
         data = b""
-        fd = self.proc.stdout.fileno()
+        fd = self.stdout.fileno()
         while len(data) < size:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
@@ -100,18 +103,22 @@ class _WorkerProcess:
         """Stop the worker: politely (end of its job stream) within `grace` seconds, else SIGKILL."""
         if grace > 0 and self.proc.poll() is None:
             try:
-                self.proc.stdin.close()
+                self.stdin.close()
                 self.proc.wait(timeout=grace)
             except (OSError, subprocess.TimeoutExpired):
                 pass
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (self.stdin, self.stdout):
             try:
                 stream.close()
             except OSError:
                 pass
+
+
+def _report(on_result: Callable[[int, Verdict], None], index: int, future: Future) -> None:
+    on_result(index, future.result())
 
 
 class Executor:
@@ -158,7 +165,7 @@ class Executor:
         for index, (problem, completion) in enumerate(items):
             future = self.submit(problem, completion)
             if on_result is not None:
-                future.add_done_callback(lambda f, i=index: on_result(i, f.result()))
+                future.add_done_callback(functools.partial(_report, on_result, index))
             futures.append(future)
         return [future.result() for future in futures]
 
@@ -302,6 +309,7 @@ class Executor:
                         return
                     continue
                 _, item, job, future, started = sent.popleft()
+                assert worker is not None, "jobs are sent only to a started worker"
                 reply = worker.recv(_reply_wait(job))
                 while reply is not None and (reply.get("handed_back") or reply.get("slow")):
                     if reply.get("slow"):  # past worker.SLOW_AFTER: more work starts beside it

@@ -34,6 +34,7 @@ import socket
 import struct
 import sys
 import time
+from typing import Any
 
 from pycodex.execution import harness, limits, sandbox
 from pycodex.execution.wire import JobReader, read_messages, write_message
@@ -164,7 +165,7 @@ class Zygote:
         deadline = start + SETUP_GRACE + job["timeout"]
         meter, over, tick = None, None, float("inf")  # the time limits, from the commit on
         slow_at = start + SLOW_WALL if on_slow is not None else float("inf")
-        watched = [result_r, output_r, self.sock] + ([judge.sock] if judge is not None else [])
+        watched: list[Any] = [result_r, output_r, self.sock] + ([judge.sock] if judge is not None else [])
         if jobs is not None and not jobs.closed:
             watched.append(jobs.fd)
         hand_back_at = start + RETURN_AFTER if jobs is not None else float("inf")
@@ -187,7 +188,7 @@ class Zygote:
             if now >= slow_at:
                 on_slow()
                 slow_at = float("inf")
-            if now >= hand_back_at and jobs.frames:
+            if now >= hand_back_at and jobs is not None and jobs.frames:
                 jobs.frame()  # dropped here: the main process queues it again
                 hand_back()
                 hand_back_at = float("inf")
@@ -227,6 +228,7 @@ class Zygote:
                 for message in read_messages(buffer):
                     if message.get("kind") == "commit" and not committed:
                         committed, now = True, time.monotonic()
+                        assert self.pid is not None, "the zygote said its pid before it was used"
                         meter = limits.Meter(self.pid, job["timeout"], job.get("wait_limit", job["timeout"]),
                                              extra=(judge.pid,) if judge is not None else ())  # (the test's own work counts)
                         meter.start(now)
@@ -322,7 +324,7 @@ def _classify_strict(messages: list[dict], verdict: dict | None, judge_alive: bo
     kind = verdict.get("kind") if verdict else None
     if kind == "passed":
         return "passed", ""
-    if kind in ("failed", "out of memory", "syntax error"):
+    if verdict and kind in ("failed", "out of memory", "syntax error"):
         return kind, str(verdict.get("detail", ""))
     if timed_out:
         return "timed out", ""
@@ -417,7 +419,7 @@ def main() -> None:
             if not usable:
                 zygote.kill()
                 zygote = None
-            if strict and not judge.usable:
+            if strict and judge is not None and not judge.usable:
                 judge.kill()
                 judge = None
         except Exception as exc:  # noqa: BLE001 - the worker must answer every job

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import sys
+from typing import Any, Sequence
 
 from pycodex.execution import harness, sandbox
 from pycodex.execution.wire import recv_job, write_message
@@ -23,7 +24,7 @@ PR_SET_CHILD_SUBREAPER = 36
 
 
 def _sample(slot: int, mode: str, scratch: str, layers: list, result_w: int, output_w: int, job: dict,
-            calls: list[int] = ()) -> None:
+            calls: Sequence[int] = ()) -> None:
     """S, forked by Z with its job (and the test already compiled): descriptors, privileges,
     limits, harness. Never returns. Z set up the standard streams and the environment.
     calls: the strict judge's pipes (calls in, replies out), which become fds 4 and 5."""
@@ -58,8 +59,8 @@ def _standard_streams() -> None:
     os.dup2(null, 0)
     os.close(null)
     sys.stdin = open(0, encoding="utf-8", closefd=False)
-    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
-    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)  # type: ignore[misc]
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)  # type: ignore[misc]
 
 
 def _sweep(mode: str, sample_pid: int) -> None:
@@ -91,7 +92,8 @@ class _Tests:
     the problem's, not model output). A test that does not compile is left to S to report."""
 
     def __init__(self, size: int = 256):
-        self.size, self.codes = size, {}
+        self.size = size
+        self.codes: dict[str, Any] = {}
 
     def code(self, source: str):
         code = self.codes.get(source)
