@@ -112,3 +112,65 @@ def test_sampling_returns_the_full_vocabulary_logprob_of_each_token():
     for temperature in (0.0, 0.2, 1.0, 1.7):
         tokens, logprobs = sample_with_logprobs(logits, temperature, 0.95, np.random.default_rng(2).random(3))
         np.testing.assert_allclose(logprobs, token_logprobs(logits, tokens), rtol=1e-6, atol=1e-9)
+
+
+def previous_sample_with_logprobs(logits, temperature, top_p, uniforms):
+    """The sampler before the head/bound rewrite, verbatim in substance: candidates within
+    30*max(T, 1) nats of the top, sums over them, sorted above 1e-4 (then 1e-8, then all)."""
+    tokens, logprobs = [], []
+    for row, uniform in zip(logits, uniforms):
+        top = float(row.max())
+        ids = np.flatnonzero(row >= top - 30.0 * max(temperature, 1.0))
+        values = row[ids].astype(np.float32) - np.float32(top)
+        unit = np.exp(values)
+        log_total = top + float(np.log(unit.sum(dtype=np.float64)))
+        if temperature == 0:
+            token = int(ids[np.argmax(values)])
+        else:
+            weights = unit if temperature == 1 else np.exp(values * np.float32(1.0 / temperature))
+            needed = top_p * weights.sum(dtype=np.float64)
+            for threshold in (1e-4, 1e-8, 0.0):
+                chosen = np.flatnonzero(weights >= threshold)
+                if weights[chosen].sum(dtype=np.float64) >= needed:
+                    break
+            order = chosen[np.lexsort((ids[chosen], -weights[chosen]))]
+            ordered = weights[order].astype(np.float64)
+            size = min(int(np.searchsorted(np.cumsum(ordered), needed, side="left")) + 1, len(order))
+            kept = ordered[:size]
+            probs = kept / kept.sum()
+            position = int(np.searchsorted(np.cumsum(probs), uniform, side="right"))
+            token = int(ids[order[min(position, size - 1)]])
+        tokens.append(token)
+        logprobs.append(float(row[token]) - log_total)
+    return np.array(tokens), np.array(logprobs)
+
+
+@pytest.mark.parametrize("temperature, top_p", [(0.8, 0.95), (0.2, 0.95), (1.0, 0.9), (1.0, 0.9995), (1.6, 0.99), (0.0, 0.95), (0.5, 0.6), (0.95, 0.999)])
+def test_same_tokens_as_the_previous_implementation(temperature, top_p):
+    # peaked rows (the head decides), flatter ones (the bound on the rest does not: ZT is summed),
+    # near-uniform ones (the head never holds top_p: lower cutoffs), at several temperatures
+    rows = [fixed_logits(s, spread=spread, peaks=peaks) for s, (spread, peaks) in enumerate([(3.0, 5), (1.0, 40), (0.3, 3), (6.0, 1), (0.05, 0), (2.0, 200)] * 2)]
+    broad = np.full(VOCAB, -10.0, np.float32)  # one token, then a wide tail just under 1e-4 of it
+    broad[7] = 0.0
+    far = np.full(VOCAB, -19.0, np.float32)  # the tail under 1e-8 of the top holds more than 1 - top_p
+    far[3] = 0.0
+    logits = np.stack(rows + [broad, far])
+    uniforms = np.random.default_rng(11).random((4, len(logits)))
+    for u in uniforms:
+        want_tokens, want_logprobs = previous_sample_with_logprobs(logits, temperature, top_p, u)
+        tokens, logprobs = sample_with_logprobs(logits, temperature, top_p, u)
+        assert tokens.tolist() == want_tokens.tolist()
+        # the sums now run over the whole vocabulary (the previous window left out < 3e-8 of the mass)
+        np.testing.assert_allclose(logprobs, want_logprobs, rtol=0, atol=1e-7)
+
+
+def test_rows_on_two_threads_equal_rows_on_one():
+    logits = np.stack([fixed_logits(s, spread=1.0 + s % 3, peaks=5 + s) for s in range(9)])
+    uniforms = np.random.default_rng(3).random(9)
+    one = sample_with_logprobs(logits, 0.8, 0.95, uniforms, threads=1)
+    two = sample_with_logprobs(list(logits), 0.8, 0.95, uniforms, threads=2)
+    assert one[0].tolist() == two[0].tolist() and one[1].tolist() == two[1].tolist()
+    # and a row's result does not depend on the rows beside it
+    alone = [sample_with_logprobs(logits[i : i + 1], 0.8, 0.95, uniforms[i : i + 1]) for i in range(9)]
+    assert [int(t[0]) for t, _ in alone] == one[0].tolist()
+    assert [float(lp[0]) for _, lp in alone] == one[1].tolist()

@@ -472,9 +472,9 @@ class LlamaBackend:
         row = {seq: i for i, (_, _, seq, _) in enumerate(entries)}
         return [self._logits(row[seq]) for _, _, seq, _ in batch]
 
-    @staticmethod
-    def _sample(live: list[_Sample], rows: list[np.ndarray]) -> tuple[list[int], list[float]]:
-        """One token per live sample, each at its own request's temperature and top_p."""
+    def _sample(self, live: list[_Sample], rows: list[np.ndarray]) -> tuple[list[int], list[float]]:
+        """One token per live sample, each at its own request's temperature and top_p (on as
+        many threads as llama.cpp uses: the cores wait for the sampler between decodes)."""
         groups: dict[tuple[float, float], list[int]] = {}
         for i, sample in enumerate(live):
             p = sample.request.params
@@ -483,7 +483,7 @@ class LlamaBackend:
         logprobs = [0.0] * len(live)
         for (temperature, top_p), positions in groups.items():
             uniforms = np.array([0.0 if temperature == 0 else live[i].rng.random() for i in positions])
-            tokens, lps = sample_with_logprobs([rows[i] for i in positions], temperature, top_p, uniforms)
+            tokens, lps = sample_with_logprobs([rows[i] for i in positions], temperature, top_p, uniforms, threads=self.n_threads)
             for i, token, lp in zip(positions, tokens.tolist(), lps.tolist()):
                 chosen[i] = token
                 logprobs[i] = lp
