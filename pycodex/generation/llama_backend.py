@@ -13,10 +13,14 @@ llama-cpp-python's low-level API (one model and one context loaded once and reus
    0's whole stream (llama_memory_seq_cp across streams), so its prompt cells sit at the same
    indices in every sample. Every step decodes one token of every live sequence, whatever its
    prompt, in one llama_decode of at least MIN_STEP_ROWS (8) consecutive sequences: free slots
-   between or below them pad the step (a token at position 0 of their emptied stream).
+   between or below them pad the step (a token at position 0 of their emptied stream; it wants
+   logits only while fewer than 8 rows of the step do). In the stream's tail, when no sample is
+   left to start, the samples in the highest slots move down to free lower ones (a cross-stream
+   copy of their KV stream), so a tail step decodes max(8, live) rows.
 3. Tokens are chosen in numpy (pycodex.generation.nucleus): exact nucleus sampling over the full
    vocabulary with each sample's own generator, seeded from (request seed, sample index) alone,
-   at its request's temperature and top_p, or argmax at temperature 0.
+   at its request's temperature and top_p, or argmax at temperature 0, the rows shared between
+   n_threads threads (numpy releases the GIL; llama.cpp's threads wait between decodes).
 4. A sample ends at a stop sequence, an end-of-generation token, or max_tokens (or when its
    stream is full: n_ctx is per sequence, prompt plus completion). Its sequence is removed from
    the cache and the slot at once starts the next sample, of the same request or the next one

@@ -127,20 +127,16 @@ def _kept(ids, weights, order, size):
     return ids[order[:size]], kept / kept.sum()
 
 
-def _top(row: np.ndarray) -> float:
-    return float(row.max())
-
-
 def nucleus_of_row(row: np.ndarray, temperature: float, top_p: float) -> tuple[np.ndarray, np.ndarray]:
     """(token ids, probabilities) of one row's nucleus, most probable first, renormalised."""
-    top = _top(row)
-    z1, zt = _row_sums(row, top, None)
+    top = float(row.max())
+    z1, _ = _row_sums(row, top, None)
     return _nucleus(row, top, z1, temperature, top_p, None)
 
 
 def _sample_row(row: np.ndarray, temperature: float, top_p: float, uniform: float) -> tuple[int, float]:
-    top = _top(row)
-    z1, zt = _row_sums(row, top, 1.0 / temperature if temperature > 1 else None)
+    top = float(row.max())
+    z1, zt = _row_sums(row, top, 1.0 / temperature if temperature > 1 else None)  # T > 1: no bound, ZT now
     log_total = top + math.log(z1)
     if temperature == 0:
         token = int(np.argmax(row))  # the first maximum
