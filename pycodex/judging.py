@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable, Iterable
 
 from pycodex.execution.verdict import Verdict
@@ -33,10 +33,6 @@ class JudgedVerdict(Verdict):
         if self.base_status is None:
             return None
         return Verdict(self.base_status, self.base_detail).result
-
-
-def base_passed(verdict) -> bool | None:
-    return getattr(verdict, "base_passed", None)
 
 
 def submit_judged(executor, problem, completion: str) -> Future:
@@ -66,7 +62,7 @@ def submit_judged(executor, problem, completion: str) -> Future:
                 combined.cancel()
                 return
             full, base_verdict = full_future.result(), base_future.result()
-            verdict = JudgedVerdict(full.status, full.detail, full.seconds, full.output, full.judge,
+            verdict = JudgedVerdict(**{f.name: getattr(full, f.name) for f in fields(Verdict)},
                                     base_status=str(base_verdict.status), base_detail=base_verdict.detail)
             if combined.set_running_or_notify_cancel():
                 combined.set_result(verdict)
