@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     stops = "no stops" if args.no_stop else "paper's stops"
     print(f"model      {path.name}, {threads} thread(s), {len(prompts)} prompt(s) x n={args.n}, max_tokens={args.max_tokens}, T={args.temperature}, top_p={args.top_p}, {stops}")
-    print(f"medians    " + ", ".join(f"{k} {v} tokens/s" for k, v in result["median_tokens_per_s"].items()) + f"  (pycodex {backend.parallel} slots, server {SERVER_SLOTS})")
+    print("medians    " + ", ".join(f"{k} {v} tokens/s" for k, v in result["median_tokens_per_s"].items()) + f"  (pycodex {backend.parallel} slots, server {SERVER_SLOTS})")
     if "pycodex_over_sequential" in result:
         print(f"pycodex / sequential        {result['pycodex_over_sequential']:.2f}x (median of per-round ratios)")
     if "pycodex_over_server" in result:

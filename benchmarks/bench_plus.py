@@ -16,10 +16,8 @@ The same samples judged by the strict and the classic judge must agree.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
