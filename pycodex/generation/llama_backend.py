@@ -19,8 +19,7 @@ llama-cpp-python's low-level API (one model and one context loaded once and reus
    copy of their KV stream), so a tail step decodes max(8, live) rows.
 3. Tokens are chosen in numpy (pycodex.generation.nucleus): exact nucleus sampling over the full
    vocabulary with each sample's own generator, seeded from (request seed, sample index) alone,
-   at its request's temperature and top_p, or argmax at temperature 0, the rows shared between
-   n_threads threads (numpy releases the GIL; llama.cpp's threads wait between decodes).
+   at its request's temperature and top_p, or argmax at temperature 0.
 4. A sample ends at a stop sequence, an end-of-generation token, or max_tokens (or when its
    stream is full: n_ctx is per sequence, prompt plus completion). Its sequence is removed from
    the cache and the slot at once starts the next sample, of the same request or the next one
@@ -477,8 +476,9 @@ class LlamaBackend:
         return [self._logits(row[seq]) for _, _, seq, _ in batch]
 
     def _sample(self, live: list[_Sample], rows: list[np.ndarray]) -> tuple[list[int], list[float]]:
-        """One token per live sample, each at its own request's temperature and top_p (on as
-        many threads as llama.cpp uses: the cores wait for the sampler between decodes)."""
+        """One token per live sample, each at its own request's temperature and top_p. On one
+        thread: a second sampling thread halved the sampling time but slowed llama.cpp's next
+        decode more (its OpenMP threads lose their cores; measured 114 against 143 tokens/s)."""
         groups: dict[tuple[float, float], list[int]] = {}
         for i, sample in enumerate(live):
             p = sample.request.params
@@ -487,7 +487,7 @@ class LlamaBackend:
         logprobs = [0.0] * len(live)
         for (temperature, top_p), positions in groups.items():
             uniforms = np.array([0.0 if temperature == 0 else live[i].rng.random() for i in positions])
-            tokens, lps = sample_with_logprobs([rows[i] for i in positions], temperature, top_p, uniforms, threads=self.n_threads)
+            tokens, lps = sample_with_logprobs([rows[i] for i in positions], temperature, top_p, uniforms, threads=1)
             for i, token, lp in zip(positions, tokens.tolist(), lps.tolist()):
                 chosen[i] = token
                 logprobs[i] = lp

@@ -33,7 +33,6 @@ uniform alone, so rows may be computed in any grouping and on any thread.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -156,15 +155,16 @@ def _shared_pool() -> ThreadPoolExecutor:
 
 
 def sample_with_logprobs(
-    logits: np.ndarray | list[np.ndarray], temperature: float, top_p: float, uniforms: np.ndarray, threads: int | None = None
+    logits: np.ndarray | list[np.ndarray], temperature: float, top_p: float, uniforms: np.ndarray, threads: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """One token per row (argmax at temperature 0, else exact nucleus sampling) and its
     log-probability at temperature 1. logits: a 2-D array or a list of 1-D rows (views of
     llama.cpp's logits buffer will do: nothing is copied); uniforms: one number in [0, 1) per row.
 
-    With several rows and threads > 1 (default: 2 when the machine has 2 cores or more) a second
-    thread takes every other row: numpy releases the GIL in its passes over a row. A row's
-    result depends on that row and its uniform alone, so this changes nothing but the time."""
+    With several rows and threads > 1 a second thread takes every other row (numpy releases the
+    GIL in its passes over a row). A row's result depends on that row and its uniform alone, so
+    this changes nothing but the time. The llama backend samples on one thread: beside
+    llama.cpp's OpenMP threads a second one cost the next decode more than it saved."""
     if isinstance(logits, np.ndarray):
         logits = np.atleast_2d(logits)
     count = len(logits)
@@ -175,8 +175,6 @@ def sample_with_logprobs(
         for r in rows:
             tokens[r], logprobs[r] = _sample_row(logits[r], temperature, top_p, float(uniforms[r]))
 
-    if threads is None:
-        threads = 2 if (os.cpu_count() or 1) >= 2 else 1
     if threads > 1 and count >= _THREADED_ROWS:
         other = _shared_pool().submit(run, range(1, count, 2))
         run(range(0, count, 2))
