@@ -413,16 +413,16 @@ class PieceBackend:
         self.backend.is_end_of_generation = lambda token: token == 9
 
     def feed(self, tokens, max_new=10, stop=STOP_SEQUENCES):
-        from pycodex.generation.llama_backend import LlamaBackend, _Sample
+        from pycodex.generation.llama_samples import _Sample, finished_event, unstreamed
 
         params = SamplingParams(max_tokens=max_new, stop=stop)
-        sample = _Sample(index=0, slot=1, rng=None, started=0.0)
+        sample = _Sample(index=0, slot=1, rng=None, started=0.0, request=None)
         deltas = []
         for token in tokens:
             finish = self.backend._advance(sample, token, -0.5, params, max_new, max(map(len, stop)))
-            deltas.append(LlamaBackend._unstreamed(sample, stop, final=finish is not None))
+            deltas.append(unstreamed(sample, stop, final=finish is not None))
             if finish:
-                return deltas, LlamaBackend._finished(sample, finish, params)
+                return deltas, finished_event(sample, finish, params)
         raise AssertionError("did not finish")
 
 

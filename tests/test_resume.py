@@ -217,14 +217,14 @@ LOGGING_LLAMA = textwrap.dedent(
     import os, sys
     from pycodex.generation import llama_backend
 
-    finished = llama_backend.LlamaBackend._finished
+    finished = llama_backend.finished_event
 
     def logged(sample, finish, params):
         with open(os.environ["GEN_LOG"], "a") as log:
             log.write(f"{sample.request.key[0]} {sample.request.key[1]} {sample.index}\\n")
         return finished(sample, finish, params)
 
-    llama_backend.LlamaBackend._finished = staticmethod(logged)
+    llama_backend.finished_event = logged
     from pycodex.cli.app import main
     main(sys.argv[1:])
     """

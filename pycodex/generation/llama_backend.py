@@ -29,49 +29,29 @@ Batch invariance: a sample's logits depend only on its own tokens, bit for bit: 
 other samples share its decode or the cache, on when it starts, on `parallel`, or on the thread
 count. So sample j of a request is the same whether it is drawn in a full stream, alone, or by a
 resume that skips finished samples, and a killed and resumed eval equals the uninterrupted one.
-Measured (3 HumanEval prompts, n=8, T=0.8, 64 tokens, every logits row hashed): with the earlier
-settings (unified KV cache, repacked weights, whatever rows a step had) 0 of 9 samples drawn alone
-and 0 of 16 drawn in a resume-like subset matched the full stream; with these, every one did (and
-24 of 24 at 1 thread/8 slots against 2 threads/16 slots). Three llama.cpp behaviours caused the
-differences, each fixed here:
-- A unified KV cache places a sequence's cells wherever cells are free, which depends on the
-  other sequences; attention sums over cells grouped by index (SIMD lanes), so placement changed
-  the rounding. One stream per sequence (kv_unified False) makes the placement a function of the
-  sequence alone (sequence 0 is emptied before each prompt; the cross-stream copy keeps indices).
-- The CPU "repacked" weight layouts (extra buffer types) use a 4-row gemm for the first rows of a
-  batch and a 1-row gemv for the rest, so a row's result depended on its place in the batch:
-  model_params.use_extra_bufts is False.
-- llama.cpp's CPU matrix kernels take one path for a decode of 8 rows or more and another, with
-  different rounding, for fewer (measured: 7 rows matched a sample alone, 8 did not; any 8 to 16
-  rows match each other whatever the other rows hold). So every step decodes at least 8 rows.
-  llama.cpp splits a batch whose sequences are not consecutive (one ubatch per run of KV
-  streams), so the step covers sequences 1..max(8, highest live slot), free slots padding it,
-  and a sample takes the lowest free slot. Flash attention is off (on, it did not help).
-Log-probs therefore match llama.cpp's own batched scoring (Llama.eval of the prompt plus the
-tokens) to float rounding, and differ from its one-row-per-token create_completion by up to ~0.07
-per token (greedy tokens agree). Measured speed: no slower than before (docs/generation.md,
-benchmark). A prompt's own decode is the same
-whatever else is in flight (it runs alone in sequence 0).
+Three llama.cpp behaviours broke it, each turned off here (docs/generation.md, "The llama
+backend", has the measurements): a unified KV cache (cell placement changed the rounding:
+kv_unified off, one stream per sequence), the CPU's repacked weight layouts (a row's result
+depended on its place in the batch: use_extra_bufts off), and the kernels' separate path for
+fewer than 8 rows (every step decodes at least MIN_STEP_ROWS consecutive sequences). Log-probs
+therefore match llama.cpp's own batched scoring to float rounding.
 
-Token counts and log-probabilities cover the tokens whose text starts before the stop cut:
-the tokens that made the completion. Tokens that lie wholly inside the stop sequence, and an
-end-of-generation token (it adds no text), are not counted.
+Token counts and log-probs: see llama_samples.finished_event.
 """
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Hashable, Iterable, Iterator
+from typing import Generator, Hashable, Iterable, Iterator, cast
 
 import numpy as np
 
 from pycodex.errors import UserError
+from pycodex.generation.llama_samples import _owned, _Request, _Sample, finished_event, unstreamed
 from pycodex.generation.base import (
     FINISH_EOS,
     FINISH_LENGTH,
@@ -80,87 +60,12 @@ from pycodex.generation.base import (
     SampleFinished,
     SamplingParams,
     TextDelta,
-    cut_at_stop,
 )
 from pycodex.generation.nucleus import sample_with_logprobs
 
-DEFAULT_CTX = 2048  # per sequence: the longest HumanEval prompt (422 tokens) plus 512 new tokens fit
-DEFAULT_PARALLEL = 16
-DEFAULT_BATCH = 512
-# The fewest rows a step's llama_decode gets: llama.cpp's CPU matrix kernels take one path for 8
-# rows or more and another (different rounding) for fewer, so every step decodes at least 8
-# sequences, padding with free slots, and every row takes the same path (see the module docstring).
-MIN_STEP_ROWS = 8
-
-_log_callback = None  # kept alive: llama.cpp holds a pointer to it
-
-
-def default_threads() -> int:
-    """All cores but those other processes keep busy (1-minute load average), at least one.
-
-    llama.cpp's worker threads wait for each other at every step, so a thread that must share
-    its core with another busy process stalls them all: on a loaded machine fewer threads are
-    faster (measured: 2 threads 2x slower than 1 on 2 cores at load 7).
-    """
-    cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (OSError, AttributeError):
-        load = 0.0
-    return max(1, min(cores, int(cores - load + 1)))
-
-
-def set_llama_logging(verbose: bool) -> None:
-    """Route llama.cpp's log lines to stderr when verbose, else nowhere."""
-    global _log_callback
-    import sys
-
-    import llama_cpp
-
-    @llama_cpp.llama_log_callback
-    def callback(level, text, user_data):  # noqa: ARG001
-        if verbose:
-            sys.stderr.write(text.decode("utf-8", "replace"))
-
-    _log_callback = callback
-    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
-
-
-def _owned(row: np.ndarray) -> np.ndarray:
-    """row itself if it owns its data, else a copy (a view of llama.cpp's logits lives until the next decode)."""
-    return row if row.flags.owndata else row.copy()
-
-
-@dataclass
-class _Sample:
-    """One sample in flight in a sequence slot."""
-
-    index: int
-    slot: int
-    rng: np.random.Generator
-    started: float
-    decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
-    tokens: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    text_ends: list[int] = field(default_factory=list)  # len(text) after each token
-    text: str = ""
-    streamed: int = 0  # characters already sent as TextDelta
-    request: "_Request | None" = None
-
-
-@dataclass
-class _Request:
-    """One (key, prompt, params) request of a stream."""
-
-    key: Hashable
-    params: SamplingParams
-    tokens: list[int]  # the prompt's
-    max_new: int  # tokens a sample may add: max_tokens, or less when the prompt leaves less room in n_ctx
-    seeds: list
-    longest_stop: int
-    indices: list[int]  # the sample indices to draw, ascending (all of range(params.n) by default)
-    logits: np.ndarray | None = None  # the prompt's last logits, while samples are still to start
-    started: int = 0  # samples started (indices[:started])
+# (the settings stay importable from here)
+from pycodex.generation.llama_setup import DEFAULT_BATCH, DEFAULT_CTX, DEFAULT_PARALLEL, MIN_STEP_ROWS, context_params  # noqa: F401
+from pycodex.generation.llama_setup import default_threads, set_llama_logging
 
 
 class LlamaBackend:
@@ -211,23 +116,14 @@ class LlamaBackend:
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab))
         self._bos = llama_cpp.llama_vocab_bos(self._vocab)
 
-        ctx_params = llama_cpp.llama_context_default_params()
         train_ctx = llama_cpp.llama_model_n_ctx_train(self._model)
         # n_ctx is each sequence's context (a prompt plus its completion): every sequence has a KV
         # stream of its own (kv_unified off, see the module docstring), so the context holds
         # parallel + 1 of them.
         self.n_ctx = n_ctx or min(DEFAULT_CTX, train_ctx or DEFAULT_CTX)
         self._sequences = max(self.parallel, MIN_STEP_ROWS)  # slots 1..parallel sample; the rest only pad steps
-        ctx_params.n_ctx = self.n_ctx * (self._sequences + 1)
         self.n_batch = min(n_batch, self.n_ctx)
-        ctx_params.n_batch = self.n_batch
-        ctx_params.n_ubatch = self.n_batch
-        ctx_params.n_seq_max = self._sequences + 1  # sequence 0 holds the prompt
-        ctx_params.kv_unified = False  # one KV stream per sequence: a sequence's cells never depend on another's
-        ctx_params.n_threads = self.n_threads
-        ctx_params.n_threads_batch = self.n_threads
-        ctx_params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as llama_cpp.Llama does
-        ctx_params.no_perf = True
+        ctx_params = context_params(llama_cpp, self.n_ctx, self._sequences, self.n_batch, self.n_threads)
         self._ctx = llama_cpp.llama_init_from_model(self._model, ctx_params)
         if not self._ctx:
             llama_cpp.llama_model_free(self._model)
@@ -319,7 +215,7 @@ class LlamaBackend:
 
     def generate_many(
         self, requests: Iterable[tuple[Hashable, str, SamplingParams]], keep_token_ids: bool = False
-    ) -> Iterator[tuple[Hashable, GenerationEvent]]:
+    ) -> Generator[tuple[Hashable, GenerationEvent], None, None]:
         """Samples of many prompts in one continuous batch: yields (key, event) per request.
 
         requests: (key, prompt, params) consumed lazily: the next one is pulled only when a slot
@@ -391,10 +287,8 @@ class LlamaBackend:
                 self._ll.llama_memory_seq_cp(self._memory, 0, slot, -1, -1)
                 index = current.indices[current.started]
                 current.started += 1
-                sample = _Sample(index=index, slot=slot, rng=np.random.default_rng(current.seeds[index]), started=time.perf_counter())
-                sample.request = current
-                live.append(sample)
-                step_logits.append(current.logits)  # its first token comes from the prompt's logits
+                live.append(_Sample(index=index, slot=slot, rng=np.random.default_rng(current.seeds[index]), started=time.perf_counter(), request=current))
+                step_logits.append(cast(np.ndarray, current.logits))  # its first token comes from the prompt's logits
                 if current.started == len(current.indices):
                     current.logits = None
                     current = None
@@ -408,7 +302,7 @@ class LlamaBackend:
                 request = sample.request
                 params = request.params
                 finish = self._advance(sample, token, logprob, params, request.max_new, request.longest_stop)
-                delta = self._unstreamed(sample, params.stop, final=finish is not None)
+                delta = unstreamed(sample, params.stop, final=finish is not None)
                 if delta:
                     yield request.key, TextDelta(sample.index, delta)
                 if finish is None:
@@ -420,7 +314,7 @@ class LlamaBackend:
                     free_slots.sort(reverse=True)  # live samples stay in the lowest slots: fewer pad rows
                     if keep_token_ids:
                         self.stream_token_ids[(request.key, sample.index)] = sample.tokens
-                    yield request.key, self._finished(sample, finish, params)
+                    yield request.key, finished_event(sample, finish, params)
             live = still_live
             if exhausted and current is None and batch:  # nothing left to start: the stream's tail
                 self._compact(live, batch, free_slots)
@@ -510,44 +404,6 @@ class LlamaBackend:
             sample.text += sample.decoder.decode(b"", final=True)
             return FINISH_LENGTH
         return None
-
-    @staticmethod
-    def _unstreamed(sample: _Sample, stop: tuple[str, ...], final: bool) -> str:
-        """New text that is safe to show: never past a stop sequence, nor a tail that may begin one."""
-        text, _ = cut_at_stop(sample.text, stop)
-        safe = len(text)
-        if not final:
-            for s in stop:
-                for k in range(min(len(s) - 1, len(text)), 0, -1):
-                    if text.endswith(s[:k]):
-                        safe = min(safe, len(text) - k)
-                        break
-        delta = text[sample.streamed : safe] if safe > sample.streamed else ""
-        sample.streamed = max(sample.streamed, safe)
-        return delta
-
-    @staticmethod
-    def _finished(sample: _Sample, finish: str, params: SamplingParams) -> SampleFinished:
-        completion, _ = cut_at_stop(sample.text, params.stop)
-        cut = len(completion)
-        # Count the tokens whose text starts before the cut (see the module docstring).
-        counted = 0
-        start = 0
-        for end in sample.text_ends:
-            if start >= cut and finish == FINISH_STOP:
-                break
-            counted += 1
-            start = end
-        total = float(sum(sample.logprobs[:counted]))
-        return SampleFinished(
-            index=sample.index,
-            completion=completion,
-            finish_reason=finish,
-            tokens=counted,
-            sum_logprob=total,
-            mean_logprob=total / counted if counted else 0.0,
-            seconds=time.perf_counter() - sample.started,
-        )
 
     def generate_token_ids(self, prompt: str, params: SamplingParams) -> list[list[int]]:
         """Every sample's sampled token ids (to the stop, end-of-generation excluded), for tests and tools."""

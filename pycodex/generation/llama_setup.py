@@ -1,0 +1,63 @@
+"""The llama backend's settings: its defaults, the thread count, llama.cpp's log, and the
+batch-invariant context parameters (see llama_backend's docstring for why each is set)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+DEFAULT_CTX = 2048  # per sequence: the longest HumanEval prompt (422 tokens) plus 512 new tokens fit
+DEFAULT_PARALLEL = 16
+DEFAULT_BATCH = 512
+# The fewest rows a step's llama_decode gets: llama.cpp's CPU matrix kernels take one path for 8
+# rows or more and another (different rounding) for fewer, so every step decodes at least 8
+# sequences, padding with free slots, and every row takes the same path (see the module docstring).
+MIN_STEP_ROWS = 8
+
+_log_callback = None  # kept alive: llama.cpp holds a pointer to it
+
+
+def default_threads() -> int:
+    """All cores but those other processes keep busy (1-minute load average), at least one.
+
+    llama.cpp's worker threads wait for each other at every step, so a thread that must share
+    its core with another busy process stalls them all: on a loaded machine fewer threads are
+    faster (measured: 2 threads 2x slower than 1 on 2 cores at load 7).
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        load = 0.0
+    return max(1, min(cores, int(cores - load + 1)))
+
+
+def set_llama_logging(verbose: bool) -> None:
+    """Route llama.cpp's log lines to stderr when verbose, else nowhere."""
+    global _log_callback
+    import sys
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def callback(level, text, user_data):  # noqa: ARG001
+        if verbose:
+            sys.stderr.write(text.decode("utf-8", "replace"))
+
+    _log_callback = callback
+    llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+def context_params(llama_cpp, n_ctx: int, sequences: int, n_batch: int, n_threads: int):
+    """The batch-invariant context: one KV stream of n_ctx cells per sequence (sequence 0 holds the
+    prompt, 1..sequences sample or pad), no flash attention, no perf counters."""
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx = n_ctx * (sequences + 1)
+    params.n_batch = n_batch
+    params.n_ubatch = n_batch
+    params.n_seq_max = sequences + 1
+    params.kv_unified = False  # one KV stream per sequence: a sequence's cells never depend on another's
+    params.n_threads = n_threads
+    params.n_threads_batch = n_threads
+    params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as llama_cpp.Llama does
+    params.no_perf = True
+    return params
