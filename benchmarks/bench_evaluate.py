@@ -163,13 +163,7 @@ def _make_everything_read_only(scratch: str) -> None:
     from pycodex.execution import sandbox
 
     sandbox.mount(None, "/", None, sandbox.MS_REC | sandbox.MS_PRIVATE)
-    for target, keep in sandbox._mountpoints():
-        if target == "/proc" or target.startswith(("/proc/", "/sys", "/dev")):
-            continue
-        try:
-            sandbox.mount(None, target, None, sandbox.MS_REMOUNT | sandbox.MS_BIND | sandbox.MS_RDONLY | keep)
-        except OSError:
-            pass
+    sandbox.remount_read_only(writable=("/proc", "/sys", "/dev"))
     sandbox.mount("tmpfs", scratch, "tmpfs", sandbox.MS_NOSUID | sandbox.MS_NODEV, "size=512m,mode=0700")
     os.environ["TMPDIR"] = tempfile.tempdir = scratch
 

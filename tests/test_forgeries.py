@@ -350,13 +350,7 @@ from pycodex.execution import sandbox
 
 # Everything read-only for this run: whatever a sample did, no file anywhere could change.
 sandbox.mount(None, "/", None, sandbox.MS_REC | sandbox.MS_PRIVATE)
-for target, keep in sandbox._mountpoints():
-    if target == "/proc" or target.startswith(("/proc/", "/sys", "/dev")):
-        continue
-    try:
-        sandbox.mount(None, target, None, sandbox.MS_REMOUNT | sandbox.MS_BIND | sandbox.MS_RDONLY | keep)
-    except OSError:
-        pass
+sandbox.remount_read_only(writable=("/proc", "/sys", "/dev"))
 
 from pycodex.execution import Executor
 from pycodex.problems import load_humaneval

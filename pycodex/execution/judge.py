@@ -218,13 +218,7 @@ def _own_view_of_the_files() -> None:
         sandbox.unshare(sandbox.CLONE_NEWNS)
         sandbox.mount(None, "/", None, sandbox.MS_REC | sandbox.MS_PRIVATE)
         sandbox._expose_python([])
-        for target, keep in sandbox._mountpoints():
-            if target == "/proc" or target.startswith(("/proc/", "/sys", "/dev")):
-                continue
-            try:
-                sandbox.mount(None, target, None, sandbox.MS_REMOUNT | sandbox.MS_BIND | sandbox.MS_RDONLY | keep)
-            except OSError:
-                pass
+        sandbox.remount_read_only(writable=("/proc", "/sys", "/dev"))
     except OSError:
         pass
 

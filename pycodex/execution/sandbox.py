@@ -182,6 +182,20 @@ def _mountpoints() -> list[tuple[str, int]]:
     return points
 
 
+def remount_read_only(writable: tuple[str, ...] = ("/proc",)) -> list[str]:
+    """Remount every mount visible here read-only (in a private mount namespace), except those at
+    or under `writable`; returns the mount points that could not be remounted."""
+    failed = []
+    for target, keep in _mountpoints():
+        if any(target == top or target.startswith(top + "/") for top in writable):
+            continue
+        try:
+            mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
+        except OSError:
+            failed.append(target)
+    return failed
+
+
 def _hidden_ancestor(path: str) -> str | None:
     """The first directory on the way to path that other users cannot enter (like /root), or None."""
     current = "/"
@@ -311,14 +325,7 @@ def _isolate_filesystem(uid: int, layers: list) -> None:
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     if uid != os.getuid():
         _expose_python(layers)
-    failed = []
-    for target, keep in _mountpoints():
-        if target == "/proc" or target.startswith("/proc/"):
-            continue
-        try:
-            mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
-        except OSError:
-            failed.append(target)
+    failed = remount_read_only()
     layers.append(("read-only filesystem", not failed,
                    "every mount remounted read-only (/dev/shm and /var/tmp included)" if not failed
                    else f"could not remount {', '.join(failed[:3])}"))
