@@ -355,15 +355,9 @@ def _classify(messages: list[dict], timed_out: bool, output: str) -> tuple[str, 
         return "timed out", ""
     exits = [m["status"] for m in after if m.get("kind") == "exit" and isinstance(m.get("status"), int)]
     status = exits[-1] if exits else None
-    if status is not None and os.WIFSIGNALED(status):  # a signal outranks what the sample managed to report
-        signum = os.WTERMSIG(status)
-        if signum == signal.SIGXCPU:
-            return "timed out", "CPU time limit"
-        try:
-            name = signal.Signals(signum).name
-        except ValueError:
-            name = str(signum)
-        return "crashed", f"signal {name}"
+    signalled = _signalled(status)  # a signal outranks what the sample managed to report
+    if signalled is not None:
+        return signalled
     finals = [m for m in after if m.get("kind") in ("failed", "out of memory", "syntax error")]
     if finals:
         return finals[-1]["kind"], str(finals[-1].get("detail", ""))
