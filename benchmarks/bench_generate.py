@@ -113,6 +113,27 @@ def sequential(llm, prompts: list[str], params: SamplingParams) -> tuple[int, fl
     return tokens, time.perf_counter() - started
 
 
+def sequential_llama(path: Path, threads: int):
+    """llama_cpp.Llama without repacked weights (use_extra_bufts off, which Llama has no argument
+    for), as the backend and the other anchors run: with them, llama.cpp's AMX kernels crash on
+    this project's VMs (the kernel grants no AMX tile state)."""
+    import llama_cpp.llama_cpp as low
+    from llama_cpp import Llama
+
+    default = low.llama_model_default_params
+
+    def without_extra_bufts():
+        params = default()
+        params.use_extra_bufts = False
+        return params
+
+    low.llama_model_default_params = without_extra_bufts
+    try:
+        return Llama(str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    finally:
+        low.llama_model_default_params = default
+
+
 def through_server(url: str, prompts: list[str], params: SamplingParams) -> tuple[int, float]:
     """Every sample at once (the server queues what its slots cannot take); completion tokens and seconds."""
     import httpx
@@ -239,9 +260,7 @@ def main(argv: list[str] | None = None) -> int:
 
     llm = None
     if not args.skip_sequential:
-        from llama_cpp import Llama
-
-        llm = Llama(str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+        llm = sequential_llama(path, threads)
         llm.create_completion(prompts[0], max_tokens=4)  # warm-up
     server = url = None
     if not args.skip_server:
