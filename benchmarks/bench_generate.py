@@ -117,21 +117,12 @@ def sequential_llama(path: Path, threads: int):
     """llama_cpp.Llama without repacked weights (use_extra_bufts off, which Llama has no argument
     for), as the backend and the other anchors run: with them, llama.cpp's AMX kernels crash on
     this project's VMs (the kernel grants no AMX tile state)."""
-    import llama_cpp.llama_cpp as low
     from llama_cpp import Llama
 
-    default = low.llama_model_default_params
+    from pycodex.generation.llama_setup import without_repacked_weights
 
-    def without_extra_bufts():
-        params = default()
-        params.use_extra_bufts = False
-        return params
-
-    low.llama_model_default_params = without_extra_bufts
-    try:
+    with without_repacked_weights():
         return Llama(str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
-    finally:
-        low.llama_model_default_params = default
 
 
 def through_server(url: str, prompts: list[str], params: SamplingParams) -> tuple[int, float]:

@@ -25,15 +25,10 @@ import httpx
 
 LAUNCHER = """
 import runpy, sys
-import llama_cpp.llama_cpp as lc
-default = lc.llama_model_default_params
-def without_extra_bufts():
-    params = default()
-    params.use_extra_bufts = False
-    return params
-lc.llama_model_default_params = without_extra_bufts
+from pycodex.generation.llama_setup import without_repacked_weights
 sys.argv = ["llama_cpp.server", *sys.argv[1:]]
-runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+with without_repacked_weights():
+    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 """
 
 

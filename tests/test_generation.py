@@ -28,21 +28,12 @@ def model_path():
 def reference_llama(model_path, **kwargs):
     """llama_cpp.Llama with the backend's weight layout (use_extra_bufts off, which Llama has no
     argument for): the same kernels for a 1-row decode, so greedy tokens and log-probs compare fairly."""
-    import llama_cpp.llama_cpp as llama_cpp  # the module Llama calls
     from llama_cpp import Llama
 
-    default = llama_cpp.llama_model_default_params
+    from pycodex.generation.llama_setup import without_repacked_weights
 
-    def without_extra_bufts():
-        params = default()
-        params.use_extra_bufts = False
-        return params
-
-    llama_cpp.llama_model_default_params = without_extra_bufts
-    try:
+    with without_repacked_weights():
         return Llama(str(model_path), n_ctx=CTX, verbose=False, n_threads=THREADS, n_threads_batch=THREADS, **kwargs)
-    finally:
-        llama_cpp.llama_model_default_params = default
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ctypes
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 DEFAULT_CTX = 2048  # per sequence: the longest HumanEval prompt (422 tokens) plus 512 new tokens fit
 DEFAULT_PARALLEL = 16
@@ -61,3 +63,25 @@ def context_params(llama_cpp, n_ctx: int, sequences: int, n_batch: int, n_thread
     params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED  # as llama_cpp.Llama does
     params.no_perf = True
     return params
+
+
+@contextmanager
+def without_repacked_weights() -> Iterator[None]:
+    """Within this block, llama_cpp.Llama (and so llama_cpp.server) loads models with the backend's
+    weight layout: no repacked weights (use_extra_bufts off, which Llama has no argument for). The
+    same kernels for the same rows, so comparisons are fair; and the repacked AMX kernels crash on
+    some CPUs."""
+    import llama_cpp.llama_cpp as low  # the module Llama calls
+
+    default = low.llama_model_default_params
+
+    def params():
+        p = default()
+        p.use_extra_bufts = False
+        return p
+
+    low.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = default
