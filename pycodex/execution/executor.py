@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable, Iterable
 
-from pycodex.execution import limits
+from pycodex.execution import cpus, limits
 from pycodex.execution.verdict import CRASHED, STRICT, Verdict, program_parts
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -152,6 +152,7 @@ class Executor:
         self._places = threading.Semaphore(workers)
         self._place_waiters = 0
         self.max_threads = workers * (1 + SLOW_PER_WORKER)
+        self._cpus = cpus.Places()  # the CPU each thread's worker runs its fast samples on
         self.slots: list[int] = []  # the workers' slots: their samples run as uid SANDBOX_UID_BASE + slot
 
     # -- public API ---------------------------------------------------------------------------
@@ -231,15 +232,18 @@ class Executor:
         thread.start()
         self._threads.append(thread)
 
-    def _take_place(self) -> None:
+    def _take_place(self, cpu: int | None) -> int | None:
+        """Wait for a place; returns the CPU to run fast samples on (cpu: the current one)."""
         with self._lock:
             self._place_waiters += 1
         self._places.acquire()
         with self._lock:
             self._place_waiters -= 1
+        return self._cpus.take(cpu)
 
-    def _give_place_to_another(self) -> None:
+    def _give_place_to_another(self, cpu: int | None) -> None:
         """A slow sample's thread gives up its place; a new thread takes it when none is waiting."""
+        self._cpus.give_back(cpu)
         self._places.release()
         with self._lock:
             if not self._closed and self._place_waiters == 0 and len(self._threads) < self.max_threads \
@@ -256,6 +260,7 @@ class Executor:
         slow = False  # the worker handed back the job queued behind its current one: send it nothing
         closing = False
         placed = False  # holding one of the executor's places (a slow job gives it up)
+        cpu: int | None = None  # where the worker runs fast samples (cpus.py)
         try:
             while True:
                 while len(sent) < QUEUED_PER_WORKER and not slow:
@@ -264,7 +269,7 @@ class Executor:
                     if not placed:
                         if sent:  # (written before its predecessor turned slow: it runs, nothing more)
                             break
-                        self._take_place()
+                        cpu = self._take_place(cpu)
                         placed = True
                     if retry:
                         order, item, future = retry.popleft()
@@ -288,6 +293,7 @@ class Executor:
                         continue
                     try:
                         job = self._job(item)
+                        job["cpu"] = cpu
                         if worker is None or not worker.alive():
                             worker = _WorkerProcess(slot, self.memory_limit_mb, self.judge)
                         worker.send(job)
@@ -315,7 +321,7 @@ class Executor:
                     if reply.get("slow"):  # past worker.SLOW_AFTER: more work starts beside it
                         if placed:
                             placed = False
-                            self._give_place_to_another()
+                            self._give_place_to_another(cpu)
                         slow = True
                         reply = worker.recv(_reply_wait(job))
                         continue
@@ -343,6 +349,7 @@ class Executor:
                     future.set_result(self._verdict(reply, job))
         finally:
             if placed:
+                self._cpus.give_back(cpu)
                 self._places.release()
             if worker is not None:
                 worker.kill(grace=2.0)
