@@ -93,6 +93,12 @@ def _stat(pid: int) -> tuple[int, float, float] | None:
         return None
 
 
+def own_cpu(pid: int) -> float | None:
+    """CPU seconds a process has used itself (its reaped children not included)."""
+    stat = _stat(pid)
+    return stat[1] if stat is not None else None
+
+
 def _tasks(pid: int) -> list[str]:
     try:
         return os.listdir(f"{_PROC}/{pid}/task")
@@ -155,6 +161,14 @@ class Meter:
         self.read(now)
         self.cpu = self.waiting = 0.0
         self._base = self._last_total
+
+    def start_at(self, when: float, extra_base: dict[int, float]) -> None:
+        """The baseline without a reading: the tree is new (its CPU counts from its fork, the
+        sample's set-up included, about a millisecond), the extra processes' CPU counts from what
+        extra_base says they had used (own_cpu) at `when`."""
+        self._last_time, self._last_total, self._base = when, 0.0, 0.0
+        self._extra_base = dict(extra_base)
+        self.cpu = self.waiting = 0.0
 
     def read(self, now: float) -> None:
         """One reading of the counters at monotonic time `now`."""

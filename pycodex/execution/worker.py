@@ -15,8 +15,9 @@ fresh pipes (result, output) over a socket. Z compiles the test (once per proble
 cached), makes a new scratch directory and forks S, which takes the pipes, drops its privileges,
 sets its limits and runs the harness. Z waits for S, then kills every other process left in the
 namespace (kill(-1) from pid 1), reaps them, reports S's exit status on the socket and removes
-the scratch directory. Once the sample has committed, W stops listening to the result pipe until
-Z's report, so that the sample's own messages do not wake W and cost the sample its CPU. W keeps
+the scratch directory. W does not listen to the result pipe while the sample runs, so that the
+sample's messages do not wake W and cost the sample its CPU: it reads the commit (the program
+starts) at the first tick of the time limits, when most samples are long over. W keeps
 the time limits (limits.py: the CPU time and the waiting of the namespace's processes, read
 from the host's /proc): when one is reached it SIGKILLs Z and the kernel takes the whole
 namespace with it; the next job gets a new zygote.
@@ -163,18 +164,31 @@ class Zygote:
         timed_out, alive, finished, committed, exit_status = False, True, False, False, None
         verdict, judge_alive = None, judge is not None  # the strict judge's word on the job
         deadline = start + SETUP_GRACE + job["timeout"]
-        meter, over, tick = None, None, float("inf")  # the time limits, from the commit on
+        # The result pipe is not watched while the sample runs: its commit (the program starts) is
+        # read at the first tick, when most samples are long over (waking here for it would only
+        # take the CPU from the sample). The limits then count the sample's tree from its fork.
+        meter, over, tick = None, None, start + limits.TICK
+        judge_base = limits.own_cpu(judge.pid) if judge is not None else None
         slow_at = start + SLOW_WALL if on_slow is not None else float("inf")
-        watched: list[Any] = [result_r, output_r, self.sock] + ([judge.sock] if judge is not None else [])
+        watched: list[Any] = [output_r, self.sock] + ([judge.sock] if judge is not None else [])
         if jobs is not None and not jobs.closed:
             watched.append(jobs.fd)
         hand_back_at = start + RETURN_AFTER if jobs is not None else float("inf")
         while not finished or (judge_alive and verdict is None):
-            if committed and result_r in watched:
-                # From here on the result pipe is read once the sample is over: a write there
-                # must not wake this process and take the CPU from the sample.
-                watched.remove(result_r)
             now = time.monotonic()
+            if not committed and now >= tick:
+                _drain(result_r, buffer, limit=1 << 20)
+                for message in read_messages(buffer):
+                    if message.get("kind") == "commit" and not committed:
+                        committed = True
+                        assert self.pid is not None, "the zygote said its pid before it was used"
+                        meter = limits.Meter(self.pid, job["timeout"], job.get("wait_limit", job["timeout"]),
+                                             extra=(judge.pid,) if judge is not None else ())  # (the test's own work counts)
+                        meter.start_at(start, {judge.pid: judge_base} if judge is not None and judge_base is not None else {})
+                        deadline = start + (limits.backstop(meter.cpu_limit, meter.wait_limit)
+                                            if meter.mode != "wall" else job["timeout"])
+                    messages.append(message)
+                tick = tick if committed else now + limits.TICK
             if meter is not None and now >= tick:
                 meter.read(now)
                 over, tick = meter.exceeded(), now + limits.TICK
@@ -216,26 +230,12 @@ class Zygote:
                         exit_status, finished = message["exit"], True
                 if finished:  # (only the judge's verdict is awaited now)
                     watched.remove(self.sock)
-            for fd in (fd for fd in ready if fd in (result_r, output_r)):
-                chunk = os.read(fd, 65536)
+            if output_r in ready:
+                chunk = os.read(output_r, 65536)
                 if not chunk:  # every writer is gone; Z's word on the socket ends the job
-                    watched.remove(fd)
+                    watched.remove(output_r)
                     continue
-                if fd == output_r:
-                    output += chunk[: max(0, OUTPUT_LIMIT - len(output))]
-                    continue
-                buffer += chunk
-                for message in read_messages(buffer):
-                    if message.get("kind") == "commit" and not committed:
-                        committed, now = True, time.monotonic()
-                        assert self.pid is not None, "the zygote said its pid before it was used"
-                        meter = limits.Meter(self.pid, job["timeout"], job.get("wait_limit", job["timeout"]),
-                                             extra=(judge.pid,) if judge is not None else ())  # (the test's own work counts)
-                        meter.start(now)
-                        deadline = now + (limits.backstop(meter.cpu_limit, meter.wait_limit)
-                                          if meter.mode != "wall" else job["timeout"])
-                        tick = now + limits.TICK
-                    messages.append(message)
+                output += chunk[: max(0, OUTPUT_LIMIT - len(output))]
         seconds = time.monotonic() - start
         _drain(result_r, buffer, limit=1 << 20)
         messages += read_messages(buffer)
