@@ -312,7 +312,8 @@ def _judge(job: dict, result_fd: int) -> None:
 
 # -- the sample's side of the strict judge (see judge.py) -------------------------------------------
 
-CALL_FD, REPLY_FD = 4, 5  # in the sample's process: calls from the judge in, replies out
+CALL_FD, REPLY_FD = 4, 5
+_COMMIT = _frame({"kind": "commit"})  # in the sample's process: calls from the judge in, replies out
 
 
 def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REPLY_FD) -> None:
@@ -320,10 +321,10 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
     closes its end. Never returns. Nothing here is trusted: the judge decodes every reply as plain
     data and decides the verdict; this process holds no secret and needs no audit hook."""
     exit_, streams = os._exit, (sys.stdout, sys.stderr)
-    commit = {"kind": "commit"}
     if job.get("probe"):
-        commit["layers"] = job.get("layers", [])
-    send(result_fd, commit)
+        send(result_fd, {"kind": "commit", "layers": job.get("layers", [])})
+    else:
+        os.write(result_fd, _COMMIT)
     head, entry_point = job["head"], job["entry_point"]
 
     def reply(message) -> None:

@@ -83,7 +83,7 @@ def drop_capabilities() -> None:
 # seccomp: a sample may not change what SIGCHLD does. Ignoring it (or SA_NOCLDWAIT) makes the
 # kernel reap children on its own, and an auto-reaped child's CPU time is added to nobody's
 # rusage: the time limits (limits.py) could not see it. Foreign system-call ABIs are refused too
-# (they would dodge the check). Built once, in the zygote; installed in each sample.
+# (they would dodge the check). Built and installed once, in the zygote: every sample inherits it.
 _SECCOMP_ARCH = {"x86_64": (0xC000003E, 13, True), "aarch64": (0xC00000B7, 134, False)}.get(os.uname().machine)
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 _SIGCHLD = 17

