@@ -12,7 +12,6 @@ Verdicts do not depend on any of this: the time limits count the CPU time a samp
 from __future__ import annotations
 
 import os
-import threading
 from typing import Iterable
 
 
@@ -63,6 +62,8 @@ class Places:
     with the fewest such threads (its current CPU when that is one of them)."""
 
     def __init__(self, cpus: list[int] | None = None):
+        import threading  # (here: the worker imports this module, and threading's at-fork handler must not reach its samples)
+
         self.cpus = allowed() if cpus is None else cpus
         self._fast = {cpu: 0 for cpu in self.cpus}
         self._lock = threading.Lock()

@@ -40,7 +40,7 @@ from typing import Any
 from pycodex.execution import cpus, harness, limits, sandbox
 from pycodex.execution.wire import JobReader, read_messages, write_message
 from pycodex.execution.judge import JudgeProcess, judge_uid
-from pycodex.execution.zygote import _exec_zygote
+from pycodex.execution.zygote import _exec_zygote, _fork_zygote
 
 SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
 RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is handed back
@@ -58,7 +58,9 @@ JUDGE_ONLY = ("test", "prompt", "offset")  # a strict job's fields that only the
 class Zygote:
     """W's handle on C1 and Z."""
 
-    def __init__(self, slot: int, is_root: bool):
+    def __init__(self, slot: int, is_root: bool, fresh: bool = True):
+        """fresh: Z starts as a new interpreter (exec). False only before W has read any job: a
+        forked Z then inherits nothing of a job, and saves a start (about 40 ms of CPU)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         c1 = os.fork()
         if c1 == 0:
@@ -68,7 +70,9 @@ class Zygote:
                 mode = sandbox.enter_namespaces(is_root)
                 z = os.fork()
                 if z == 0:
-                    _exec_zygote(theirs, slot, mode)
+                    if fresh:
+                        _exec_zygote(theirs, slot, mode)
+                    _fork_zygote(theirs, slot, mode)
                 write_message(theirs.fileno(), {"pid": z, "mode": mode})
                 theirs.close()
                 os.waitpid(z, 0)
@@ -389,7 +393,7 @@ def main() -> None:
     zygote: Zygote | None = None
     judge: JudgeProcess | None = None  # the strict judge, started with the first strict job
     try:  # both started before any job is read (a failure here is retried with the first job)
-        zygote = Zygote(slot, is_root)
+        zygote = Zygote(slot, is_root, fresh=False)  # (no job read yet: a fork is enough)
         if first_judge == "strict":
             judge = JudgeProcess(judge_uid(is_root, slot), memory_mb)
     except Exception:  # noqa: BLE001
