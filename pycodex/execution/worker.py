@@ -167,6 +167,7 @@ class Zygote:
         buffer, output, messages, groups = bytearray(), bytearray(), [], []
         timed_out, alive, finished, committed, exit_status = False, True, False, False, None
         verdict, judge_alive = None, judge is not None  # the strict judge's word on the job
+        output_open = True
         deadline = start + SETUP_GRACE + job["timeout"]
         # The result pipe is not watched while the sample runs: its commit (the program starts) is
         # read at the first tick, when most samples are long over (waking here for it would only
@@ -174,7 +175,9 @@ class Zygote:
         meter, over, tick = None, None, start + limits.TICK
         judge_base = limits.own_cpu(judge.pid) if judge is not None else None
         slow_at = start + SLOW_WALL if on_slow is not None else float("inf")
-        watched: list[Any] = [output_r, self.sock] + ([judge.sock] if judge is not None else [])
+        # (The output pipe too is left alone until the first tick: a fast sample's output is read
+        # once it is over; a sample that fills the pipe before then waits for it.)
+        watched: list[Any] = [self.sock] + ([judge.sock] if judge is not None else [])
         if jobs is not None and not jobs.closed:
             watched.append(jobs.fd)
         hand_back_at = start + RETURN_AFTER if jobs is not None else float("inf")
@@ -193,6 +196,8 @@ class Zygote:
                                             if meter.mode != "wall" else job["timeout"])
                     messages.append(message)
                 tick = tick if committed else now + limits.TICK
+                if output_r not in watched and output_open:
+                    watched.append(output_r)
             if meter is not None and now >= tick:
                 meter.read(now)
                 over, tick = meter.exceeded(), now + limits.TICK
@@ -238,6 +243,7 @@ class Zygote:
                 chunk = os.read(output_r, 65536)
                 if not chunk:  # every writer is gone; Z's word on the socket ends the job
                     watched.remove(output_r)
+                    output_open = False
                     continue
                 output += chunk[: max(0, OUTPUT_LIMIT - len(output))]
         seconds = time.monotonic() - start
