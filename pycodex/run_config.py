@@ -13,7 +13,7 @@ from pycodex.run_request import DEFAULT_KS
 
 REPLAY_BACKENDS = ("canonical", "samples")
 IMPORT_BACKEND = "import"  # runs stored from a samples file: nothing to generate, only to execute
-DEFAULT_CHUNK = 16  # the llama backend decodes up to 16 sequences at once
+DEFAULT_CHUNK = 16  # samples per seeded chunk (it fixes which seed a sample gets: part of a run's results)
 PROGRESS_INTERVAL = 0.2  # seconds between Progress events (at most ~5/s)
 # Settings that change no result: a resume may override them.
 RUNTIME_FIELDS = ("workers", "n_gpu_layers", "threads", "ctx", "verbose", "servers", "server_slots", "server_timeout", "server_retries")

@@ -64,7 +64,8 @@ from pycodex.generation.base import (
 from pycodex.generation.nucleus import sample_with_logprobs
 
 # (the settings stay importable from here)
-from pycodex.generation.llama_setup import DEFAULT_BATCH, DEFAULT_CTX, DEFAULT_PARALLEL, MIN_STEP_ROWS, context_params  # noqa: F401
+from pycodex.generation.llama_setup import (DEFAULT_BATCH, DEFAULT_CTX, DEFAULT_PARALLEL, MIN_STEP_ROWS, context_params,  # noqa: F401
+                                             default_parallel, kv_bytes_per_token)
 from pycodex.generation.llama_setup import default_threads, set_llama_logging
 
 
@@ -80,7 +81,7 @@ class LlamaBackend:
         n_threads: int | None = None,
         n_gpu_layers: int = 0,
         n_ctx: int | None = None,
-        parallel: int = DEFAULT_PARALLEL,
+        parallel: int | None = None,
         n_batch: int = DEFAULT_BATCH,
         verbose: bool = False,
         model_rule: str | None = None,
@@ -92,7 +93,7 @@ class LlamaBackend:
         self.model_rule = model_rule
         self.n_threads = n_threads or default_threads()
         self.n_gpu_layers = n_gpu_layers
-        self.parallel = max(1, parallel)
+        self.parallel = max(1, parallel) if parallel is not None else 0  # (0: chosen once the model is loaded)
         self.verbose = verbose
         self._lock = threading.Lock()
         self._streaming_thread: int | None = None
@@ -121,6 +122,8 @@ class LlamaBackend:
         # stream of its own (kv_unified off, see the module docstring), so the context holds
         # parallel + 1 of them.
         self.n_ctx = n_ctx or min(DEFAULT_CTX, train_ctx or DEFAULT_CTX)
+        if not self.parallel:  # 32 slots where their KV cache fits in llama_setup.KV_BUDGET, else 16
+            self.parallel = default_parallel(kv_bytes_per_token(llama_cpp, self._model), self.n_ctx)
         self._sequences = max(self.parallel, MIN_STEP_ROWS)  # slots 1..parallel sample; the rest only pad steps
         self.n_batch = min(n_batch, self.n_ctx)
         ctx_params = context_params(llama_cpp, self.n_ctx, self._sequences, self.n_batch, self.n_threads)

@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from typing import Iterator
 
 DEFAULT_CTX = 2048  # per sequence: the longest HumanEval prompt (422 tokens) plus 512 new tokens fit
-DEFAULT_PARALLEL = 16
+DEFAULT_PARALLEL = 16  # slots where the KV cache of WIDE_PARALLEL would not fit in KV_BUDGET
+WIDE_PARALLEL = 32  # slots for a model whose cache fits: 10% more tokens/s than 16 here (docs/generation.md)
+KV_BUDGET = 2 << 30  # bytes of KV cache (f16 K and V, every stream) that the wide default may take
 DEFAULT_BATCH = 512
 # The fewest rows a step's llama_decode gets: llama.cpp's CPU matrix kernels take one path for 8
 # rows or more and another (different rounding) for fewer, so every step decodes at least 8
@@ -48,6 +50,31 @@ def set_llama_logging(verbose: bool) -> None:
 
     _log_callback = callback
     llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+def kv_bytes_per_token(llama_cpp, model) -> int | None:
+    """f16 K and V of one token over every layer, from the model's metadata (None: unknown)."""
+    def meta(key: str) -> str | None:
+        buffer = ctypes.create_string_buffer(128)
+        size = llama_cpp.llama_model_meta_val_str(model, key.encode(), buffer, len(buffer))
+        return buffer.value.decode() if size > 0 else None
+
+    try:
+        layers, heads_kv = llama_cpp.llama_model_n_layer(model), llama_cpp.llama_model_n_head_kv(model)
+        arch = meta("general.architecture") or ""
+        key = int(meta(f"{arch}.attention.key_length") or llama_cpp.llama_model_n_embd(model) // llama_cpp.llama_model_n_head(model))
+        value = int(meta(f"{arch}.attention.value_length") or key)
+    except (ValueError, ZeroDivisionError, AttributeError):
+        return None
+    return layers * heads_kv * (key + value) * 2 if layers > 0 and heads_kv > 0 else None
+
+
+def default_parallel(bytes_per_token: int | None, n_ctx: int) -> int:
+    """WIDE_PARALLEL slots when their KV streams (one per slot, plus the prompts') fit in KV_BUDGET,
+    else DEFAULT_PARALLEL (Gemma 3 270M: 37 MiB a stream at 2048 tokens, 32 slots)."""
+    if bytes_per_token is None or bytes_per_token * n_ctx * (WIDE_PARALLEL + 1) > KV_BUDGET:
+        return DEFAULT_PARALLEL
+    return WIDE_PARALLEL
+
 
 def context_params(llama_cpp, n_ctx: int, sequences: int, n_batch: int, n_threads: int):
     """The batch-invariant context: one KV stream of n_ctx cells per sequence (sequence 0 holds the
