@@ -149,14 +149,15 @@ def test_without_proc_the_limit_is_the_wall_clock():
 
 
 def test_slow_samples_do_not_block_fast_ones():
-    """One worker, three samples spinning first and fast ones after them: once a sample has run
-    past a short threshold, more work starts beside it (its limit is CPU time, so sharing the CPU
-    changes no verdict); the fast samples are all judged while the spinning ones still run."""
+    """One worker, three samples spinning first and fast ones after them: once a spinning sample
+    has used half its limit (worker.SLOW_CPU, at most 1 s), more work starts beside it (its limit
+    is CPU time, so sharing the CPU changes no verdict); the fast samples are all judged while the
+    last spinning one still runs, not after every spinning one in turn."""
     done: list[str] = []
     items = [(ONE, "    while True:\n        pass\n")] * 3 + [(ONE, "    return 1\n")] * 8
     with Executor(workers=1, timeout=LIMIT) as executor:
         verdicts = executor.run(items, on_result=lambda i, v: done.append("spin" if i < 3 else "fast"))
         threads = len(executor.slots)
     assert [v.status for v in verdicts] == ["timed out"] * 3 + ["passed"] * 8
-    assert done == ["fast"] * 8 + ["spin"] * 3
+    assert done[-1] == "spin" and done.count("fast") == 8
     assert 1 < threads <= 1 + 3

@@ -33,7 +33,7 @@ _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execut
 _WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LD_BIND_NOW": "1"}
 QUEUED_PER_WORKER = 2  # jobs written to a worker ahead: it never waits for this process between samples
 # Workers started beside slow samples, at most, per worker asked for: a slow sample (one that ran
-# past worker.SLOW_AFTER) gives up its worker's place, and another worker takes the next jobs.
+# past worker.SLOW_AFTER of waiting or SLOW_CPU of use) gives up its worker's place, and another worker takes the next jobs.
 # Limits count the time a sample used, not the wall clock, so sharing the CPUs changes no verdict.
 SLOW_PER_WORKER = 3
 _REPLY_SLACK = 30.0  # seconds past a job's own limits before a silent worker is declared dead
@@ -318,7 +318,7 @@ class Executor:
                 assert worker is not None, "jobs are sent only to a started worker"
                 reply = worker.recv(_reply_wait(job))
                 while reply is not None and (reply.get("handed_back") or reply.get("slow")):
-                    if reply.get("slow"):  # past worker.SLOW_AFTER: more work starts beside it
+                    if reply.get("slow"):  # past worker.SLOW_AFTER / SLOW_CPU: more work starts beside it
                         if placed:
                             placed = False
                             self._give_place_to_another(cpu)

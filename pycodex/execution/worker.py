@@ -44,10 +44,13 @@ from pycodex.execution.zygote import _exec_zygote, _fork_zygote
 
 SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
 RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is handed back
-# A job is slow (the main process is told, and starts more work beside it) once it has used
-# SLOW_AFTER seconds (CPU time plus waiting: a busy machine makes no sample slow), or run
-# SLOW_WALL seconds of wall clock whatever it used.
-SLOW_AFTER, SLOW_WALL = 0.1, 1.0
+# A job is slow (the main process is told, and starts more work beside it) once it has waited
+# SLOW_AFTER seconds (sleeping, blocked: its CPU is idle), or used SLOW_CPU seconds of CPU time
+# plus waiting, or half its CPU limit if less (a sample that computes keeps its CPU that long:
+# another worker beside it would only share the CPU, at the price of its start; most samples
+# that get this far are loops), or
+# run SLOW_WALL seconds of wall clock whatever it used. A busy machine makes no sample slow.
+SLOW_AFTER, SLOW_CPU, SLOW_WALL = 0.1, 1.0, 2.0
 OUTPUT_LIMIT = 16 * 1024
 JUDGE_ONLY = ("test", "prompt", "offset")  # a strict job's fields that only the judge gets
 
@@ -138,7 +141,7 @@ class Zygote:
         which gives it to a free worker instead of letting it wait here behind a slow sample.
         judge: the strict judge's process (judge.JudgeProcess), which runs the test and calls the
         sample through two pipes made here; None: the classic in-process harness.
-        on_slow: called once when the job turns slow (SLOW_AFTER, SLOW_WALL)."""
+        on_slow: called once when the job turns slow (SLOW_AFTER, SLOW_CPU, SLOW_WALL)."""
         if judge is not None:  # the test and its expected values go to the judge only, never to the sample
             data = json.dumps({k: v for k, v in job.items() if k not in JUDGE_ONLY}).encode()
         data = data if data is not None else json.dumps(job).encode()
@@ -201,7 +204,8 @@ class Zygote:
             if meter is not None and now >= tick:
                 meter.read(now)
                 over, tick = meter.exceeded(), now + limits.TICK
-                if meter.cpu + meter.waiting >= SLOW_AFTER and meter.mode != "wall" and slow_at != float("inf"):
+                if (meter.waiting >= SLOW_AFTER or meter.cpu + meter.waiting >= min(SLOW_CPU, meter.cpu_limit / 2)) and meter.mode != "wall" \
+                        and slow_at != float("inf"):
                     slow_at = now
             if now >= deadline or over:
                 timed_out = committed
@@ -411,7 +415,7 @@ def main() -> None:
             for process in (zygote, judge):
                 if process is not None:
                     process.kill()
-            return
+            os._exit(0)  # (nothing to flush: the interpreter's own shutdown would only make close() wait)
         try:
             job = json.loads(data)
             strict = job.get("judge", "strict") == "strict"
