@@ -32,8 +32,9 @@ _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execut
 # from it writes (and copies) a page of lazy-binding table on its first call into libc.
 _WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LD_BIND_NOW": "1"}
 QUEUED_PER_WORKER = 2  # jobs written to a worker ahead: it never waits for this process between samples
-# Workers started beside slow samples, at most, per worker asked for: a slow sample (one that ran
-# past worker.SLOW_AFTER of waiting or SLOW_CPU of use) gives up its worker's place, and another worker takes the next jobs.
+# Workers started beside slow samples, at most, per worker asked for: a slow sample (past
+# worker.SLOW_AFTER of waiting or SLOW_CPU of use) gives up its worker's place, and another
+# worker takes the next jobs.
 # Limits count the time a sample used, not the wall clock, so sharing the CPUs changes no verdict.
 SLOW_PER_WORKER = 3
 _REPLY_SLACK = 30.0  # seconds past a job's own limits before a silent worker is declared dead

@@ -312,8 +312,8 @@ def _judge(job: dict, result_fd: int) -> None:
 
 # -- the sample's side of the strict judge (see judge.py) -------------------------------------------
 
-CALL_FD, REPLY_FD = 4, 5
-_COMMIT = _frame({"kind": "commit"})  # in the sample's process: calls from the judge in, replies out
+CALL_FD, REPLY_FD = 4, 5  # in the sample's process: calls from the judge in, replies out
+_COMMIT = _frame({"kind": "commit"})  # (encoded once, in the zygote)
 
 
 def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REPLY_FD) -> None:

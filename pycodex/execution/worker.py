@@ -48,8 +48,8 @@ RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is han
 # SLOW_AFTER seconds (sleeping, blocked: its CPU is idle), or used SLOW_CPU seconds of CPU time
 # plus waiting, or half its CPU limit if less (a sample that computes keeps its CPU that long:
 # another worker beside it would only share the CPU, at the price of its start; most samples
-# that get this far are loops), or
-# run SLOW_WALL seconds of wall clock whatever it used. A busy machine makes no sample slow.
+# that get this far are loops), or run SLOW_WALL seconds of wall clock whatever it used. A busy
+# machine makes no sample slow.
 SLOW_AFTER, SLOW_CPU, SLOW_WALL = 0.1, 1.0, 2.0
 OUTPUT_LIMIT = 16 * 1024
 JUDGE_ONLY = ("test", "prompt", "offset")  # a strict job's fields that only the judge gets
@@ -204,7 +204,8 @@ class Zygote:
             if meter is not None and now >= tick:
                 meter.read(now)
                 over, tick = meter.exceeded(), now + limits.TICK
-                if (meter.waiting >= SLOW_AFTER or meter.cpu + meter.waiting >= min(SLOW_CPU, meter.cpu_limit / 2)) and meter.mode != "wall" \
+                slow_use = min(SLOW_CPU, meter.cpu_limit / 2)
+                if (meter.waiting >= SLOW_AFTER or meter.cpu + meter.waiting >= slow_use) and meter.mode != "wall" \
                         and slow_at != float("inf"):
                     slow_at = now
             if now >= deadline or over:
