@@ -57,6 +57,26 @@ def tasks_below(root: int, proc: str = "/proc") -> list[int]:
     return found
 
 
+class Pinning:
+    """W's side: its processes (W itself, Z, J) on the CPU the executor gives each job; a slow
+    sample (and the judge, until the next job) let loose on every CPU."""
+
+    def __init__(self) -> None:
+        self.everywhere = allowed()
+        self.cpu: int | None = None  # where W, Z and J are pinned now
+
+    def run_on(self, cpu: int | None, pids: list[int]) -> None:
+        if cpu is not None and cpu in self.everywhere and cpu != self.cpu:
+            self.cpu = cpu
+            pin([0, *pids], [cpu])
+
+    def let_loose(self, zygote: int | None, judge: int | None) -> None:
+        if self.cpu is not None and zygote:
+            pin(tasks_below(zygote) + ([judge] if judge else []), self.everywhere)
+            if judge:
+                self.cpu = None  # (so that the next job pins the judge again)
+
+
 class Places:
     """The executor's side: the CPU for a thread that takes a place to run fast samples, the one
     with the fewest such threads (its current CPU when that is one of them)."""

@@ -400,7 +400,7 @@ def main() -> None:
         except ImportError:
             pass
     is_root = os.geteuid() == 0
-    everywhere, pinned = cpus.allowed(), None  # (cpus.py: fast samples share their worker's CPU)
+    pinning = cpus.Pinning()  # fast samples share their worker's CPU
     zygote: Zygote | None = None
     judge: JudgeProcess | None = None  # the strict judge, started with the first strict job
     try:  # both started before any job is read (a failure here is retried with the first job)
@@ -424,16 +424,11 @@ def main() -> None:
                 judge = JudgeProcess(judge_uid(is_root, slot), int(job["memory_mb"]))
             if zygote is None:
                 zygote = Zygote(slot, is_root)
-            if job.get("cpu") in everywhere and job["cpu"] != pinned:
-                pinned = job["cpu"]
-                cpus.pin([0] + [p.pid for p in (zygote, judge) if p is not None and p.pid], [pinned])
+            pinning.run_on(job.get("cpu"), [p.pid for p in (zygote, judge) if p is not None and p.pid])
 
             def slow(zygote: Zygote = zygote, judge: JudgeProcess | None = judge if strict else None) -> None:
-                nonlocal pinned
                 write_message(replies, {"slow": True})
-                if pinned is not None and zygote.pid:  # let it loose: it no longer sits on a fast worker's CPU
-                    cpus.pin(cpus.tasks_below(zygote.pid) + ([judge.pid] if judge is not None else []), everywhere)
-                    pinned = None if judge is not None else pinned
+                pinning.let_loose(zygote.pid, judge.pid if judge is not None else None)
 
             reply, usable = zygote.run(job, data, jobs, lambda: write_message(replies, {"handed_back": True}),
                                        judge if strict else None, slow)
