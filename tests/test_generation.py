@@ -433,17 +433,18 @@ def test_end_of_generation_and_length_finishes():
     assert finished.finish_reason == FINISH_LENGTH and finished.completion == "okokok" and finished.tokens == 3
 
 
-def test_the_default_slot_count_is_32_where_their_kv_cache_fits(backend):
+def test_the_default_slot_count_is_the_widest_whose_kv_cache_fits(backend):
     """Gemma 3 270M: 18 layers, one KV head of 256 (K and V, f16): 18,432 bytes a token, 37 MiB a
-    2048-token stream, so 32 slots (33 streams, 1.2 GiB) fit in the 2 GiB budget. A model whose
-    cache would not fit keeps 16, and so does one whose metadata says nothing."""
+    2048-token stream, so 64 slots (65 streams, 2.3 GiB) fit in the 3 GiB budget; at 4096 tokens
+    32 do. A model whose cache would not fit keeps 16, and so does one whose metadata says nothing."""
     import llama_cpp
 
     from pycodex.generation.llama_setup import KV_BUDGET, default_parallel, kv_bytes_per_token
 
     per_token = kv_bytes_per_token(llama_cpp, backend._model)
     assert per_token == 18 * 1 * (256 + 256) * 2
-    assert default_parallel(per_token, 2048) == 32
-    assert default_parallel(per_token, 4096) == 16  # 33 streams of 4096 tokens: 2.4 GiB
+    assert default_parallel(per_token, 2048) == 64
+    assert default_parallel(per_token, 4096) == 32  # 33 streams of 4096 tokens: 2.4 GiB
+    assert default_parallel(per_token, 8192) == 16
     assert default_parallel(KV_BUDGET // (2048 * 33) + 1, 2048) == 16
     assert default_parallel(None, 2048) == 16

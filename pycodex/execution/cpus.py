@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
+from pycodex.execution.limits import children_of, task_ids
+
 
 def allowed() -> list[int]:
     """The CPUs this process may run on ([] where affinity cannot be set)."""
@@ -37,23 +39,15 @@ def pin(pids: Iterable[int], cpus: Iterable[int]) -> None:
             pass
 
 
-def tasks_below(root: int, proc: str = "/proc") -> list[int]:
+def tasks_below(root: int) -> list[int]:
     """Every thread of every process below `root` (not root itself), read from /proc."""
     found, queue = [], [root]
     while queue:
         pid = queue.pop()
-        try:
-            tids = os.listdir(f"{proc}/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            if pid != root:
-                found.append(int(tid))
-            try:
-                with open(f"{proc}/{pid}/task/{tid}/children") as children:
-                    queue += [int(child) for child in children.read().split()]
-            except (OSError, ValueError):
-                pass
+        tids = task_ids(pid)
+        if pid != root:
+            found += [int(tid) for tid in tids]
+        queue += children_of(pid, tids)
     return found
 
 

@@ -99,14 +99,14 @@ def own_cpu(pid: int) -> float | None:
     return stat[1] if stat is not None else None
 
 
-def _tasks(pid: int) -> list[str]:
+def task_ids(pid: int) -> list[str]:
     try:
         return os.listdir(f"{_PROC}/{pid}/task")
     except OSError:
         return []
 
 
-def _children(pid: int, tids: list[str]) -> list[int]:
+def children_of(pid: int, tids: list[str]) -> list[int]:
     found = []
     for tid in tids:
         text = _read(f"{_PROC}/{pid}/task/{tid}/children")
@@ -194,7 +194,7 @@ class Meter:
             stat = _stat(pid)
             if stat is not None:
                 extra_cpu += max(0.0, stat[1] - self._extra_base.setdefault(pid, stat[1]))
-                tasks(pid, _tasks(pid))
+                tasks(pid, task_ids(pid))
         queue = [self.root]
         while queue:  # parents before children: a reap during the scan hides a child, never doubles it
             pid = queue.pop(0)
@@ -203,8 +203,8 @@ class Meter:
                 if stat is None:
                     continue
                 procs[pid] = stat
-            tids = _tasks(pid)
-            queue += _children(pid, tids)
+            tids = task_ids(pid)
+            queue += children_of(pid, tids)
             if pid != self.root:
                 tasks(pid, tids)
         self._account_vanished(procs)

@@ -122,7 +122,7 @@ class LlamaBackend:
         # stream of its own (kv_unified off, see the module docstring), so the context holds
         # parallel + 1 of them.
         self.n_ctx = n_ctx or min(DEFAULT_CTX, train_ctx or DEFAULT_CTX)
-        if not self.parallel:  # 32 slots where their KV cache fits in llama_setup.KV_BUDGET, else 16
+        if not self.parallel:  # 64 or 32 slots where their KV cache fits in llama_setup.KV_BUDGET, else 16
             self.parallel = default_parallel(kv_bytes_per_token(llama_cpp, self._model), self.n_ctx)
         self._sequences = max(self.parallel, MIN_STEP_ROWS)  # slots 1..parallel sample; the rest only pad steps
         self.n_batch = min(n_batch, self.n_ctx)

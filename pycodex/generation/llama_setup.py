@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from typing import Iterator
 
 DEFAULT_CTX = 2048  # per sequence: the longest HumanEval prompt (422 tokens) plus 512 new tokens fit
-DEFAULT_PARALLEL = 16  # slots where the KV cache of WIDE_PARALLEL would not fit in KV_BUDGET
-WIDE_PARALLEL = 32  # slots for a model whose cache fits: 10% more tokens/s than 16 here (docs/generation.md)
-KV_BUDGET = 2 << 30  # bytes of KV cache (f16 K and V, every stream) that the wide default may take
+DEFAULT_PARALLEL = 16  # slots where the KV cache of no wider choice fits in KV_BUDGET
+WIDE_PARALLEL = (64, 32)  # slots for a model whose cache fits, the widest first (docs/generation.md:
+# on the issue-13 workload 142.8 tokens/s at 16, 157.1 at 32, 169.1 at 64)
+KV_BUDGET = 3 << 30  # bytes of KV cache (f16 K and V, every stream) that a wide default may take
 DEFAULT_BATCH = 512
 # The fewest rows a step's llama_decode gets: llama.cpp's CPU matrix kernels take one path for 8
 # rows or more and another (different rounding) for fewer, so every step decodes at least 8
@@ -69,11 +70,12 @@ def kv_bytes_per_token(llama_cpp, model) -> int | None:
 
 
 def default_parallel(bytes_per_token: int | None, n_ctx: int) -> int:
-    """WIDE_PARALLEL slots when their KV streams (one per slot, plus the prompts') fit in KV_BUDGET,
-    else DEFAULT_PARALLEL (Gemma 3 270M: 37 MiB a stream at 2048 tokens, 32 slots)."""
-    if bytes_per_token is None or bytes_per_token * n_ctx * (WIDE_PARALLEL + 1) > KV_BUDGET:
-        return DEFAULT_PARALLEL
-    return WIDE_PARALLEL
+    """The widest of WIDE_PARALLEL whose KV streams (one per slot, plus the prompts') fit in
+    KV_BUDGET, else DEFAULT_PARALLEL (Gemma 3 270M: 37 MiB a stream at 2048 tokens: 64 slots)."""
+    for slots in WIDE_PARALLEL:
+        if bytes_per_token is not None and bytes_per_token * n_ctx * (slots + 1) <= KV_BUDGET:
+            return slots
+    return DEFAULT_PARALLEL
 
 
 def context_params(llama_cpp, n_ctx: int, sequences: int, n_batch: int, n_threads: int):
