@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         llm.create_completion(prompts[0], max_tokens=4)  # warm-up
     servers: list[subprocess.Popen] = []
     urls: dict[str, str] = {}  # side name ("server" for SERVER_SLOTS, "server32", ...) -> its URL
-    url = None
+    binary = None  # llama-server, when it is installed and not skipped (llama-batched-bench lies beside it)
     if not args.skip_server:
         from bench_servers import find_llama_server
 
@@ -301,12 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     ceilings: dict[str, float] = {}
     if not args.skip_ceiling:
         ceilings[f"decode-only, backend settings, {backend.parallel} rows"] = decode_ceiling(backend, prompts[0], backend.parallel, 64)
-        if url is not None or not args.skip_server:
-            from bench_servers import find_llama_server
-
-            binary = find_llama_server()
-            bench = Path(binary).with_name("llama-batched-bench") if binary else None
-            if bench is not None and bench.exists():
+        if binary:
+            bench = Path(binary).with_name("llama-batched-bench")
+            if bench.exists():
                 for rows, rate in batched_bench(bench, path, threads, "16,32", args.max_tokens).items():
                     ceilings[f"llama-batched-bench, {rows} sequences"] = rate
     backend.close()

@@ -448,3 +448,5 @@ def test_the_default_slot_count_is_the_widest_whose_kv_cache_fits(backend):
     assert default_parallel(per_token, 8192) == 16
     assert default_parallel(KV_BUDGET // (2048 * 33) + 1, 2048) == 16
     assert default_parallel(None, 2048) == 16
+    # A backend told how many samples it will run takes no more slots than they need.
+    assert [default_parallel(per_token, 2048, n) for n in (1, 16, 17, 32, 33, 200)] == [16, 16, 32, 32, 64, 64]

@@ -88,7 +88,8 @@ def solve_command(
             from pycodex.generation.factory import create_llama_backend
 
             backend = create_llama_backend(
-                model=model, hf_repo=hf_repo, hf_file=hf_file, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose
+                model=model, hf_repo=hf_repo, hf_file=hf_file, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose,
+                samples=params.n,
             )
         try:
             from pycodex.solve import solve

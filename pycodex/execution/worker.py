@@ -40,7 +40,7 @@ from typing import Any
 from pycodex.execution import cpus, harness, limits, sandbox
 from pycodex.execution.wire import JobReader, read_messages, write_message
 from pycodex.execution.judge import JudgeProcess, judge_uid
-from pycodex.execution.zygote import _exec_zygote, _fork_zygote
+from pycodex.execution.zygote import _exec_zygote, _zygote
 
 SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
 RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is handed back
@@ -75,7 +75,7 @@ class Zygote:
                 if z == 0:
                     if fresh:
                         _exec_zygote(theirs, slot, mode)
-                    _fork_zygote(theirs, slot, mode)
+                    _zygote(theirs, slot, mode)  # (a fork of W: only before W has read a job)
                 write_message(theirs.fileno(), {"pid": z, "mode": mode})
                 theirs.close()
                 os.waitpid(z, 0)
@@ -425,13 +425,13 @@ def main() -> None:
             if zygote is None:
                 zygote = Zygote(slot, is_root)
             pinning.run_on(job.get("cpu"), [p.pid for p in (zygote, judge) if p is not None and p.pid])
+            its_judge = judge if strict else None
 
-            def slow(zygote: Zygote = zygote, judge: JudgeProcess | None = judge if strict else None) -> None:
+            def slow(zygote: Zygote = zygote, judge: JudgeProcess | None = its_judge) -> None:
                 write_message(replies, {"slow": True})
                 pinning.let_loose(zygote.pid, judge.pid if judge is not None else None)
 
-            reply, usable = zygote.run(job, data, jobs, lambda: write_message(replies, {"handed_back": True}),
-                                       judge if strict else None, slow)
+            reply, usable = zygote.run(job, data, jobs, lambda: write_message(replies, {"handed_back": True}), its_judge, slow)
             if not usable:
                 zygote.kill()
                 zygote = None

@@ -173,15 +173,6 @@ def _exec_zygote(sock: socket.socket, slot: int, mode: str) -> None:
         os._exit(1)
 
 
-def _fork_zygote(sock: socket.socket, slot: int, mode: str) -> None:
-    """Z as a fork of W, for W's first zygote only: started before W reads any job, it has
-    nothing of one to hand its samples (W has the warm modules imported already). Never returns."""
-    try:
-        _zygote(sock, slot, mode)
-    finally:
-        os._exit(1)
-
-
 def zygote_main() -> None:
     """Z after the exec: the warm modules, then the zygote's loop."""
     fd, slot, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]

@@ -59,8 +59,10 @@ def create_llama_backend(
     ctx: int | None = None,
     verbose: bool = False,
     show_progress: bool | None = None,
+    samples: int | None = None,
 ):
-    """The model chosen by pycodex.generation.models' rules (the bundled one is assembled on first use)."""
+    """The model chosen by pycodex.generation.models' rules (the bundled one is assembled on first use).
+    samples: the most it will run, when known (its slot count needs no more: a faster start)."""
     import sys
 
     from pycodex.generation.llama_backend import LlamaBackend
@@ -81,4 +83,5 @@ def create_llama_backend(
         n_ctx=ctx,
         verbose=verbose,
         model_rule=choice.rule,
+        samples=samples,
     )

@@ -85,6 +85,7 @@ class LlamaBackend:
         n_batch: int = DEFAULT_BATCH,
         verbose: bool = False,
         model_rule: str | None = None,
+        samples: int | None = None,
     ):
         import llama_cpp
 
@@ -123,7 +124,7 @@ class LlamaBackend:
         # parallel + 1 of them.
         self.n_ctx = n_ctx or min(DEFAULT_CTX, train_ctx or DEFAULT_CTX)
         if not self.parallel:  # 64 or 32 slots where their KV cache fits in llama_setup.KV_BUDGET, else 16
-            self.parallel = default_parallel(kv_bytes_per_token(llama_cpp, self._model), self.n_ctx)
+            self.parallel = default_parallel(kv_bytes_per_token(llama_cpp, self._model), self.n_ctx, samples)
         self._sequences = max(self.parallel, MIN_STEP_ROWS)  # slots 1..parallel sample; the rest only pad steps
         self.n_batch = min(n_batch, self.n_ctx)
         ctx_params = context_params(llama_cpp, self.n_ctx, self._sequences, self.n_batch, self.n_threads)
