@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from pycodex.generation.base import SamplingParams
     from pycodex.generation.factory import create_backend
-    from pycodex.pipeline import DEFAULT_CHUNK, REPLAY_BACKENDS, Pipeline, RunConfig, derive_seed
-    from pycodex.problems import load_humaneval
-    from pycodex.store import Store
+    from pycodex.runs.pipeline import DEFAULT_CHUNK, REPLAY_BACKENDS, Pipeline, RunConfig, derive_seed
+    from pycodex.problems.problem import load_humaneval
+    from pycodex.store.database import Store
 
     problem_set = load_humaneval()
     problems = problem_set.select(args.problems)

@@ -52,7 +52,7 @@ def wrong_variants(problem) -> list[str]:
 
 
 def build_samples(path: Path, extra: Path | None, loops: int) -> int:
-    from pycodex.problems import load_humaneval
+    from pycodex.problems.problem import load_humaneval
 
     rows = []
     for problem in load_humaneval():
@@ -123,7 +123,7 @@ def proxy_cost(calls: int = 4000, repeats: int = 5) -> tuple[float, float, float
     identity candidate `calls` times, judged strict and classic (each sample's own seconds, the
     median of `repeats`), the difference divided by the calls. Returns (per call, strict, classic)."""
     from pycodex.execution import Executor
-    from pycodex.problems import Problem
+    from pycodex.problems.problem import Problem
 
     test = f"def check(candidate):\n    for i in range({calls}):\n        assert candidate(i, [i, 'x']) == [i, 'x']\n"
     problem = Problem(task_id="bench/proxy", prompt="def f(i, v):\n", entry_point="f", canonical_solution="", test=test)
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     from pycodex import locations
     from pycodex.evaluate import evaluate_samples, read_samples, write_results
     from pycodex.execution import build_program
-    from pycodex.problems import load_humaneval
+    from pycodex.problems.problem import load_humaneval
 
     with tempfile.TemporaryDirectory(prefix="pycodex-bench-") as tmp:
         workdir = Path(tmp)

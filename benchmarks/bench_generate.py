@@ -37,9 +37,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_servers
 
 from pycodex.generation.base import STOP_SEQUENCES, SampleFinished, SamplingParams  # noqa: E402
-from pycodex.generation.llama_backend import LlamaBackend, default_threads  # noqa: E402
+from pycodex.generation.llama.backend import LlamaBackend, default_threads  # noqa: E402
 from pycodex.generation.models import resolve_model  # noqa: E402
-from pycodex.problems import load_humaneval  # noqa: E402
+from pycodex.problems.problem import load_humaneval  # noqa: E402
 
 SERVER_SLOTS = 16
 
@@ -119,7 +119,7 @@ def sequential_llama(path: Path, threads: int):
     this project's VMs (the kernel grants no AMX tile state)."""
     from llama_cpp import Llama
 
-    from pycodex.generation.llama_setup import without_repacked_weights
+    from pycodex.generation.llama.setup import without_repacked_weights
 
     with without_repacked_weights():
         return Llama(str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
@@ -129,7 +129,7 @@ def through_server(url: str, prompts: list[str], params: SamplingParams) -> tupl
     """Every sample at once (the server queues what its slots cannot take); completion tokens and seconds."""
     import httpx
 
-    from pycodex.generation.server import UNTRUNCATED
+    from pycodex.generation.server.backend import UNTRUNCATED
 
     bodies = [
         {"prompt": prompt, "stop": list(params.stop), "max_tokens": params.max_tokens, "temperature": params.temperature,

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from pycodex.execution import Executor
-    from pycodex.problems import load_humaneval
+    from pycodex.problems.problem import load_humaneval
 
     problem = load_humaneval().get("HumanEval/0")
     rows = samples(problem, args.correct, args.cpu)

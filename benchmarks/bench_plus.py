@@ -32,7 +32,7 @@ def held_out_set(problems):
     """The same contracts, another seed, 300 inputs per problem: judged only by this benchmark."""
     import generate
 
-    from pycodex.problems import Problem, ProblemSet
+    from pycodex.problems.problem import Problem, ProblemSet
 
     rows = [generate.plus_problem(p.base_problem() or p, seed=HELD_OUT_SEED, per_problem=300)[0] for p in problems]
     return ProblemSet([Problem(**r) for r in rows], name="held-out", version=str(HELD_OUT_SEED))
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     from mutants import ast_mutants
 
     from pycodex.evaluate import evaluate_samples
-    from pycodex.problem_sets import load
+    from pycodex.problems.sets import load
 
     plus = load(None, "humaneval-plus")
     problems = plus.select(args.problems)

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pycodex.generation.base import SampleFinished, SamplingParams  # noqa: E402
 from pycodex.generation.models import resolve_model  # noqa: E402
-from pycodex.generation.server import ServerBackend, sample_seed, token_logprobs  # noqa: E402
-from pycodex.problems import load  # noqa: E402
+from pycodex.generation.server.backend import ServerBackend, sample_seed, token_logprobs  # noqa: E402
+from pycodex.problems.problem import load  # noqa: E402
 
 SLOTS = 16
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Callable, Sequence, cast
 
 from pycodex.errors import UserError
-from pycodex.judging import JudgedVerdict
+from pycodex.execution.judging import JudgedVerdict
 from pycodex.metrics import estimate_pass_at_k
-from pycodex.run_request import DEFAULT_KS
+from pycodex.runs.request import DEFAULT_KS
 
 
 @dataclass
@@ -111,7 +111,7 @@ def evaluate_samples(
     """Run every row's completion against its problem. Uses `executor` when given (left open),
     else a fresh Executor(workers, timeout, memory_limit_mb, judge). on_result(i, verdict) as each finishes."""
     from pycodex.execution import Executor
-    from pycodex.judging import run_judged
+    from pycodex.execution.judging import run_judged
 
     problems = [problem_set.get(row["task_id"]) for row in rows]
     own = executor is None

@@ -20,7 +20,7 @@ from typing import Callable
 
 from pycodex.errors import UserError
 from pycodex.generation.base import Backend, SampleFinished, SamplingParams
-from pycodex.problems import Problem
+from pycodex.problems.problem import Problem
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FALLBACK_ARGS = ("x", "y", "z")

@@ -25,7 +25,7 @@ import httpx
 
 LAUNCHER = """
 import runpy, sys
-from pycodex.generation.llama_setup import without_repacked_weights
+from pycodex.generation.llama.setup import without_repacked_weights
 sys.argv = ["llama_cpp.server", *sys.argv[1:]]
 with without_repacked_weights():
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)

@@ -25,7 +25,7 @@ def test_parse_label_and_round_trip(text, kind, model, samples_file, label):
 
 def test_a_stored_run_config_names_the_same_backend():
     from pycodex.generation.base import SamplingParams
-    from pycodex.pipeline import RunConfig
+    from pycodex.runs.pipeline import RunConfig
 
     config = RunConfig(backend="samples", samples_file="/tmp/s.jsonl", params=SamplingParams(n=1)).to_dict()
     assert BackendSpec.from_config(config) == BackendSpec.parse("samples:/tmp/s.jsonl")
@@ -33,7 +33,7 @@ def test_a_stored_run_config_names_the_same_backend():
 
 
 def test_create_builds_the_replay_backend(tmp_path):
-    from pycodex.problems import load
+    from pycodex.problems.problem import load
 
     backend = BackendSpec.parse("canonical").create(problem_set=load())
     assert backend.describe()["kind"] == "canonical"

@@ -7,8 +7,8 @@ import ast
 
 import pytest
 
-from pycodex.generation.chat import chat_message, entry_point, extract_body
-from pycodex.problems import load
+from pycodex.generation.server.chat import chat_message, entry_point, extract_body
+from pycodex.problems.problem import load
 
 FENCE = "```"
 

@@ -25,7 +25,7 @@ def test_every_core_module_imports_without_textual():
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert "pycodex.pipeline" in result["core"] and "pycodex.cli.app" in result["core"]
+    assert "pycodex.runs.pipeline" in result["core"] and "pycodex.cli.app" in result["core"]
     assert not result["failed"], result["failed"]
     assert result["textual"] == [], f"textual imported by the core: {result['textual'][:5]}"
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pycodex.execution import Executor, cpus
-from pycodex.problems import Problem
+from pycodex.problems.problem import Problem
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this system")
 

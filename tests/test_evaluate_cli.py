@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pycodex.problems import load_humaneval
+from pycodex.problems.problem import load_humaneval
 
 
 def write_samples(path: Path, rows: list[dict]) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pycodex.execution import Executor, Verdict, build_program, sandbox_info
-from pycodex.problems import Problem, load_humaneval
+from pycodex.problems.problem import Problem, load_humaneval
 
 ADD = Problem("T/add", "def add(a, b):\n", "add", "    return a + b\n",
               "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(2, 2) == 4, 'two and two'\n")

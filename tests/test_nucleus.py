@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pycodex.generation.nucleus import nucleus_of_row, sample_rows, sample_with_logprobs, token_logprobs
+from pycodex.generation.llama.nucleus import nucleus_of_row, sample_rows, sample_with_logprobs, token_logprobs
 
 VOCAB = 262_144  # Gemma's vocabulary size: the sampler must handle it whole
 

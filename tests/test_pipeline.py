@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import pytest
 
 from pycodex.errors import UserError
-from pycodex.events import ProblemStarted, Progress, RunFinished, RunStarted, SampleDelta, SampleGenerated, SampleJudged
+from pycodex.runs.events import ProblemStarted, Progress, RunFinished, RunStarted, SampleDelta, SampleGenerated, SampleJudged
 from pycodex.generation.base import SampleFinished, SamplingParams, TextDelta
-from pycodex.pipeline import Pipeline, RunConfig, derive_seed
-from pycodex.problems import load_humaneval
-from pycodex.store import CANCELLED, FINISHED, Store
+from pycodex.runs.pipeline import Pipeline, RunConfig, derive_seed
+from pycodex.problems.problem import load_humaneval
+from pycodex.store.database import CANCELLED, FINISHED, Store
 
 TASKS = ["HumanEval/0", "HumanEval/1", "HumanEval/2", "HumanEval/3"]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pycodex.chains import BLOCKS, LEAD, apply_chain, chain_problems
+from pycodex.problems.chains import BLOCKS, LEAD, apply_chain, chain_problems
 from pycodex.errors import UserError
-from pycodex.problem_sets import NAMES, PLUS_VERSION, load_named
+from pycodex.problems.sets import NAMES, PLUS_VERSION, load_named
 
 PLUS_DIR = Path(__file__).resolve().parent.parent / "problems" / "humaneval_plus"
 
@@ -106,7 +106,7 @@ def test_chain_blocks_do_what_the_paper_says():
 def test_by_chain_length_reference_and_fit():
     from types import SimpleNamespace
 
-    from pycodex.report_sets import by_chain_length
+    from pycodex.report.sets import by_chain_length
 
     chains = load_named("chains")
     by_len = {}

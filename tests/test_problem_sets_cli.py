@@ -69,7 +69,7 @@ def test_eval_records_the_set_and_its_version(tmp_path):
 
 
 def test_report_by_chain_length_and_base_vs_plus(tmp_path):
-    from pycodex.problem_sets import load_named
+    from pycodex.problems.sets import load_named
 
     db = tmp_path / "runs.db"
     chains = load_named("chains").problems[:30]  # lengths 1, 2, 3

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from pycodex.errors import UserError
-from pycodex.problems import load_humaneval, load_problems
+from pycodex.problems.problem import load_humaneval, load_problems
 
 
 def test_bundled_humaneval_is_complete():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pycodex.problems import load_humaneval
+from pycodex.problems.problem import load_humaneval
 
 
 def test_all_164_canonical_solutions_pass(cli):

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import time
 
-from pycodex.progress import RunState, SampleState
+from pycodex.runs.state import RunState, SampleState
 from tui_helpers import async_test, make_app, wait_for
 
 
 def _run_canonical(tmp_path, task_ids, n=2):
     from pycodex.generation.base import SamplingParams
-    from pycodex.pipeline import Pipeline, RunConfig
-    from pycodex.store import Store
+    from pycodex.runs.pipeline import Pipeline, RunConfig
+    from pycodex.store.database import Store
 
     events = []
     store = Store(tmp_path / "runs.sqlite3")
@@ -22,7 +22,7 @@ def _run_canonical(tmp_path, task_ids, n=2):
 
 
 def test_live_state_equals_the_stored_state(tmp_path):
-    from pycodex.events import SampleGenerated, SampleJudged
+    from pycodex.runs.events import SampleGenerated, SampleJudged
 
     store, finished, events = _run_canonical(tmp_path, ["HumanEval/0", "HumanEval/1", "HumanEval/2"])
     live = RunState()

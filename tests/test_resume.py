@@ -22,7 +22,7 @@ SLOW_BACKEND = textwrap.dedent(
     import os, sys, time
     import pycodex.generation.factory as factory
     from pycodex.generation.base import SampleFinished, TextDelta
-    from pycodex.problems import load_humaneval
+    from pycodex.problems.problem import load_humaneval
 
     class Slow:
         name = "slowfake"
@@ -215,7 +215,7 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
 LOGGING_LLAMA = textwrap.dedent(
     """
     import os, sys
-    from pycodex.generation import llama_backend
+    from pycodex.generation.llama import backend as llama_backend
 
     finished = llama_backend.finished_event
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from pycodex.errors import UserError
-from pycodex.run_request import PRESETS, SamplingRequest, check_execution, temperature_for
+from pycodex.runs.request import PRESETS, SamplingRequest, check_execution, temperature_for
 from tui_helpers import async_test, make_app, wait_for
 
 RESULT_FIELDS = ("task_ids", "params", "ks", "backend", "timeout", "memory_limit_mb")
 
 
 def _stored_configs(db):
-    from pycodex.store import Store
+    from pycodex.store.database import Store
 
     with Store(db) as store:
         return [r.config for r in store.list_runs()]
@@ -93,7 +93,7 @@ def test_execution_limits_are_checked_in_one_place(args, needle):
 
 def test_resume_can_set_runtime_values_back_to_zero():
     from pycodex.generation.base import SamplingParams
-    from pycodex.pipeline import RunConfig
+    from pycodex.runs.pipeline import RunConfig
 
     stored = RunConfig(backend="llama", task_ids=["HumanEval/0"], params=SamplingParams(n=1), n_gpu_layers=20, threads=4).to_dict()
     config = RunConfig.from_dict(stored).with_runtime(n_gpu_layers=0, threads=None, workers=None, ctx=None, verbose=False)

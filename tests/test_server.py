@@ -17,7 +17,7 @@ import time
 import pytest
 
 from pycodex.generation.base import STOP_SEQUENCES
-from pycodex.store import Store
+from pycodex.store.database import Store
 from servers import LlamaCppServer
 
 pytestmark = pytest.mark.model

@@ -12,7 +12,7 @@ import pytest
 
 from pycodex.errors import UserError
 from pycodex.generation.base import STOP_SEQUENCES, SampleFinished, SamplingParams
-from pycodex.generation.server import ServerBackend, ServerError, normalize_url, sample_seed
+from pycodex.generation.server.backend import ServerBackend, ServerError, normalize_url, sample_seed
 from servers import FakeServer, free_port
 
 PROMPT = 'def one():\n    """Return 1."""\n'

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from pycodex.errors import UserError
-from pycodex.store import (
+from pycodex.store.database import (
     CANCELLED,
     FINISHED,
     INTERRUPTED,

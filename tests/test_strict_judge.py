@@ -11,7 +11,7 @@ import pytest
 
 from pycodex.execution import Executor
 from pycodex.execution.plain import MAX_DEPTH, NotPlain, decode, encode
-from pycodex.problems import Problem
+from pycodex.problems.problem import Problem
 
 # -- the codec --------------------------------------------------------------------------------------
 

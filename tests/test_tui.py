@@ -114,7 +114,7 @@ async def _generate(pilot, app, n: int = 4, max_tokens: int | None = None, timeo
 
 @async_test
 async def test_generate_with_canonical_backend_until_every_verdict(tmp_path):
-    from pycodex.store import Store
+    from pycodex.store.database import Store
 
     app = make_app(tmp_path, model="canonical")
     async with app.run_test(size=SIZE) as pilot:
@@ -192,7 +192,7 @@ def test_diff_rows_whitespace_insensitive():
 
 @async_test
 async def test_escape_cancels_a_run_cleanly(tmp_path):
-    from pycodex.store import Store
+    from pycodex.store.database import Store
     from pycodex.tui.screens.generate_form import GenerateForm
     from pycodex.tui.screens.samples import SamplesScreen
 
@@ -390,9 +390,9 @@ async def test_an_unfinished_stored_run_resumes_from_the_dashboard(tmp_path):
     """A run cancelled half-way (here by its own event handler) is opened from the history and
     finished with r: the stored samples are kept, only the missing ones are generated."""
     from pycodex.generation.base import SamplingParams
-    from pycodex.pipeline import Pipeline, RunConfig
-    from pycodex.store import Store
-    from pycodex.events import SampleGenerated
+    from pycodex.runs.pipeline import Pipeline, RunConfig
+    from pycodex.store.database import Store
+    from pycodex.runs.events import SampleGenerated
     from pycodex.tui.screens.dashboard import DashboardScreen
     from pycodex.tui.screens.runs import RunsScreen
 
@@ -464,7 +464,7 @@ async def test_model_state_reaches_the_open_samples_screen(tmp_path):
 
 @async_test
 async def test_problem_set_chooser_switches_the_browser_and_runs_record_the_set(tmp_path):
-    from pycodex.store import Store
+    from pycodex.store.database import Store
     from pycodex.tui.screens.problem_set_picker import ProblemSetPicker
 
     app = make_app(tmp_path, model="canonical")

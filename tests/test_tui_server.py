@@ -18,7 +18,7 @@ SIZE = (120, 40)
 async def test_model_picker_takes_a_server_and_a_run_samples_from_it(tmp_path):
     from textual.widgets import Input
 
-    from pycodex.store import Store
+    from pycodex.store.database import Store
     from pycodex.tui.screens.dashboard import DashboardScreen
     from pycodex.tui.screens.generate_form import GenerateForm
     from pycodex.tui.screens.model_picker import ModelPicker

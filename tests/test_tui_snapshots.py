@@ -79,8 +79,8 @@ def test_diff_side_by_side(snap_compare, tmp_path):
 
 
 def _dashboard_state():
-    from pycodex.problems import load_humaneval
-    from pycodex.progress import RunState
+    from pycodex.problems.problem import load_humaneval
+    from pycodex.runs.state import RunState
 
     state = RunState(run_id="3f2a9c1e", status="running", model="gemma-3-270m-it-Q4_K_M.gguf")
     task_ids = load_humaneval().task_ids

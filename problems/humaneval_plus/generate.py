@@ -351,7 +351,7 @@ def main(argv=None) -> int:
     ap.add_argument("--check", action="store_true", help="compare a fresh generation with the shipped file")
     ap.add_argument("--only", default=None, help="problem numbers (e.g. 0,5,12) to generate, printed, not written")
     args = ap.parse_args(argv)
-    from pycodex.problems import load_humaneval
+    from pycodex.problems.problem import load_humaneval
 
     problems = list(load_humaneval())
     if args.only:

@@ -34,7 +34,7 @@ JudgeOption = typer.Option(
 
 def check_judge(judge: str) -> str:
     """run_request.check_judge, imported only when a command runs (--help stays light)."""
-    from pycodex.run_request import check_judge as check
+    from pycodex.runs.request import check_judge as check
 
     return check(judge)
 
@@ -51,7 +51,7 @@ def console(stderr: bool = False):
 
 def load_problem_set(problems_file: Optional[Path], problem_set: Optional[str] = None):
     """--problems-file or --problem-set (not both), default the bundled HumanEval."""
-    from pycodex.problem_sets import load
+    from pycodex.problems.sets import load
 
     return load(problems_file, check_problem_set(problems_file, problem_set))
 
@@ -61,7 +61,7 @@ def check_problem_set(problems_file: Optional[Path], problem_set: Optional[str])
     if problem_set is None:
         return None
     from pycodex.errors import UserError
-    from pycodex.problem_sets import check_name
+    from pycodex.problems.sets import check_name
 
     if problems_file is not None:
         raise UserError("give --problems-file or --problem-set, not both")

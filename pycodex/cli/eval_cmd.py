@@ -49,9 +49,9 @@ def build_config(
     problem_set_name: Optional[str] = None,
 ):
     from pycodex.generation.factory import BACKEND_KINDS
-    from pycodex.pipeline import RunConfig
-    from pycodex.problem_sets import load
-    from pycodex.run_request import SamplingRequest, check_execution
+    from pycodex.runs.pipeline import RunConfig
+    from pycodex.problems.sets import load
+    from pycodex.runs.request import SamplingRequest, check_execution
 
     if backend not in BACKEND_KINDS:
         raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKEND_KINDS)}")
@@ -100,7 +100,7 @@ class LiveView:
     """The state of a run as events arrive (any thread), rendered by rich.Live on stderr."""
 
     def __init__(self, label: str = "", store=None):
-        from pycodex.progress import RunState
+        from pycodex.runs.state import RunState
 
         self.label = label
         self.store = store  # where a resumed run's stored counts are read from
@@ -108,8 +108,8 @@ class LiveView:
         self.state = RunState()
 
     def handle(self, event) -> None:
-        from pycodex.events import RunStarted
-        from pycodex.progress import RunState
+        from pycodex.runs.events import RunStarted
+        from pycodex.runs.state import RunState
 
         with self._lock:
             if isinstance(event, RunStarted) and event.already_done and self.store is not None:
@@ -273,8 +273,8 @@ def eval_command(
     Each sample is stored the moment it is generated and each verdict the moment it is known:
     Ctrl-C (or a crash) loses at most the samples in flight, and `--resume RUN` finishes the run.
     """
-    from pycodex.pipeline import Pipeline, RunConfig
-    from pycodex.store import Store
+    from pycodex.runs.pipeline import Pipeline, RunConfig
+    from pycodex.store.database import Store
 
     with Store(db) as store:
         if resume:
@@ -313,7 +313,7 @@ def eval_command(
             finished = drive(pipeline, show_live=sys.stderr.isatty())
         except server_opts.server_error() as exc:
             raise server_opts.resume_hint(exc, pipeline.run_id) from None
-        from pycodex.problem_sets import run_set_summary
+        from pycodex.problems.sets import run_set_summary
 
         summary = run_set_summary(store, finished.run_id, sorted(finished.pass_at_k))
         if as_json:
@@ -369,8 +369,8 @@ def sweep_command(
 
     Resumable: a stored run with the same settings is reused (finished) or resumed (unfinished).
     """
-    from pycodex import sweep as sweep_mod
-    from pycodex.store import Store
+    from pycodex.runs import sweep as sweep_mod
+    from pycodex.store.database import Store
 
     temps = _parse_temperatures(temperatures)
     urls = server_opts.check(servers, backend=backend, model=model, server_model=server_model, chat=chat)

@@ -51,7 +51,7 @@ def evaluate(
     (with --problem-set humaneval-plus: plus and base, "base_passed" beside "passed")."""
     from pycodex.evaluate import evaluate_samples, read_samples, write_results
     from pycodex.metrics import parse_ks
-    from pycodex.run_request import check_execution
+    from pycodex.runs.request import check_execution
 
     ks = parse_ks(k)
     check_execution(timeout, memory_limit, workers)

@@ -62,7 +62,7 @@ def models_command(
 def _server_models(servers: list[str], as_json: bool) -> None:
     from rich.table import Table
 
-    from pycodex.generation.server import list_models, normalize_url
+    from pycodex.generation.server.backend import list_models, normalize_url
 
     listed: list[dict[str, Any]] = []
     for url in servers:

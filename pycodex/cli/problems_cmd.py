@@ -81,8 +81,8 @@ def verify_problems(
     """Run every canonical solution through the sandboxed executor: all must pass (exit 1 otherwise)."""
     from pycodex.cli.evaluate_cmd import progress_bar
     from pycodex.execution import Executor
-    from pycodex.judging import run_judged
-    from pycodex.run_request import check_execution
+    from pycodex.execution.judging import run_judged
+    from pycodex.runs.request import check_execution
 
     check_execution(timeout, 4096, workers)
     check_judge(judge)
@@ -114,7 +114,7 @@ def export_problems(
     as_json: bool = JsonOption,
 ) -> None:
     """Write a problem set in HumanEval's JSONL format (with its extra fields: base_test, chain), for other harnesses."""
-    from pycodex.problem_sets import export
+    from pycodex.problems.sets import export
 
     problem_set = load_problem_set(problems_file, problem_set_name)
     count = export(problem_set, output)

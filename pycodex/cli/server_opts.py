@@ -22,7 +22,7 @@ ServerRetriesOption = typer.Option(None, "--server-retries", help="Failures in a
 
 def check(servers: Optional[List[str]], *, backend: str = "llama", model: Optional[str] = None, server_model: Optional[str] = None, chat: bool = False) -> list[str]:
     """The --server URLs, normalized; conflicting flags are one line."""
-    from pycodex.generation.server import normalize_url
+    from pycodex.generation.server.backend import normalize_url
 
     urls = [normalize_url(u) for u in servers or []]
     if not urls:
@@ -54,14 +54,14 @@ def resume_hint(exc: Exception, run_id: Optional[str], command: str = "pycodex e
     """A server failure mid-run, with how to finish the run."""
     if not run_id:
         return exc if isinstance(exc, UserError) else UserError(str(exc))
-    from pycodex.generation.server import ServerError
+    from pycodex.generation.server.backend import ServerError
 
     return ServerError(f"{exc}; every sample already generated is stored: finish the run with {command} {run_id}")
 
 
 def server_error():
     """The exception class a server failure raises (imported only when a command runs)."""
-    from pycodex.generation.server import ServerError
+    from pycodex.generation.server.backend import ServerError
 
     return ServerError
 

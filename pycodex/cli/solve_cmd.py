@@ -81,7 +81,7 @@ def solve_command(
     with view:
         view.status("connecting to the server" if urls else "loading the model")
         if urls:
-            from pycodex.generation.server import ServerBackend
+            from pycodex.generation.server.backend import ServerBackend
 
             backend = ServerBackend(urls, model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries)
         else:

@@ -132,7 +132,7 @@ class Executor:
         sample's own process, a pass is proven by a nonce; see docs/sandbox.md).
         timeout: seconds of CPU time a sample's process tree may use; wait_limit: seconds it may
         spend waiting (sleeping, blocked; not waiting for a busy CPU), default the same (limits.py)."""
-        from pycodex.run_request import check_execution, check_judge
+        from pycodex.runs.request import check_execution, check_judge
 
         check_execution(timeout, memory_limit_mb, workers)
         self.judge = check_judge(judge)
@@ -402,7 +402,7 @@ def sandbox_info(judge: str = STRICT) -> list[tuple[str, bool, str]]:
     the last entry, "observed", is what the probe itself saw from inside."""
     import json
 
-    from pycodex.problems import Problem
+    from pycodex.problems.problem import Problem
 
     test = "def check(candidate):\n    assert candidate() == 1\n"
     with Executor(workers=1, timeout=3.0, judge=judge) as executor:  # (the defaults: its time-limits line shows them)

@@ -27,7 +27,7 @@ def create_backend(
 ) -> Backend:
     if kind == "canonical":
         from pycodex.generation.replay import CanonicalBackend
-        from pycodex.problems import load
+        from pycodex.problems.problem import load
 
         return CanonicalBackend(problem_set or load())
     if kind == "samples":
@@ -37,7 +37,7 @@ def create_backend(
             raise UserError("the samples backend needs --samples-file FILE.jsonl")
         return SamplesBackend(samples_file, problem_set)
     if kind == "server":
-        from pycodex.generation.server import ServerBackend
+        from pycodex.generation.server.backend import ServerBackend
 
         if not servers:
             raise UserError("the server backend needs --server URL")
@@ -65,7 +65,7 @@ def create_llama_backend(
     samples: the most it will run, when known (its slot count needs no more: a faster start)."""
     import sys
 
-    from pycodex.generation.llama_backend import LlamaBackend
+    from pycodex.generation.llama.backend import LlamaBackend
     from pycodex.generation.models import resolve_model
 
     if threads is not None and threads <= 0:

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from pycodex.errors import UserError
 from pycodex.generation.base import FINISH_EOS, GenerationEvent, SamplingParams, SampleFinished, TextDelta
-from pycodex.problems import ProblemSet
+from pycodex.problems.problem import ProblemSet
 
 
 def _replay(answers: list[str], params: SamplingParams) -> Iterator[GenerationEvent]:

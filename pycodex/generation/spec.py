@@ -39,7 +39,7 @@ class BackendSpec:
     def _parse_server(cls, rest: str) -> "BackendSpec":
         """`URL [URL ...] [model=NAME] [chat]`, words separated by spaces or commas; UserError when bad."""
         from pycodex.errors import UserError
-        from pycodex.generation.server import normalize_url
+        from pycodex.generation.server.backend import normalize_url
 
         urls: list[str] = []
         model, chat = None, False

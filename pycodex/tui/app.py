@@ -81,7 +81,7 @@ class PycodexApp(App):
     @property
     def problem_set(self):
         if self._problem_set is None:
-            from pycodex.problem_sets import DEFAULT, load_named
+            from pycodex.problems.sets import DEFAULT, load_named
 
             wanted = self.settings.get("problem_set")
             try:
@@ -92,7 +92,7 @@ class PycodexApp(App):
 
     def set_problem_set(self, name: str) -> bool:
         """Switch the browsed and evaluated set (saved in the config); refused while a run is going."""
-        from pycodex.problem_sets import load_named
+        from pycodex.problems.sets import load_named
 
         if self.running_sessions():
             self.notify("a run is going: switch the problem set when it is done", severity="warning")

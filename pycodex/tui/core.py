@@ -12,7 +12,7 @@ _stores_lock = threading.Lock()
 
 def shared_store(db_path: Path):
     """One Store per database file for the app's lifetime (the Store is thread-safe)."""
-    from pycodex.store import Store
+    from pycodex.store.database import Store
 
     key = str(Path(db_path).resolve())
     with _stores_lock:
@@ -46,8 +46,8 @@ def _problems_file(problem_set) -> str | None:
 
 def make_pipeline(*, db_path, problem_set, task_ids, params, backend, model, on_event, ks=None, run_id=None, executor_options=None):
     from pycodex.generation.spec import BackendSpec
-    from pycodex.pipeline import Pipeline, RunConfig
-    from pycodex.run_request import default_ks
+    from pycodex.runs.pipeline import Pipeline, RunConfig
+    from pycodex.runs.request import default_ks
 
     spec = BackendSpec.parse(model)
     config = RunConfig(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pycodex.progress import RunState, SampleState
+from pycodex.runs.state import RunState, SampleState
 
 
 def _open(db_path: Path):
-    from pycodex.store import Store
+    from pycodex.store.database import Store
 
     return Store(db_path)
 

@@ -8,7 +8,7 @@ from textual.message import Message
 
 
 class PipelineEventMessage(Message):
-    """One pipeline event (any of pycodex.events), posted from the pipeline's thread."""
+    """One pipeline event (any of pycodex.runs.events), posted from the pipeline's thread."""
 
     def __init__(self, event: Any) -> None:
         super().__init__()

@@ -1,7 +1,7 @@
 """Run the core Pipeline for a screen: on a thread worker, events hopped to the UI thread.
 
 The TUI has no generation or execution logic of its own: a screen asks for a run (task ids +
-sampling params), this module builds the same `pycodex.pipeline.Pipeline` that `pycodex eval`
+sampling params), this module builds the same `pycodex.runs.pipeline.Pipeline` that `pycodex eval`
 uses and forwards its events as textual messages. Token deltas are high-rate, so they are
 buffered here and flushed to the screen by a UI timer (a few dozen times per second at most).
 """
@@ -80,7 +80,7 @@ class RunSession:
 
     # -- pipeline threads --------------------------------------------------------------
     def _on_event(self, event: Any) -> None:
-        from pycodex.events import SampleDelta, SampleGenerated
+        from pycodex.runs.events import SampleDelta, SampleGenerated
 
         if isinstance(event, SampleDelta):
             key = (event.task_id, event.index)

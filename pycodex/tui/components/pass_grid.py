@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from pycodex.progress import RunState
+from pycodex.runs.state import RunState
 
 CELL_WIDTH = 5
 

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from pycodex.tui.components.rates import verdict_label, verdict_style
-from pycodex.progress import SampleState
+from pycodex.runs.state import SampleState
 
 MAX_DETAIL_LINES = 6
 DEFAULT_DETAILS = {

@@ -53,7 +53,7 @@ class BrowserScreen(Screen):
         yield Footer()
 
     def _intro(self) -> str:
-        from pycodex.problem_sets import INTROS
+        from pycodex.problems.sets import INTROS
 
         return INTROS.get(self.app.problem_set.name or "", "Problems from your own file: a sample passes when its tests run clean.")
 

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Header, Static
 from pycodex.tui.components.pass_grid import PassGrid
 from pycodex.formatting import format_duration
 from pycodex.tui.messages import DeltasFlushed, PipelineEventMessage, RunEnded
-from pycodex.progress import RunState
+from pycodex.runs.state import RunState
 
 if TYPE_CHECKING:
     from textual import getters
@@ -205,7 +205,7 @@ class DashboardScreen(Screen):
     def action_resume(self) -> None:
         """Finish the stored run on screen, as `pycodex eval --resume` does, with the app's model."""
         from pycodex.generation.spec import BackendSpec
-        from pycodex.pipeline import IMPORT_BACKEND, RunConfig
+        from pycodex.runs.pipeline import IMPORT_BACKEND, RunConfig
 
         s = self.state
         if self.running:

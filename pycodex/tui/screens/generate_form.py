@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from pycodex.generation.base import DEFAULT_MAX_TOKENS, DEFAULT_TOP_P, SamplingParams
-from pycodex.run_request import PRESETS, SamplingRequest
+from pycodex.runs.request import PRESETS, SamplingRequest
 
 if TYPE_CHECKING:
     from textual import getters

@@ -26,7 +26,7 @@ class ProblemSetPicker(ModalScreen[str | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        from pycodex.problem_sets import INTROS, NAMES
+        from pycodex.problems.sets import INTROS, NAMES
 
         with Vertical():
             yield Static(f"Problem set — now: {self.current or 'your own file'}", id="set-title")

@@ -14,7 +14,7 @@ from textual.widgets import Footer, Header, Static
 
 from pycodex.tui.components.sample_card import SampleCard
 from pycodex.tui.messages import BackendChanged, DeltasFlushed, PipelineEventMessage, RunEnded
-from pycodex.progress import VERDICT_ORDER, SampleState, problem_pass_at_k
+from pycodex.runs.state import VERDICT_ORDER, SampleState, problem_pass_at_k
 
 if TYPE_CHECKING:
     from textual import getters
@@ -151,7 +151,7 @@ class SamplesScreen(Screen):
             self._update_stats()
 
     def on_pipeline_event_message(self, message: PipelineEventMessage) -> None:
-        from pycodex.events import Progress, RunStarted, SampleGenerated, SampleJudged
+        from pycodex.runs.events import Progress, RunStarted, SampleGenerated, SampleJudged
 
         event = message.event
         if isinstance(event, RunStarted):

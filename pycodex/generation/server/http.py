@@ -258,7 +258,7 @@ def request_body(model: str | None, prompt: str, params: SamplingParams, seed: i
     if model:
         body["model"] = model
     if chat:
-        from pycodex.generation.chat import chat_message
+        from pycodex.generation.server.chat import chat_message
 
         body["messages"] = [{"role": "user", "content": chat_message(prompt)}]
     else:

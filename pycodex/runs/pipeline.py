@@ -43,16 +43,16 @@ from dataclasses import replace
 from typing import Any
 
 from pycodex.errors import UserError
-from pycodex.events import (
+from pycodex.runs.events import (
     EventHandler,
     RunFinished,
     RunStarted,
     SampleJudged,
 )
 from pycodex.metrics import estimate_pass_at_k, supported_ks
-from pycodex import store as store_mod
-from pycodex.run_request import DEFAULT_KS
-from pycodex.run_config import (  # noqa: F401  (RunConfig and its constants are the pipeline's API)
+from pycodex.store import database as store_mod
+from pycodex.runs.request import DEFAULT_KS
+from pycodex.runs.config import (  # noqa: F401  (RunConfig and its constants are the pipeline's API)
     DEFAULT_CHUNK,
     IMPORT_BACKEND,
     PROGRESS_INTERVAL,
@@ -63,8 +63,8 @@ from pycodex.run_config import (  # noqa: F401  (RunConfig and its constants are
     derive_seed,
     server_options,
 )
-from pycodex.pipeline_events import PipelineEvents
-from pycodex.pipeline_generation import GenerationSteps
+from pycodex.runs.recording import PipelineEvents
+from pycodex.runs.steps import GenerationSteps
 
 
 class Pipeline(GenerationSteps, PipelineEvents):
@@ -177,7 +177,7 @@ class Pipeline(GenerationSteps, PipelineEvents):
     # -- setup ----------------------------------------------------------------------------
 
     def _prepare(self):
-        from pycodex.problem_sets import load
+        from pycodex.problems.sets import load
 
         store = self.store
         if self._resume_id:
@@ -288,7 +288,7 @@ class Pipeline(GenerationSteps, PipelineEvents):
     # -- execution ------------------------------------------------------------------------
 
     def _submit(self, problem, index: int, completion: str) -> None:
-        from pycodex.judging import submit_judged
+        from pycodex.execution.judging import submit_judged
 
         future = submit_judged(self._executor, problem, completion)
         with self._lock:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from pycodex.metrics import estimate_pass_at_k
-from pycodex.pipeline import Pipeline, RunConfig
-from pycodex.store import FINISHED, IMPORTED, Store
+from pycodex.runs.pipeline import Pipeline, RunConfig
+from pycodex.store.database import FINISHED, IMPORTED, Store
 
 
 @dataclass
@@ -139,7 +139,7 @@ def print_sweep(result: SweepResult, out) -> None:
         out.print("Figure 6: best temperature per k: " + ", ".join(parts))
     pts = [(t, result.pass_at_k.get(t, {})) for t in result.temperatures if result.pass_at_k.get(t)]
     if len(pts) >= 2:
-        from pycodex.report_render import line_chart
+        from pycodex.report.render import line_chart
 
         chart = line_chart(
             {f"pass@{k}": ([t for t, v in pts if k in v], [100 * v[k] for t, v in pts if k in v]) for k in result.ks},

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pycodex.events import PipelineEvent, ProblemStarted, Progress, RunFinished, RunStarted, SampleGenerated, SampleJudged
+from pycodex.runs.events import PipelineEvent, ProblemStarted, Progress, RunFinished, RunStarted, SampleGenerated, SampleJudged
 
 VERDICT_ORDER = {"passed": 0, "failed": 1, "syntax error": 2, "timed out": 3, "crashed": 4, "out of memory": 5}
 PENDING_STATES = ("queued", "streaming", "running")

@@ -9,8 +9,8 @@ import time
 import traceback
 from typing import Any
 
-from pycodex.events import PipelineEvent, Progress
-from pycodex.run_config import PROGRESS_INTERVAL
+from pycodex.runs.events import PipelineEvent, Progress
+from pycodex.runs.config import PROGRESS_INTERVAL
 
 
 class PipelineEvents:

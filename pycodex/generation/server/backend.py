@@ -51,9 +51,9 @@ from pycodex.generation.base import (
     cut_at_stop,
 )
 
-from pycodex.generation.server_pool import EndpointPool
-from pycodex.generation.server_http import request_body
-from pycodex.generation.server_http import (  # noqa: F401  (the backend's public names stay importable from here)
+from pycodex.generation.server.pool import EndpointPool
+from pycodex.generation.server.http import request_body
+from pycodex.generation.server.http import (  # noqa: F401  (the backend's public names stay importable from here)
     API_KEY_ENV,
     BACKOFF_CAP,
     BACKOFF_START,
@@ -335,7 +335,7 @@ class ServerBackend(EndpointPool):
         reason = choice.get("finish_reason")
         raw = None
         if self.chat:
-            from pycodex.generation.chat import extract_body
+            from pycodex.generation.server.chat import extract_body
 
             raw = str((choice.get("message") or {}).get("content") or "")
             text = extract_body(raw, job.prompt)

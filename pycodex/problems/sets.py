@@ -5,7 +5,7 @@ humaneval-plus  the same 164 problems with ~144 extra inputs each (problems/Huma
                 made by problems/humaneval_plus/generate.py); `test` runs HumanEval's own test then
                 the extra inputs, `base_test` is HumanEval's own test
 chains          130 synthetic problems chaining the paper's 13 string manipulations (section 6),
-                built from a seed (pycodex/chains.py); each carries `chain`
+                built from a seed (pycodex/problems/chains.py); each carries `chain`
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pycodex import locations
 from pycodex.errors import UserError
-from pycodex.problems import HUMANEVAL_SIZE, ProblemSet, load_humaneval, load_problems
+from pycodex.problems.problem import HUMANEVAL_SIZE, ProblemSet, load_humaneval, load_problems
 
 NAMES = ("humaneval", "humaneval-plus", "chains")
 INTROS = {  # one line each, for the TUI's browser and chooser
@@ -45,7 +45,7 @@ def load_named(name: str = DEFAULT) -> ProblemSet:
             raise UserError(f"bundled humaneval-plus file {problem_set.source} is not the 164 problems with their base tests: reinstall pycodex")
         problem_set.name, problem_set.version = name, PLUS_VERSION
         return problem_set
-    from pycodex.chains import load_chains
+    from pycodex.problems.chains import load_chains
 
     return load_chains()
 

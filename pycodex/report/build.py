@@ -17,7 +17,7 @@
   0.5 = no signal; share of wrong samples scoring above the correct median; histogram overlap).
 - Per-problem pass counts (passes/n), hardest and easiest problems.
 
-build_report() and compare_reports() return plain JSON-able data; pycodex.report_render draws it
+build_report() and compare_reports() return plain JSON-able data; pycodex.report.render draws it
 with rich and plotext.
 """
 
@@ -203,7 +203,7 @@ def base_pass_at_k(groups, ks: Sequence[int], bootstrap: int, seed: int) -> list
 
 def _canonical_solutions(run, problem_set=None) -> dict[str, str]:
     try:
-        from pycodex.report_sets import load_run_problems
+        from pycodex.report.sets import load_run_problems
 
         problem_set = load_run_problems(run, problem_set)
         return {p.task_id: p.canonical_solution for p in problem_set}
@@ -281,7 +281,7 @@ def build_report(store, run_id: str, *, problem_set=None, bootstrap: int = DEFAU
         "hardest": by_rate[:10],
         "easiest": by_rate_desc[:10],
     }
-    from pycodex.report_sets import by_chain_length, load_run_problems
+    from pycodex.report.sets import by_chain_length, load_run_problems
 
     base_rows = base_pass_at_k(groups, ks, bootstrap, seed)
     if base_rows:  # humaneval-plus: "pass_at_k" is by the plus tests, this by HumanEval's own

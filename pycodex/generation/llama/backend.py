@@ -17,7 +17,7 @@ llama-cpp-python's low-level API (one model and one context loaded once and reus
    logits only while fewer than 8 rows of the step do). In the stream's tail, when no sample is
    left to start, the samples in the highest slots move down to free lower ones (a cross-stream
    copy of their KV stream), so a tail step decodes max(8, live) rows.
-3. Tokens are chosen in numpy (pycodex.generation.nucleus): exact nucleus sampling over the full
+3. Tokens are chosen in numpy (pycodex.generation.llama.nucleus): exact nucleus sampling over the full
    vocabulary with each sample's own generator, seeded from (request seed, sample index) alone,
    at its request's temperature and top_p, or argmax at temperature 0.
 4. A sample ends at a stop sequence, an end-of-generation token, or max_tokens (or when its
@@ -51,7 +51,7 @@ from typing import Generator, Hashable, Iterable, Iterator, cast
 import numpy as np
 
 from pycodex.errors import UserError
-from pycodex.generation.llama_samples import _owned, _Request, _Sample, finished_event, unstreamed
+from pycodex.generation.llama.samples import _owned, _Request, _Sample, finished_event, unstreamed
 from pycodex.generation.base import (
     FINISH_EOS,
     FINISH_LENGTH,
@@ -61,12 +61,12 @@ from pycodex.generation.base import (
     SamplingParams,
     TextDelta,
 )
-from pycodex.generation.nucleus import sample_with_logprobs
+from pycodex.generation.llama.nucleus import sample_with_logprobs
 
 # (the settings stay importable from here)
-from pycodex.generation.llama_setup import (DEFAULT_BATCH, DEFAULT_CTX, DEFAULT_PARALLEL, MIN_STEP_ROWS, context_params,  # noqa: F401
+from pycodex.generation.llama.setup import (DEFAULT_BATCH, DEFAULT_CTX, DEFAULT_PARALLEL, MIN_STEP_ROWS, context_params,  # noqa: F401
                                              default_parallel, kv_bytes_per_token)
-from pycodex.generation.llama_setup import default_threads, set_llama_logging
+from pycodex.generation.llama.setup import default_threads, set_llama_logging
 
 
 class LlamaBackend:

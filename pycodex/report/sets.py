@@ -50,7 +50,7 @@ def load_run_problems(run, problem_set=None):
     if problem_set is not None:
         return problem_set
     try:
-        from pycodex.problem_sets import load
+        from pycodex.problems.sets import load
 
         return load(run.config.get("problems_file"), run.problem_set)
     except Exception:  # a report must not fail because a problems file moved

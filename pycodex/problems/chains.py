@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 
-from pycodex.problems import Problem, ProblemSet
+from pycodex.problems.problem import Problem, ProblemSet
 
 SEED = 6
 LENGTHS = range(1, 14)  # chains of 1 to 13 blocks (each block at most once)

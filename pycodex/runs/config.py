@@ -9,7 +9,7 @@ from typing import Any
 
 from pycodex.errors import UserError
 from pycodex.generation.base import SamplingParams
-from pycodex.run_request import DEFAULT_KS
+from pycodex.runs.request import DEFAULT_KS
 
 REPLAY_BACKENDS = ("canonical", "samples")
 IMPORT_BACKEND = "import"  # runs stored from a samples file: nothing to generate, only to execute

@@ -1,4 +1,4 @@
-"""Events emitted by the eval pipeline (pycodex.pipeline). The CLI and the TUI both render these.
+"""Events emitted by the eval pipeline (pycodex.runs.pipeline). The CLI and the TUI both render these.
 
 Handlers receive events on the thread that produced them; a UI must hop to its own thread.
 """

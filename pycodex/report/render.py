@@ -1,11 +1,11 @@
-"""Drawing a report (pycodex.report's plain data) for the terminal: rich tables and plotext charts."""
+"""Drawing a report (pycodex.report.build's plain data) for the terminal: rich tables and plotext charts."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from pycodex.report import CI_LEVEL, TABLE_KS, compare_reports
+from pycodex.report.build import CI_LEVEL, TABLE_KS, compare_reports
 
 
 def _pct(v: float | None) -> str:
@@ -219,7 +219,7 @@ def render_compare(a: dict[str, Any], b: dict[str, Any], out, *, plots: bool = T
             out.print(chart, markup=False, highlight=False)
 
 
-# -- problem sets (pycodex.report_sets): base vs plus, pass rate by chain length ----------------
+# -- problem sets (pycodex.report.sets): base vs plus, pass rate by chain length ----------------
 
 
 def render_base_pass_at_k(report: dict[str, Any], out) -> None:

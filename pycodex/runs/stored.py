@@ -48,9 +48,9 @@ def export_rows(sample_rows) -> list[dict[str, Any]]:
 def import_samples(store, path: Path, problem_set, *, name: str | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096, workers: int | None = None, problems_file: str | None = None, judge: str = "strict") -> str:
     """Store a samples file as a run (backend `import`, status `imported`, nothing judged). Returns its id."""
     from pycodex.generation.base import SamplingParams
-    from pycodex.pipeline import IMPORT_BACKEND, RunConfig
-    from pycodex.run_request import default_ks
-    from pycodex.store import IMPORTED
+    from pycodex.runs.pipeline import IMPORT_BACKEND, RunConfig
+    from pycodex.runs.request import default_ks
+    from pycodex.store.database import IMPORTED
 
     from pycodex.evaluate import read_samples
 

@@ -9,7 +9,7 @@ import sqlite3
 from typing import Any, Iterable
 
 from pycodex.errors import UserError
-from pycodex.store_records import RunRecord, SampleRecord
+from pycodex.store.records import RunRecord, SampleRecord
 
 
 class StoreReads:

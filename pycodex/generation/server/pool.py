@@ -8,7 +8,7 @@ import asyncio
 import random
 import time
 
-from pycodex.generation.server_http import BACKOFF_CAP, Endpoint, _Retryable, log
+from pycodex.generation.server.http import BACKOFF_CAP, Endpoint, _Retryable, log
 
 
 class EndpointPool:

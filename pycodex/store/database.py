@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator
 from pycodex import locations
 from pycodex.errors import UserError
 
-from pycodex.store_records import (  # noqa: F401  (the statuses are the store's vocabulary)
+from pycodex.store.records import (  # noqa: F401  (the statuses are the store's vocabulary)
     CANCELLED,
     FAILED,
     FINISHED,
@@ -44,8 +44,8 @@ from pycodex.store_records import (  # noqa: F401  (the statuses are the store's
     new_run_id,
     versions,
 )
-from pycodex.store_reads import StoreReads
-from pycodex.store_schema import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION  # noqa: F401
+from pycodex.store.reads import StoreReads
+from pycodex.store.schema import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION  # noqa: F401
 
 
 def _busy_timeout() -> float:

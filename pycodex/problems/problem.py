@@ -1,6 +1,6 @@
 """Problem sets in HumanEval's format: loading, validating and looking problems up.
 
-The named sets (humaneval, humaneval-plus, chains) are in pycodex/problem_sets.py.
+The named sets (humaneval, humaneval-plus, chains) are in pycodex/problems/sets.py.
 """
 
 from __future__ import annotations
@@ -211,5 +211,5 @@ def load_humaneval() -> ProblemSet:
 
 def load(path: str | Path | None = None) -> ProblemSet:
     """The user's --problems-file when given, else the bundled HumanEval (other sets:
-    pycodex.problem_sets.load)."""
+    pycodex.problems.sets.load)."""
     return load_problems(path) if path else load_humaneval()

@@ -9,9 +9,9 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from pycodex.events import ProblemStarted, SampleDelta, SampleGenerated
+from pycodex.runs.events import ProblemStarted, SampleDelta, SampleGenerated
 from pycodex.generation.base import BatchedBackend, SampleFinished, TextDelta
-from pycodex.run_config import REPLAY_BACKENDS, RunConfig, derive_seed
+from pycodex.runs.config import REPLAY_BACKENDS, RunConfig, derive_seed
 
 
 class GenerationSteps:
