@@ -178,8 +178,8 @@ def test_report_json_and_compare(cli, tmp_path):
     assert report["bleu"]["correct"]["count"] == 18 and report["bleu"]["correct"]["mean"] == pytest.approx(100.0)
     assert len(report["per_problem"]) == 6 and report["per_problem"][0] == {"task_id": "HumanEval/0", "passed": 3, "n": 3, "rate": 1.0}
     both = _json(cli("report", a["run_id"], "--compare", b["run_id"], "--db", db, "--json", "--no-bleu"))
-    assert both["comparison"]["pass_at_k"][0] == {"k": 1, "a": 1.0, "b": 0.0, "diff": -1.0}
-    assert len(both["comparison"]["solved_only_by_a"]) == 6
+    assert both["comparison"]["pass_at_k"][0] == {"k": 1, "a": 1.0, "b": 0.0, "diff": -1.0, "ci_low": -1.0, "ci_high": -1.0}
+    assert len(both["comparison"]["matrix"]["only_a"]) == 6
     human = cli("report", a["run_id"], "--compare", b["run_id"], "--db", db)
     assert human.returncode == 0 and "pass@1" in human.stdout
     text = cli("report", a["run_id"], "--db", db)

@@ -53,9 +53,10 @@ def _register_commands() -> None:
         sandbox_cmd,
         solve_cmd,
         tui_cmd,
+        versus_cmd,
     )
 
-    for module in (problems_cmd, evaluate_cmd, sandbox_cmd, solve_cmd, models_cmd, eval_cmd, runs_cmd, report_cmd, tui_cmd):
+    for module in (problems_cmd, evaluate_cmd, sandbox_cmd, solve_cmd, models_cmd, eval_cmd, runs_cmd, report_cmd, versus_cmd, tui_cmd):
         module.register(app)
 
 

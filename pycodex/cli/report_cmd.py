@@ -14,7 +14,9 @@ DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYC
 
 def report_command(
     run: str = typer.Argument("last", help="Run id (or unique prefix, name, `last`)."),
-    compare: Optional[str] = typer.Option(None, "--compare", "-c", help="A second run to show side by side."),
+    compare: Optional[str] = typer.Option(
+        None, "--compare", "-c", help="A second run (B) on the same problems and seed: side by side, with B - A and its paired "
+        "bootstrap interval, and which problems both / only A / only B / neither solved."),
     db: Optional[Path] = DbOption,
     as_json: bool = JsonOption,
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% intervals (0 = none)."),
@@ -44,21 +46,26 @@ def report_command(
     if problems_file or problem_set_name:
         problem_set = load_problem_set(problems_file, problem_set_name)
     with Store(db) as store:
-        first = build_report(store, store.resolve(run), problem_set=problem_set, bootstrap=bootstrap, bleu=not no_bleu)
+        first_id = store.resolve(run)
         second = None
         if compare:
-            second = build_report(store, store.resolve(compare), problem_set=problem_set, bootstrap=bootstrap, bleu=not no_bleu)
-    if as_json:
-        if second is not None:
-            from pycodex.report.build import compare_reports
+            from pycodex.report.paired import check_comparable
 
-            print_json({"a": first, "b": second, "comparison": compare_reports(first, second)})
-        else:
-            print_json(first)
+            second_id = store.resolve(compare)
+            check_comparable(store.get_run(first_id), store.get_run(second_id))
+            second = build_report(store, second_id, problem_set=problem_set, bootstrap=bootstrap, bleu=not no_bleu)
+        first = build_report(store, first_id, problem_set=problem_set, bootstrap=bootstrap, bleu=not no_bleu)
+    comparison = None
+    if second is not None:
+        from pycodex.report.paired import compare_reports
+
+        comparison = compare_reports(first, second, resamples=bootstrap)
+    if as_json:
+        print_json(first if comparison is None else {"a": first, "b": second, "comparison": comparison})
         return
     out = console()
-    if second is not None:
-        render_compare(first, second, out, plots=not no_plots)
+    if second is not None and comparison is not None:
+        render_compare(first, second, comparison, out, plots=not no_plots)
     else:
         render_report(first, out, plots=not no_plots, all_problems=all_problems)
 

@@ -17,8 +17,8 @@
   0.5 = no signal; share of wrong samples scoring above the correct median; histogram overlap).
 - Per-problem pass counts (passes/n), hardest and easiest problems.
 
-build_report() and compare_reports() return plain JSON-able data; pycodex.report.render draws it
-with rich and plotext.
+build_report() returns plain JSON-able data (pycodex.report.paired compares two); pycodex.report.render
+draws it with rich and plotext.
 """
 
 from __future__ import annotations
@@ -293,22 +293,3 @@ def build_report(store, run_id: str, *, problem_set=None, bootstrap: int = DEFAU
         canonical = _canonical_solutions(run, problem_set)
         report["bleu"] = bleu_summary(bleu_scores(samples, canonical)) | {"metric": "sacrebleu sentence BLEU vs canonical solution (0-100)"}
     return report
-
-
-# -- rendering -----------------------------------------------------------------------------------
-
-
-def compare_reports(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    ra = {row["k"]: row for row in a["pass_at_k"]}
-    rb = {row["k"]: row for row in b["pass_at_k"]}
-    common = sorted(set(ra) & set(rb))
-    pa = {row["task_id"]: row for row in a["per_problem"]}
-    pb = {row["task_id"]: row for row in b["per_problem"]}
-    shared = [t for t in pa if t in pb]
-    return {
-        "runs": [a["run"]["id"], b["run"]["id"]],
-        "pass_at_k": [{"k": k, "a": ra[k]["value"], "b": rb[k]["value"], "diff": rb[k]["value"] - ra[k]["value"]} for k in common],
-        "shared_problems": len(shared),
-        "solved_only_by_a": [t for t in shared if pa[t]["passed"] and not pb[t]["passed"]],
-        "solved_only_by_b": [t for t in shared if pb[t]["passed"] and not pa[t]["passed"]],
-    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pycodex.report.build import CI_LEVEL, TABLE_KS, compare_reports
+from pycodex.report.build import CI_LEVEL, TABLE_KS
 
 
 def _pct(v: float | None) -> str:
@@ -174,26 +174,26 @@ def _render_plots(rows: dict[int, dict[str, Any]], rk: dict[str, Any], out) -> N
         out.print(chart, markup=False, highlight=False)
 
 
-def render_compare(a: dict[str, Any], b: dict[str, Any], out, *, plots: bool = True) -> None:
+def render_compare(a: dict[str, Any], b: dict[str, Any], comparison: dict[str, Any], out, *, plots: bool = True) -> None:
+    """Two reports side by side; `comparison` is pycodex.report.paired.compare_reports(a, b)."""
     from rich.table import Table
 
-    cmp_ = compare_reports(a, b)
     ida, idb = a["run"]["id"], b["run"]["id"]
-    table = Table(title=f"{ida} vs {idb}", expand=False)
+    table = Table(title=f"A {ida} vs B {idb}", expand=False)
     table.add_column("", style="bold")
-    table.add_column(ida + (f" ({a['run']['name']})" if a["run"].get("name") else ""), justify="right")
-    table.add_column(idb + (f" ({b['run']['name']})" if b["run"].get("name") else ""), justify="right")
-    table.add_column("diff", justify="right")
+    table.add_column("A " + ida + (f" ({a['run']['name']})" if a["run"].get("name") else ""), justify="right")
+    table.add_column("B " + idb + (f" ({b['run']['name']})" if b["run"].get("name") else ""), justify="right")
+    table.add_column(f"B - A, paired {CI_LEVEL:.0%} interval", justify="right")
     for key in ("backend", "model", "n", "temperature", "top_p", "max_tokens", "seed", "problems"):
         table.add_row(key, str(a["run"].get(key)), str(b["run"].get(key)), "")
     table.add_row("judged / passed", f"{a['totals']['judged']} / {a['totals']['passed']}", f"{b['totals']['judged']} / {b['totals']['passed']}", "")
     ra = {row["k"]: row for row in a["pass_at_k"]}
     rb = {row["k"]: row for row in b["pass_at_k"]}
+    paired = {row["k"]: row for row in comparison["pass_at_k"]}
     for k in _table_ks(sorted(set(ra) | set(rb))):
         va, vb = ra.get(k), rb.get(k)
         fmt = lambda r: "--" if r is None else f"{_pct(r['value'])} [dim]({_pct(r['ci_low'])}–{_pct(r['ci_high'])})[/]"  # noqa: E731
-        diff = f"{100 * (vb['value'] - va['value']):+.2f} pt" if va and vb else ""
-        table.add_row(f"pass@{k}", fmt(va), fmt(vb), diff)
+        table.add_row(f"pass@{k}", fmt(va), fmt(vb), paired_difference_text(paired.get(k)))
     for label, key in (("best mean log-prob @n", "mean_logprob"), ("random @n", "random")):
         xa, xb = a["ranking"][key], b["ranking"][key]
         table.add_row(label, _pct(xa[-1] if xa else None), _pct(xb[-1] if xb else None), "")
@@ -203,9 +203,7 @@ def render_compare(a: dict[str, Any], b: dict[str, Any], out, *, plots: bool = T
         table.add_row("BLEU correct (mean)", fmt(ba.get("correct")), fmt(bb.get("correct")), "")
         table.add_row("BLEU wrong (mean)", fmt(ba.get("wrong")), fmt(bb.get("wrong")), "")
     out.print(table)
-    out.print(
-        f"  {cmp_['shared_problems']} shared problems · solved only by {ida}: {len(cmp_['solved_only_by_a'])} · only by {idb}: {len(cmp_['solved_only_by_b'])}"
-    )
+    out.print(solved_matrix_table(comparison))
     if plots and (len(ra) >= 2 or len(rb) >= 2):
         chart = line_chart(
             {
@@ -217,6 +215,32 @@ def render_compare(a: dict[str, Any], b: dict[str, Any], out, *, plots: bool = T
         )
         if chart:
             out.print(chart, markup=False, highlight=False)
+
+
+def paired_difference_text(row: dict[str, Any] | None) -> str:
+    """`+12.50 pt [+3.10, +21.90]`: B - A in percentage points with its paired interval."""
+    if row is None:
+        return ""
+    interval = "" if math.isnan(row["ci_low"]) else f" [{100 * row['ci_low']:+.2f}, {100 * row['ci_high']:+.2f}]"
+    return f"{100 * row['diff']:+.2f} pt{interval}"
+
+
+def solved_matrix_table(comparison: dict[str, Any]):
+    """Per problem, who solved it (some sample passed): both, only A, only B, neither."""
+    from rich.table import Table
+
+    counts, matrix = comparison["counts"], comparison["matrix"]
+    table = Table(title=f"solved, {comparison['shared_problems']} shared problems", expand=False)
+    table.add_column("", style="bold")
+    table.add_column("B solved", justify="right")
+    table.add_column("B did not", justify="right")
+    table.add_row("A solved", f"[green]{counts['both']}[/] both", f"[cyan]{counts['only_a']}[/] only A")
+    table.add_row("A did not", f"[magenta]{counts['only_b']}[/] only B", f"{counts['neither']} neither")
+    for cell, label in (("only_a", "only A"), ("only_b", "only B")):
+        if matrix[cell]:
+            shown = ", ".join(matrix[cell][:8]) + (f" +{len(matrix[cell]) - 8}" if len(matrix[cell]) > 8 else "")
+            table.caption = ((table.caption + "\n") if table.caption else "") + f"{label}: {shown}"
+    return table
 
 
 # -- problem sets (pycodex.report.sets): base vs plus, pass rate by chain length ----------------

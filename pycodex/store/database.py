@@ -284,6 +284,16 @@ class Store(StoreReads):
             conn.execute("DELETE FROM samples WHERE run_id = ?", (run_id,))
             conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
+    def link_versus(self, run_a: str, run_b: str) -> str:
+        """Record runs A and B as a versus pair (idempotent); returns the pair's id."""
+        with self._transaction() as conn:
+            row = conn.execute("SELECT id FROM versus WHERE run_a = ? AND run_b = ?", (run_a, run_b)).fetchone()
+            if row:
+                return row["id"]
+            pair_id = new_run_id()
+            conn.execute("INSERT INTO versus (id, run_a, run_b, created_at) VALUES (?, ?, ?, ?)", (pair_id, run_a, run_b, time.time()))
+        return pair_id
+
     # -- samples and results ----------------------------------------------------------------
 
     def add_sample(

@@ -105,6 +105,14 @@ class StoreReads:
             raise UserError(f"run id {ident!r} is ambiguous: it matches {ids}; give more characters")
         raise UserError(f"unknown run {ident!r} in {self.path} (see `pycodex runs list`)")
 
+    def versus_pairs(self, run_id: str | None = None) -> list[tuple[str, str, str]]:
+        """(pair id, run A, run B) of the versus pairs (those with run_id as A or B), newest first."""
+        sql, params = "SELECT id, run_a, run_b FROM versus", tuple[str, ...]()
+        if run_id is not None:
+            sql, params = sql + " WHERE run_a = ? OR run_b = ?", (run_id, run_id)
+        with self._locked() as conn:
+            return [(r["id"], r["run_a"], r["run_b"]) for r in conn.execute(sql + " ORDER BY created_at DESC", params)]
+
     @staticmethod
     def _sample_from_row(row: sqlite3.Row) -> SampleRecord:
         return SampleRecord(

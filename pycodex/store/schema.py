@@ -3,7 +3,7 @@ N-1 to N (add a new version for a change; never edit an old one)."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 _SCHEMA_V1 = """
@@ -80,5 +80,11 @@ _MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE runs ADD COLUMN problem_set_version TEXT",
         "ALTER TABLE results ADD COLUMN base_passed INTEGER",
         "UPDATE runs SET problem_set = 'humaneval', problem_set_version = '1.0.3' WHERE json_extract(config, '$.problems_file') IS NULL",
+    ],
+    # v7: versus pairs, two runs on the same problems with the same seed (`pycodex versus`, the TUI's
+    # versus screen): A and B, compared by `report --compare`. A pair goes with either of its runs.
+    7: [
+        "CREATE TABLE IF NOT EXISTS versus (id TEXT PRIMARY KEY, run_a TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, "
+        "run_b TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, created_at REAL NOT NULL, UNIQUE (run_a, run_b))",
     ],
 }
