@@ -66,3 +66,8 @@ def default_db_path() -> Path:
     """The SQLite run store; PYCODEX_DB or --db overrides."""
     env = os.environ.get("PYCODEX_DB")
     return Path(env) if env else data_dir() / "runs.sqlite3"
+
+
+def screenshots_dir() -> Path:
+    """Where the TUI saves screens as SVG (F12)."""
+    return data_dir() / "screenshots"

@@ -23,6 +23,8 @@ def report_command(
     no_bleu: bool = typer.Option(False, "--no-bleu", help="Skip Figure 8 (BLEU), which takes a while on big runs."),
     no_plots: bool = typer.Option(False, "--no-plots", help="Tables only, no terminal plots."),
     all_problems: bool = typer.Option(False, "--all-problems", help="Print the per-problem table for every problem."),
+    html: Optional[Path] = typer.Option(None, "--html", help="Also save the report (tables and plots) as an HTML handout.", dir_okay=False),
+    svg: Optional[Path] = typer.Option(None, "--svg", help="Also save the report as an SVG handout.", dir_okay=False),
     problems_file: Optional[Path] = ProblemsFileOption,
     problem_set_name: Optional[str] = typer.Option(
         None, "--problem-set", help="Read the problems (canonical solutions, chains) from this set instead of the run's own "
@@ -37,11 +39,13 @@ def report_command(
     """
     from pycodex.errors import UserError
     from pycodex.report.build import build_report
+    from pycodex.report.handout import check_paths, save_handout
     from pycodex.report.render import render_compare, render_report
     from pycodex.store.database import Store
 
     if bootstrap < 0:
         raise UserError(f"--bootstrap must be >= 0 (got {bootstrap})")
+    check_paths(html, svg)
     problem_set = None
     if problems_file or problem_set_name:
         problem_set = load_problem_set(problems_file, problem_set_name)
@@ -60,14 +64,21 @@ def report_command(
         from pycodex.report.paired import compare_reports
 
         comparison = compare_reports(first, second, resamples=bootstrap)
+
+    def draw(out) -> None:
+        if second is not None and comparison is not None:
+            render_compare(first, second, comparison, out, plots=not no_plots)
+        else:
+            render_report(first, out, plots=not no_plots, all_problems=all_problems)
+
+    if html or svg:
+        title = f"pycodex report {first['run']['id']}" + (f" vs {second['run']['id']}" if second else "")
+        for path in save_handout(draw, html=html, svg=svg, title=title):
+            console(stderr=True).print(f"wrote {path}")
     if as_json:
         print_json(first if comparison is None else {"a": first, "b": second, "comparison": comparison})
-        return
-    out = console()
-    if second is not None and comparison is not None:
-        render_compare(first, second, comparison, out, plots=not no_plots)
     else:
-        render_report(first, out, plots=not no_plots, all_problems=all_problems)
+        draw(console())
 
 
 def register(app: typer.Typer) -> None:

@@ -39,6 +39,7 @@ class PycodexApp(App):
         Binding("m", "pick_model", "Model"),
         Binding("R", "runs", "Runs", show=False),
         Binding("E", "dashboard", "Eval", show=False),
+        Binding("f12", "save_svg", "Save SVG", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
@@ -75,6 +76,7 @@ class PycodexApp(App):
         self.active_sessions: set = set()  # RunSessions whose pipeline thread may still use the backend
         self.last_single_params: Any = None  # the generate form's last values (one problem)
         self.last_eval_request: Any = None  # and for a new eval on the dashboard
+        self.last_svg: Path | None = None  # the last screen saved by F12
         self._load_themes()
 
     # -- problems, themes, config ------------------------------------------------------
@@ -335,6 +337,21 @@ class PycodexApp(App):
 
         self.push_screen(DashboardScreen())
 
+    def action_save_svg(self) -> None:
+        """The current screen as an SVG file in the data folder's screenshots/ (a demo's handout)."""
+        import time
+
+        folder = locations.screenshots_dir()
+        name = f"pycodex-{type(self.screen).__name__.removesuffix('Screen').lower()}-{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time() * 1000) % 1000:03d}.svg"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = self.save_screenshot(filename=name, path=str(folder))
+        except OSError as exc:
+            self.notify(f"could not save the screen: {exc}", severity="error")
+            return
+        self.last_svg = Path(path)
+        self.notify(f"screen saved as {path}", title="SVG")
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Pick model", "Bundled Gemma, another GGUF file, or canonical replay", self.action_pick_model)
@@ -342,6 +359,7 @@ class PycodexApp(App):
         yield SystemCommand("Run dashboard", "Start a full HumanEval eval and watch it fill in", self.action_dashboard)
         yield SystemCommand("Run history", "Open a stored run", self.action_runs)
         yield SystemCommand("Key bindings", "Show every key binding", self.action_help)
+        yield SystemCommand("Save screen as SVG", "The current screen as an SVG file (F12), to share a demo", self.action_save_svg)
 
     def on_unmount(self) -> None:
         from pycodex.tui.core import close_stores
