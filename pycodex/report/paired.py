@@ -37,13 +37,15 @@ def paired_comparison(
     order: Sequence[str] | None = None,
     resamples: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
+    ks: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """totals: task_id -> (judged samples n, passed c). Over the problems judged on both sides (in
-    `order`, else A's order): pass@k of each for k up to the smallest n, the difference B - A with
-    its paired bootstrap interval, and the matrix."""
+    `order`, else A's order): pass@k of each for k up to the smallest n (only `ks` among them when
+    given: each k's row is the same either way), the difference B - A with its paired bootstrap
+    interval, and the matrix."""
     tasks = [t for t in (order or list(totals_a)) if t in totals_a and t in totals_b and totals_a[t][0] and totals_b[t][0]]
     n_min = min((min(totals_a[t][0], totals_b[t][0]) for t in tasks), default=0)
-    ks = list(range(1, n_min + 1))
+    ks = [k for k in (ks or range(1, n_min + 1)) if 1 <= k <= n_min]
     rows: list[dict[str, Any]] = []
     if tasks and ks:
         ma = per_problem_matrix([totals_a[t] for t in tasks], ks)

@@ -39,7 +39,8 @@ class PycodexApp(App):
         Binding("m", "pick_model", "Model"),
         Binding("R", "runs", "Runs", show=False),
         Binding("E", "dashboard", "Eval", show=False),
-        Binding("f12", "save_svg", "Save SVG", show=False),
+        Binding("V", "versus", "Versus", show=False),
+        Binding("f12", "save_svg", "Save SVG", show=False, key_display="F12"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
@@ -352,11 +353,18 @@ class PycodexApp(App):
         self.last_svg = Path(path)
         self.notify(f"screen saved as {path}", title="SVG")
 
+    def action_versus(self) -> None:
+        from pycodex.tui.screens.versus import VersusScreen
+
+        self.push_screen(VersusScreen(db_path=self.db_path, problem_set=self.problem_set, executor_options=self.executor_options,
+                                      default_model=self.model))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Pick model", "Bundled Gemma, another GGUF file, or canonical replay", self.action_pick_model)
         yield SystemCommand("Problem set", "HumanEval, humaneval-plus (many more tests) or the paper's chains", self.action_pick_problem_set)
         yield SystemCommand("Run dashboard", "Start a full HumanEval eval and watch it fill in", self.action_dashboard)
+        yield SystemCommand("Versus", "Two models, or two temperatures, on the same problems side by side (V)", self.action_versus)
         yield SystemCommand("Run history", "Open a stored run", self.action_runs)
         yield SystemCommand("Key bindings", "Show every key binding", self.action_help)
         yield SystemCommand("Save screen as SVG", "The current screen as an SVG file (F12), to share a demo", self.action_save_svg)

@@ -33,7 +33,7 @@ def close_stores() -> None:
         _stores.clear()
 
 
-def _problems_file(problem_set) -> str | None:
+def problems_file_of(problem_set) -> str | None:
     from pycodex import locations
 
     source = getattr(problem_set, "source", None)
@@ -55,7 +55,7 @@ def make_pipeline(*, db_path, problem_set, task_ids, params, backend, model, on_
         task_ids=list(task_ids),
         params=params,
         ks=list(ks) if ks else default_ks(params.n),
-        problems_file=_problems_file(problem_set),
+        problems_file=problems_file_of(problem_set),
         problem_set=getattr(problem_set, "name", None),
         problem_set_version=getattr(problem_set, "version", None),
         **(executor_options or {}),

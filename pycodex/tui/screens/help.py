@@ -14,6 +14,7 @@ EXTRA = {
     "Problem browser": [("j / k, ↑ / ↓, PgUp / PgDn, Home / End", "move"), ("click a header", "sort by it")],
     "Samples": [("Tab / Shift+Tab", "move between sample cards")],
     "Run dashboard": [("←↑↓→ / hjkl", "move between cells"), ("Enter / double click", "that problem's samples")],
+    "Versus": [("←↑↓→ / hjkl, Tab", "move in the grids (they move together), next grid"), ("Enter", "A's and B's samples of that problem")],
     "Everywhere": [("Ctrl+P", "command palette: theme, model, dashboard, history"), ("Esc", "close / cancel / back")],
 }
 
@@ -49,6 +50,8 @@ class HelpScreen(ModalScreen):
         from pycodex.tui.screens.problem import ProblemScreen
         from pycodex.tui.screens.runs import RunsScreen
         from pycodex.tui.screens.samples import SamplesScreen
+        from pycodex.tui.screens.versus import VersusScreen
+        from pycodex.tui.screens.versus_problem import VersusProblemScreen
 
         sections = [
             ("Everywhere", type(self.app)),
@@ -60,6 +63,8 @@ class HelpScreen(ModalScreen):
             ("Run dashboard", DashboardScreen),
             ("Run dashboard grid", PassGrid),
             ("Run history", RunsScreen),
+            ("Versus", VersusScreen),
+            ("Versus problem", VersusProblemScreen),
         ]
         table = Table(box=None, expand=True, show_header=False, pad_edge=False)
         table.add_column("key", style="bold", ratio=1, no_wrap=True)
