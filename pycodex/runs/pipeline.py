@@ -52,17 +52,9 @@ from pycodex.runs.events import (
 from pycodex.metrics import estimate_pass_at_k, supported_ks
 from pycodex.store import database as store_mod
 from pycodex.runs.request import DEFAULT_KS
-from pycodex.runs.config import (  # noqa: F401  (RunConfig and its constants are the pipeline's API)
-    DEFAULT_CHUNK,
-    IMPORT_BACKEND,
-    PROGRESS_INTERVAL,
-    REPLAY_BACKENDS,
-    RUNTIME_FIELDS,
-    RunConfig,
-    check_problem_set_version,
-    derive_seed,
-    server_options,
-)
+from pycodex.generation import registry
+from pycodex.runs.config import RunConfig, check_problem_set_version
+from pycodex.runs.config import derive_seed as derive_seed  # (the pipeline's API: a run's seeds)
 from pycodex.runs.recording import PipelineEvents
 from pycodex.runs.steps import GenerationSteps
 
@@ -177,15 +169,20 @@ class Pipeline(GenerationSteps, PipelineEvents):
     # -- setup ----------------------------------------------------------------------------
 
     def _prepare(self):
+        """Resolve the run's settings, open its backend, open (create or resume) the stored run."""
+        problems, config = self._resolve()
+        info = self._open_backend(config)
+        self._open_run(problems, config, info)
+        return problems, config
+
+    def _resolve(self):
+        """The run's config (a resume's from the store, with the given runtime settings) and its problems."""
         from pycodex.problems.sets import load
 
-        store = self.store
         if self._resume_id:
-            record = store.get_run(self._resume_id)
-            config = RunConfig.from_dict(record.config)
+            config = RunConfig.from_dict(self.store.get_run(self._resume_id).config)
             if self._given_config is not None:
-                for name in RUNTIME_FIELDS:
-                    setattr(config, name, getattr(self._given_config, name))
+                config = config.with_runtime_of(self._given_config)
             self.config = config
         else:
             config = self.config
@@ -204,46 +201,30 @@ class Pipeline(GenerationSteps, PipelineEvents):
             raise UserError(f"k={too_big[0]} needs at least {too_big[0]} samples per problem, but --n is {config.params.n}")
         if config.params.seed is None:
             config.params = replace(config.params, seed=secrets.randbelow(2**31))
+        return problems, config
 
-        if config.backend == IMPORT_BACKEND:
+    def _open_backend(self, config: RunConfig) -> dict:
+        """The backend (given, or made by its registered kind) and what it says of itself."""
+        kind = registry.find_kind(config.backend)
+        if kind is not None and not kind.generates:
             self.generate = False
         if self._backend is None and not self.generate:
             self._backend = _NoBackend(config.backend)
         if self._backend is None:
-            from pycodex.generation.factory import create_backend
+            from pycodex.generation import factory
 
-            self._backend = create_backend(
-                config.backend,
-                model=config.model,
-                n_gpu_layers=config.n_gpu_layers,
-                threads=config.threads,
-                ctx=config.ctx,
-                verbose=config.verbose,
-                samples_file=config.samples_file,
-                problem_set=problem_set,
-                **server_options(config),
-            )
+            self._backend = factory.create_backend(config.backend, problem_set=self._problem_set, **registry.options_dict(config.options))
         try:
-            info = dict(self._backend.describe() or {})
+            return dict(self._backend.describe() or {})
         except Exception as exc:  # describe must not stop a run
-            info = {"kind": getattr(self._backend, "name", config.backend), "describe_error": str(exc)}
+            return {"kind": getattr(self._backend, "name", config.backend), "describe_error": str(exc)}
 
+    def _open_run(self, problems, config: RunConfig, info: dict) -> None:
+        """Create the stored run (or take a resumed one over), the executor, the counters; RunStarted."""
+        store = self.store
         if self._resume_id:
-            stored_sha = store.get_run(self._resume_id).model_sha256
-            new_sha = info.get("sha256") or info.get("model_sha256")
-            if stored_sha and new_sha and stored_sha != new_sha:
-                raise UserError(
-                    f"run {self._resume_id} was generated with a different model (sha256 {stored_sha[:12]}…, now {new_sha[:12]}…): "
-                    "resuming would mix two models; start a new run"
-                )
-            stored_model = store.get_run(self._resume_id).model
-            if config.backend == "server" and stored_model and info.get("model") and _model_name(stored_model) != _model_name(info["model"]):
-                raise UserError(
-                    f"run {self._resume_id} was generated with model {stored_model!r}, but the server now serves {info['model']!r}: "
-                    "resuming would mix two models; start a new run"
-                )
+            self._check_same_model(config, info)
             self.session = store.begin_session(self._resume_id)
-            self._owns_run = True
             if not store.get_run(self._resume_id).backend_info:
                 store.set_backend_info(self._resume_id, info)
         else:
@@ -259,7 +240,7 @@ class Pipeline(GenerationSteps, PipelineEvents):
                 model_sha256=info.get("sha256") or info.get("model_sha256"),
                 backend_info=info,
             )
-            self._owns_run = True
+        self._owns_run = True
 
         if self._executor is None:
             from pycodex.execution import Executor
@@ -267,23 +248,38 @@ class Pipeline(GenerationSteps, PipelineEvents):
             self._executor = Executor(workers=config.workers, timeout=config.timeout, memory_limit_mb=config.memory_limit_mb,
                                       judge=config.judge)
 
-        generated, _judged = store.done_keys(self.run_id)
+        generated, _judged = store.done_keys(self._rid)
         self._generated_keys = generated
         self.total = len(problems) * config.params.n
         self.generated = len(generated)
-        stats = store.totals(self.run_id)
+        stats = store.totals(self._rid)
         self.executed = sum(n for n, _ in stats.values())
         self.passed = sum(c for _, c in stats.values())
         self._emit(
             RunStarted(
-                run_id=self.run_id,
+                run_id=self._rid,
                 task_ids=list(config.task_ids),
                 n=config.params.n,
                 config=config.to_dict(),
                 already_done=len(generated),
             )
         )
-        return problems, config
+
+    def _check_same_model(self, config: RunConfig, info: dict) -> None:
+        """A resume refuses another model: by its sha256, or by its name where a backend (a server) gives no sha256."""
+        record = self.store.get_run(self._rid)
+        stored_sha, stored_model = record.model_sha256, record.model
+        new_sha = info.get("sha256") or info.get("model_sha256")
+        if stored_sha and new_sha and stored_sha != new_sha:
+            raise UserError(
+                f"run {self._rid} was generated with a different model (sha256 {stored_sha[:12]}…, now {new_sha[:12]}…): "
+                "resuming would mix two models; start a new run"
+            )
+        if not new_sha and stored_model and info.get("model") and _model_name(stored_model) != _model_name(info["model"]):
+            raise UserError(
+                f"run {self._rid} was generated with model {stored_model!r}, but the {config.backend} backend now serves {info['model']!r}: "
+                "resuming would mix two models; start a new run"
+            )
 
     # -- execution ------------------------------------------------------------------------
 

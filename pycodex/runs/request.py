@@ -1,6 +1,8 @@
 """What a user asks for, turned into validated run settings: the one place for presets, the
 temperature by k, default k values and the limits of every flag. The CLI and the TUI form both
-build a `SamplingRequest` and call `resolve()`, so the same request gives the same run."""
+build a `SamplingRequest` and call `resolve()`, so the same request gives the same run; a
+`RunRequest` (backend, problems, sampling, limits) becomes a RunConfig in one function,
+`pycodex.runs.config.make_config`, used by `pycodex eval`/`sweep`, the TUI and `runs import`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 
 from pycodex.errors import UserError
 from pycodex.generation.base import DEFAULT_MAX_TOKENS, DEFAULT_TOP_P, SamplingParams
+from pycodex.generation.spec import BackendSpec
 from pycodex.metrics import parse_ks
 
 DEFAULT_KS = (1, 10, 100)
@@ -83,6 +86,23 @@ class SamplingRequest:
         if ks[-1] > n:
             raise UserError(f"pass@{ks[-1]} needs at least {ks[-1]} samples per problem: raise --n to {ks[-1]} (got --n {n})")
         return params, ks
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A new run as asked: its backend, problems, resolved sampling and execution limits."""
+
+    backend: BackendSpec
+    task_ids: tuple[str, ...]
+    params: SamplingParams
+    ks: tuple[int, ...] | None = None  # None: default_ks(params.n)
+    timeout: float = 3.0
+    memory_limit_mb: int = 4096
+    workers: int | None = None
+    judge: str = "strict"
+    name: str | None = None
+    problems_file: str | None = None  # a problems file of one's own (recorded as given)
+    chunk_size: int | None = None  # None: the default chunk
 
 
 # -- execution limits -----------------------------------------------------------------------

@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 from pycodex.runs.events import ProblemStarted, SampleDelta, SampleGenerated
 from pycodex.generation.base import BatchedBackend, SampleFinished, TextDelta
-from pycodex.runs.config import REPLAY_BACKENDS, RunConfig, derive_seed
+from pycodex.generation import registry
+from pycodex.runs.config import RunConfig, derive_seed
 
 
 class GenerationSteps:
@@ -39,7 +40,7 @@ class GenerationSteps:
 
 
     def _generate(self, problems, config: RunConfig) -> None:
-        replay = getattr(self._backend, "name", config.backend) in REPLAY_BACKENDS
+        replay = registry.is_replay(getattr(self._backend, "name", config.backend))
         self._gen_started = time.monotonic()
         if not replay and isinstance(self._backend, BatchedBackend):
             self._generate_stream(problems, config)

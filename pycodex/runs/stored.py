@@ -48,8 +48,10 @@ def export_rows(sample_rows) -> list[dict[str, Any]]:
 def import_samples(store, path: Path, problem_set, *, name: str | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096, workers: int | None = None, problems_file: str | None = None, judge: str = "strict") -> str:
     """Store a samples file as a run (backend `import`, status `imported`, nothing judged). Returns its id."""
     from pycodex.generation.base import SamplingParams
-    from pycodex.runs.pipeline import IMPORT_BACKEND, RunConfig
-    from pycodex.runs.request import default_ks
+    from pycodex.generation.replay import ImportedSamples, SamplesOptions
+    from pycodex.generation.spec import BackendSpec
+    from pycodex.runs.config import make_config
+    from pycodex.runs.request import RunRequest
     from pycodex.store.database import IMPORTED
 
     from pycodex.evaluate import read_samples
@@ -65,29 +67,22 @@ def import_samples(store, path: Path, problem_set, *, name: str | None = None, t
         v = row.get(key, default)
         return v if isinstance(v, (int, float)) and not isinstance(v, bool) else default
 
-    config = RunConfig(
-        backend=IMPORT_BACKEND,
-        task_ids=task_ids,
-        params=SamplingParams(n=n, temperature=0.0),
-        timeout=timeout,
-        memory_limit_mb=memory_limit_mb,
-        judge=judge,
-        workers=workers,
-        ks=default_ks(n),
-        name=name,
-        problems_file=problems_file,
-        samples_file=str(path.resolve()),
+    backend = BackendSpec(ImportedSamples.kind, SamplesOptions(str(path.resolve())))
+    request = RunRequest(
+        backend, tuple(task_ids), SamplingParams(n=n, temperature=0.0), timeout=timeout, memory_limit_mb=memory_limit_mb,
+        judge=judge, workers=workers, name=name, problems_file=problems_file,
     )
+    config = make_config(request)  # (no named set recorded: judged against problems_file, or HumanEval)
     d = config.to_dict() | {"imported_from": str(path.resolve())}
     rid = store.create_run(
         config=d,
-        backend=IMPORT_BACKEND,
+        backend=ImportedSamples.kind,
         task_ids=task_ids,
         n=n,
         temperature=None,
         seed=None,
         name=name,
-        backend_info={"kind": IMPORT_BACKEND, "samples_file": str(path.resolve())},
+        backend_info={"kind": ImportedSamples.kind, "samples_file": str(path.resolve())},
         status=IMPORTED,
     )
     store.add_samples(

@@ -76,7 +76,8 @@ def side_config(base: RunConfig, side: Side) -> RunConfig:
     """base with side's backend and temperature."""
     assert side.spec is not None
     params = base.params if side.temperature is None else replace(base.params, temperature=side.temperature)
-    return replace(base, **side.spec.config_fields(), params=params, task_ids=list(base.task_ids), ks=list(base.ks), name=None)
+    config = replace(base, backend=side.spec.kind, options=side.spec.options, params=params, task_ids=list(base.task_ids), ks=list(base.ks), name=None)
+    return config.with_runtime_of(base)  # base's threads, ctx… where the side's kind has them
 
 
 def plan_versus(store, base: RunConfig, a: Side, b: Side) -> VersusPlan:

@@ -21,7 +21,8 @@ from textual.signal import Signal
 
 from pycodex import config as user_config
 from pycodex import locations
-from pycodex.generation.spec import DEFAULT_MODEL, BackendSpec
+from pycodex.generation.llama.kind import DEFAULT_MODEL
+from pycodex.generation.spec import BackendSpec
 from pycodex.tui.messages import BackendChanged
 
 def model_label(model: str) -> str:

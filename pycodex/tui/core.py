@@ -46,18 +46,13 @@ def problems_file_of(problem_set) -> str | None:
 
 def make_pipeline(*, db_path, problem_set, task_ids, params, backend, model, on_event, ks=None, run_id=None, executor_options=None):
     from pycodex.generation.spec import BackendSpec
-    from pycodex.runs.pipeline import Pipeline, RunConfig
-    from pycodex.runs.request import default_ks
+    from pycodex.runs.config import make_config
+    from pycodex.runs.pipeline import Pipeline
+    from pycodex.runs.request import RunRequest
 
-    spec = BackendSpec.parse(model)
-    config = RunConfig(
-        **spec.config_fields(),
-        task_ids=list(task_ids),
-        params=params,
-        ks=list(ks) if ks else default_ks(params.n),
-        problems_file=problems_file_of(problem_set),
-        problem_set=getattr(problem_set, "name", None),
-        problem_set_version=getattr(problem_set, "version", None),
-        **(executor_options or {}),
+    request = RunRequest(
+        BackendSpec.parse(model), tuple(task_ids), params, tuple(ks) if ks else None,
+        problems_file=problems_file_of(problem_set), **(executor_options or {}),
     )
+    config = make_config(request, problem_set)
     return Pipeline(config, store=shared_store(db_path), backend=backend, problem_set=problem_set, on_event=on_event, run_id=run_id)

@@ -129,8 +129,9 @@ class VersusSession:
 
     def _plan(self, store):
         from pycodex.generation.base import SamplingParams
-        from pycodex.runs.config import RunConfig
-        from pycodex.runs.request import default_ks
+        from pycodex.generation.spec import BackendSpec
+        from pycodex.runs.config import make_config
+        from pycodex.runs.request import RunRequest
         from pycodex.runs.versus import plan_versus
         from pycodex.tui.core import problems_file_of
 
@@ -138,11 +139,11 @@ class VersusSession:
         params = SamplingParams(n=r.n, temperature=0.8, top_p=r.top_p, max_tokens=r.max_tokens, seed=r.seed)
         params.validate()
         problem_set = self.problem_set
-        base = RunConfig(
-            task_ids=[p.task_id for p in problem_set.select(r.problems)], params=params, ks=default_ks(r.n),
-            problems_file=problems_file_of(problem_set), problem_set=getattr(problem_set, "name", None),
-            problem_set_version=getattr(problem_set, "version", None), **self.executor_options,
+        request = RunRequest(
+            BackendSpec.parse("default"), tuple(p.task_id for p in problem_set.select(r.problems)), params,
+            problems_file=problems_file_of(problem_set), **self.executor_options,
         )
+        base = make_config(request, problem_set)  # (each side's backend and temperature replace its own)
         return plan_versus(store, base, r.a, r.b)
 
     def _work(self) -> None:

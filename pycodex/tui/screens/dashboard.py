@@ -204,8 +204,9 @@ class DashboardScreen(Screen):
 
     def action_resume(self) -> None:
         """Finish the stored run on screen, as `pycodex eval --resume` does, with the app's model."""
+        from pycodex.generation import registry
         from pycodex.generation.spec import BackendSpec
-        from pycodex.runs.pipeline import IMPORT_BACKEND, RunConfig
+        from pycodex.runs.config import RunConfig
 
         s = self.state
         if self.running:
@@ -216,7 +217,8 @@ class DashboardScreen(Screen):
             return
         config = s.config or {}
         wanted = BackendSpec.from_config(config)
-        if wanted.kind != IMPORT_BACKEND and wanted != BackendSpec.parse(self.app.model):  # (imported: only judged)
+        generates = getattr(registry.find_kind(wanted.kind), "generates", True)
+        if generates and wanted != BackendSpec.parse(self.app.model):  # (imported: only judged)
             self.notify(f"run {self.run_id} was made with {wanted}; pick that model (m) to resume it", title="Other model",
                         severity="warning", timeout=8)
             return

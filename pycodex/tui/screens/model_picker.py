@@ -29,7 +29,12 @@ class ModelPicker(ModalScreen[str | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        from pycodex.generation.spec import CANONICAL_MODEL, DEFAULT_MODEL, SERVER_PREFIX, BackendSpec
+        from pycodex.generation.llama.kind import DEFAULT_MODEL
+        from pycodex.generation.replay import CanonicalBackend
+        from pycodex.generation.server.kind import SERVER_PREFIX
+        from pycodex.generation.spec import BackendSpec
+
+        CANONICAL_MODEL = CanonicalBackend.kind
 
         with Vertical():
             yield Static(f"Model — now: {BackendSpec.parse(self.current).label}", id="picker-title")
@@ -77,7 +82,8 @@ class ModelPicker(ModalScreen[str | None]):
     def _server_submitted(self, value: str) -> None:
         """Checked for form here (one line under the field); the connection is made when the backend loads."""
         from pycodex.errors import UserError
-        from pycodex.generation.spec import SERVER_PREFIX, BackendSpec
+        from pycodex.generation.server.kind import SERVER_PREFIX
+        from pycodex.generation.spec import BackendSpec
 
         if not value.strip():
             return
