@@ -108,9 +108,10 @@ class RunConfig:
             raise ValueError(f"not runtime settings: {sorted(unknown)}")
         return self._replace_runtime({k: v for k, v in runtime.items() if v is not None})
 
-    def with_runtime_of(self, other: "RunConfig") -> "RunConfig":
-        """This config with another's runtime settings, None included (a resume given a config)."""
-        return self._replace_runtime(other.runtime_settings())
+    def with_runtime_of(self, other: "RunConfig", names: tuple[str, ...] | None = None) -> "RunConfig":
+        """This config with another's runtime settings (those named, else all), None included."""
+        values = other.runtime_settings()
+        return self._replace_runtime({k: v for k, v in values.items() if names is None or k in names})
 
     def _replace_runtime(self, values: dict[str, Any]) -> "RunConfig":
         own = registry.runtime_names(type(self.options))

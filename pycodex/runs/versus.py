@@ -90,7 +90,7 @@ def plan_versus(store, base: RunConfig, a: Side, b: Side) -> VersusPlan:
         check_comparable(stored[0], stored[1])
     lender = stored[0] or stored[1]
     if lender is not None:
-        base = replace(RunConfig.from_dict(lender.config), name=None, workers=base.workers, threads=base.threads)
+        base = replace(RunConfig.from_dict(lender.config), name=None).with_runtime_of(base, ("workers", "threads"))
     configs: list[RunConfig] = []
     run_ids: list[str | None] = []
     for side, record in zip((a, b), stored):
@@ -120,7 +120,7 @@ class Versus:
         self.run_ids: list[str | None] = list(plan.run_ids)
         if all(c.backend == "llama" and c.threads is None for c in plan.configs):  # two models on the CPUs: half each
             half = max(1, (os.cpu_count() or 2) // 2)
-            plan = VersusPlan((replace(plan.configs[0], threads=half), replace(plan.configs[1], threads=half)), plan.run_ids)
+            plan = VersusPlan((plan.configs[0].with_runtime(threads=half), plan.configs[1].with_runtime(threads=half)), plan.run_ids)
             self.plan = plan
         self._own_executor = executor is None
         if executor is None:  # (its workers start with the first sample)
