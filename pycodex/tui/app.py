@@ -1,4 +1,7 @@
-"""The pycodex Textual app: a thin skin over the core pipeline and run store.
+"""The pycodex Textual app: a thin skin over the core's Workbench (pycodex.runs.workbench: the
+model and its backend, the run store, the problem set, the runs in progress), which it makes and
+hands down to its screens; screens post messages up. The app keeps the UI's own state: settings,
+themes, notifications.
 
 Everything heavy (the model, llama_cpp, numpy, the store, the pipeline) is imported lazily in
 thread workers, so the first frame comes fast. Tests inject paths and the backend through the
@@ -9,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -23,7 +25,9 @@ from pycodex import config as user_config
 from pycodex import locations
 from pycodex.generation.llama.kind import DEFAULT_MODEL
 from pycodex.generation.spec import BackendSpec
+from pycodex.runs.workbench import Workbench
 from pycodex.tui.messages import BackendChanged
+
 
 def model_label(model: str) -> str:
     return BackendSpec.parse(model).label
@@ -58,52 +62,68 @@ class PycodexApp(App):
         executor_options: dict | None = None,
     ) -> None:
         super().__init__()
-        self.db_path = Path(db_path) if db_path else locations.default_db_path()
         self.config_path = Path(config_path) if config_path else locations.config_file()
         self.theme_dirs = theme_dirs
         self.settings: dict[str, Any] = user_config.load(self.config_path)
-        self.model: str = model or str(self.settings.get("model") or DEFAULT_MODEL)
-        self.executor_options = executor_options or {}
+        wanted_set = self.settings.get("problem_set")
+        self.workbench = Workbench(
+            db_path=Path(db_path) if db_path else locations.default_db_path(),
+            model=model or str(self.settings.get("model") or DEFAULT_MODEL),
+            problem_set=problem_set,
+            problem_set_name=wanted_set if isinstance(wanted_set, str) else None,
+            executor_options=executor_options,
+            create_backend=self._create_backend,
+            on_backend=self._post_backend_changed,
+        )
         self.exit_after_first_frame = exit_after_first_frame
-        self._problem_set = problem_set
         self.theme_specs: dict[str, Any] = {}
         self.theme_errors: list[str] = []
-        self._backend: Any = None
-        self._backend_model: str | None = None
-        self._backend_lock = threading.Lock()
-        self.backend_state = "idle"  # idle / loading / ready / failed
         self.pass_rates: dict[str, tuple[float | None, float | None]] = {}
         # Screens that care about the model's state subscribe; the app publishes every change.
         self.backend_signal: Signal[BackendChanged] = Signal(self, "backend")
-        self.active_sessions: set = set()  # RunSessions whose pipeline thread may still use the backend
         self.last_single_params: Any = None  # the generate form's last values (one problem)
         self.last_eval_request: Any = None  # and for a new eval on the dashboard
         self.last_svg: Path | None = None  # the last screen saved by F12
         self._load_themes()
 
-    # -- problems, themes, config ------------------------------------------------------
+    # -- the workbench's state, read by name ---------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.workbench.db_path
+
+    @property
+    def executor_options(self) -> dict:
+        return self.workbench.executor_options
+
+    @property
+    def model(self) -> str:
+        return self.workbench.model
+
+    @model.setter
+    def model(self, model: str) -> None:
+        self.workbench.model = model
+
+    @property
+    def backend_state(self) -> str:
+        return self.workbench.backend_state
+
+    @property
+    def _backend(self) -> Any:
+        return self.workbench.backend
+
     @property
     def problem_set(self):
-        if self._problem_set is None:
-            from pycodex.problems.sets import DEFAULT, load_named
+        return self.workbench.problem_set
 
-            wanted = self.settings.get("problem_set")
-            try:
-                self._problem_set = load_named(wanted if isinstance(wanted, str) else DEFAULT)
-            except Exception:  # a stale setting: the bundled HumanEval
-                self._problem_set = load_named(DEFAULT)
-        return self._problem_set
-
+    # -- problems, themes, config ------------------------------------------------------
     def set_problem_set(self, name: str) -> bool:
         """Switch the browsed and evaluated set (saved in the config); refused while a run is going."""
-        from pycodex.problems.sets import load_named
-
         if self.running_sessions():
             self.notify("a run is going: switch the problem set when it is done", severity="warning")
             return False
-        self._problem_set = load_named(name)
+        problem_set = self.workbench.switch_problem_set(name)
         self.save_setting(problem_set=name)
-        self.notify(f"problem set: {name} ({len(self._problem_set)} problems, version {self._problem_set.version})")
+        self.notify(f"problem set: {name} ({len(problem_set)} problems, version {problem_set.version})")
         return True
 
     def _load_themes(self) -> None:
@@ -194,8 +214,7 @@ class PycodexApp(App):
         return model_label(self.model)
 
     def running_sessions(self) -> list:
-        self.active_sessions = {s for s in self.active_sessions if not s.finished.is_set()}
-        return list(self.active_sessions)
+        return self.workbench.running_sessions()
 
     def set_model(self, model: str) -> None:
         """Switch model; loading starts at once in a worker (input never blocks). The choice is
@@ -210,9 +229,9 @@ class PycodexApp(App):
     @work(thread=True, group="backend", exclusive=False, exit_on_error=False)
     def preload_backend(self, model: str, previous: str) -> None:
         try:
-            self.acquire_backend()
+            self.workbench.acquire_backend()
         except Exception:
-            # acquire_backend reported it; go back to the model that worked.
+            # the workbench reported it; go back to the model that worked.
             if self.model == model and previous != model:
                 self.call_from_thread(self._revert_model, previous)
             return
@@ -224,32 +243,12 @@ class PycodexApp(App):
         self._update_subtitle("previous model kept")
 
     def _create_backend(self, model: str):
+        """The backend of a model string (a test's app adds kinds of its own here)."""
         return BackendSpec.parse(model).create(problem_set=self.problem_set)
 
-    def acquire_backend(self):
-        """The current model's backend, created on first use. Worker threads only (may take seconds)."""
-        with self._backend_lock:
-            model = self.model
-            if self._backend is not None and self._backend_model == model:
-                return self._backend
-            old, self._backend, self._backend_model = self._backend, None, None
-            if old is not None:
-                try:
-                    old.close()
-                except Exception:
-                    pass
-            self.backend_state = "loading"
-            self.post_message(BackendChanged(model_label(model), "loading"))
-            try:
-                backend = self._create_backend(model)
-            except Exception as exc:
-                self.backend_state = "failed"
-                self.post_message(BackendChanged(model_label(model), "failed", error=str(exc)))
-                raise
-            self._backend, self._backend_model = backend, model
-            self.backend_state = "ready"
-            self.post_message(BackendChanged(model_label(model), "ready"))
-            return backend
+    def _post_backend_changed(self, label: str, state: str, error: str | None) -> None:
+        """The workbench's news of the backend (from any thread), as a message."""
+        self.post_message(BackendChanged(label, state, error=error))
 
     def _update_subtitle(self, state: str = "") -> None:
         self.sub_title = f"model: {self.model_label}" + (f" ({state})" if state else "")
@@ -268,23 +267,6 @@ class PycodexApp(App):
         else:
             self.notify(f"{message.label}: {message.error}", title="Model failed", severity="error", timeout=10)
         self.backend_signal.publish(message)
-
-    def make_pipeline(self, task_ids: list[str], params, *, backend, on_event, ks=None, run_id=None):
-        """The same Pipeline `pycodex eval` builds; called from the run worker thread."""
-        from pycodex.tui import core
-
-        return core.make_pipeline(
-            db_path=self.db_path,
-            problem_set=self.problem_set,
-            task_ids=task_ids,
-            params=params,
-            backend=backend,
-            model=self.model,
-            on_event=on_event,
-            ks=ks,
-            run_id=run_id,
-            executor_options=self.executor_options,
-        )
 
     # -- actions -----------------------------------------------------------------------
     async def action_quit(self) -> None:
@@ -332,12 +314,12 @@ class PycodexApp(App):
     def action_runs(self) -> None:
         from pycodex.tui.screens.runs import RunsScreen
 
-        self.push_screen(RunsScreen())
+        self.push_screen(RunsScreen(workbench=self.workbench))
 
     def action_dashboard(self) -> None:
         from pycodex.tui.screens.dashboard import DashboardScreen
 
-        self.push_screen(DashboardScreen())
+        self.push_screen(DashboardScreen(workbench=self.workbench))
 
     def action_save_svg(self) -> None:
         """The current screen as an SVG file in the data folder's screenshots/ (a demo's handout)."""
@@ -357,8 +339,7 @@ class PycodexApp(App):
     def action_versus(self) -> None:
         from pycodex.tui.screens.versus import VersusScreen
 
-        self.push_screen(VersusScreen(db_path=self.db_path, problem_set=self.problem_set, executor_options=self.executor_options,
-                                      default_model=self.model))
+        self.push_screen(VersusScreen(self.workbench))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -371,20 +352,7 @@ class PycodexApp(App):
         yield SystemCommand("Save screen as SVG", "The current screen as an SVG file (F12), to share a demo", self.action_save_svg)
 
     def on_unmount(self) -> None:
-        from pycodex.tui.core import close_stores
-
-        sessions = self.running_sessions()
-        for session in sessions:
-            session.cancel()
-        for session in sessions:
-            session.finished.wait(10.0)
-        close_stores()
-        backend = self._backend
-        if backend is not None and not self.running_sessions():
-            try:
-                backend.close()
-            except Exception:
-                pass
+        self.workbench.close()
 
 
 def _log_path() -> Path:

@@ -1,8 +1,8 @@
 """Run the core Pipeline for a screen: on a thread worker, events hopped to the UI thread.
 
 The TUI has no generation or execution logic of its own: a screen asks for a run (task ids +
-sampling params), this module builds the same `pycodex.runs.pipeline.Pipeline` that `pycodex eval`
-uses and forwards its events as textual messages. Token deltas are high-rate, so they are
+sampling params), the screen's Workbench makes the same `pycodex.runs.pipeline.Pipeline` that
+`pycodex eval` uses, and this module forwards its events as textual messages. Token deltas are high-rate, so they are
 buffered here and flushed to the screen by a UI timer (a few dozen times per second at most).
 """
 
@@ -17,9 +17,8 @@ if TYPE_CHECKING:
     from textual.screen import Screen
     from textual.timer import Timer
 
-    from pycodex.tui.app import PycodexApp
-
     from pycodex.generation.base import SamplingParams
+    from pycodex.runs.workbench import Workbench
 
 FLUSH_INTERVAL = 1 / 20
 
@@ -30,12 +29,14 @@ class RunSession:
     def __init__(
         self,
         target: "Screen",
+        workbench: "Workbench",
         task_ids: list[str],
         params: "SamplingParams",
         ks: list[int] | None = None,
         run_id: str | None = None,
     ) -> None:
         self.target = target
+        self.workbench = workbench
         self.task_ids = list(task_ids)
         self.params = params
         self.ks = ks
@@ -49,14 +50,10 @@ class RunSession:
         self._timer: Timer | None = None
         self.finished = threading.Event()  # set when the worker thread is done with the backend
 
-    @property
-    def app(self) -> "PycodexApp":
-        return self.target.app  # type: ignore[return-value]  # a screen of the PycodexApp
-
     # -- UI thread ---------------------------------------------------------------------
     def start(self) -> None:
         self.running = True
-        self.app.active_sessions.add(self)
+        self.workbench.sessions.add(self)
         self._timer = self.target.set_interval(FLUSH_INTERVAL, self.flush, name="delta-flush")
         self.target.run_worker(self._work, thread=True, group="pipeline", exit_on_error=False, name="pipeline run")
 
@@ -98,16 +95,16 @@ class RunSession:
     def _work(self) -> None:
         from pycodex.errors import UserError
 
-        app = self.app
+        workbench = self.workbench
         try:
             if self.cancel_requested:
                 self.target.post_message(RunEnded(error="cancelled before start"))
                 return
-            backend = app.acquire_backend()
+            backend = workbench.acquire_backend()
             if self.cancel_requested:
                 self.target.post_message(RunEnded(error="cancelled before start"))
                 return
-            self.pipeline = app.make_pipeline(
+            self.pipeline = workbench.make_pipeline(
                 self.task_ids, self.params, backend=backend, on_event=self._on_event, ks=self.ks, run_id=self.run_id
             )
             if self.cancel_requested:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
     from pycodex.runs.versus import Side
+    from pycodex.runs.workbench import Workbench
 
 FLUSH_INTERVAL = 1 / 20
 
@@ -67,12 +68,12 @@ class VersusEnded(Message):
 class VersusSession:
     """One versus owned by a screen (`target`): start(), cancel(), events as messages."""
 
-    def __init__(self, target: "Screen", request: VersusRequest, *, db_path, problem_set, executor_options: dict | None = None) -> None:
+    def __init__(self, target: "Screen", request: VersusRequest, workbench: "Workbench") -> None:
         self.target = target
         self.request = request
-        self.db_path = db_path
-        self.problem_set = problem_set
-        self.executor_options = dict(executor_options or {})
+        self.workbench = workbench
+        self.problem_set = workbench.problem_set
+        self.executor_options = dict(workbench.executor_options)
         self.versus: Any = None
         self.cancel_requested = False
         self.finished = threading.Event()
@@ -133,7 +134,7 @@ class VersusSession:
         from pycodex.runs.config import make_config
         from pycodex.runs.request import RunRequest
         from pycodex.runs.versus import plan_versus
-        from pycodex.tui.core import problems_file_of
+        from pycodex.runs.workbench import problems_file_of
 
         r = self.request
         params = SamplingParams(n=r.n, temperature=0.8, top_p=r.top_p, max_tokens=r.max_tokens, seed=r.seed)
@@ -149,10 +150,8 @@ class VersusSession:
     def _work(self) -> None:
         from pycodex.errors import UserError
         from pycodex.runs.versus import Versus
-        from pycodex.tui.core import shared_store
-
         try:
-            store = shared_store(self.db_path)
+            store = self.workbench.store
             plan = self._plan(store)
             if self.cancel_requested:
                 raise UserError("cancelled before start")

@@ -9,7 +9,8 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
+from pycodex.runs.workbench import Workbench
+from pycodex.tui.screens.handed import WorkbenchScreen
 from textual.widgets import Footer, Header, Static
 
 from pycodex.tui.components.pass_grid import PassGrid
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 REDRAW_HZ = 10  # the most redraws a second while a run streams events
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(WorkbenchScreen):
     if TYPE_CHECKING:
         app = getters.app(PycodexApp)
 
@@ -47,8 +48,8 @@ class DashboardScreen(Screen):
     DashboardScreen #dash-cell { height: auto; padding: 0 1; background: $panel; }
     """
 
-    def __init__(self, run_id: str | None = None, state: RunState | None = None) -> None:
-        super().__init__()
+    def __init__(self, run_id: str | None = None, state: RunState | None = None, *, workbench: Workbench | None = None) -> None:
+        super().__init__(workbench=workbench)
         self.run_id = run_id
         self.state = state or RunState()
         self.session: RunSession | None = None
@@ -89,7 +90,7 @@ class DashboardScreen(Screen):
 
         try:
             assert self.run_id is not None, "on_mount loads only a given run"
-            state = data.load_run(self.app.db_path, self.run_id)
+            state = data.load_run(self.workbench.db_path, self.run_id)
         except Exception as exc:
             self.app.call_from_thread(self._load_failed, str(exc))
             return
@@ -177,7 +178,7 @@ class DashboardScreen(Screen):
             return
         from pycodex.tui.screens.samples import SamplesScreen
 
-        self.app.push_screen(SamplesScreen(self.app.problem_set.get(message.task_id), run_id=self.run_id))
+        self.app.push_screen(SamplesScreen(self.app.problem_set.get(message.task_id), run_id=self.run_id, workbench=self.workbench))
 
     def on_key(self, event) -> None:
         self.call_after_refresh(self._update_cell)
@@ -218,7 +219,7 @@ class DashboardScreen(Screen):
         config = s.config or {}
         wanted = BackendSpec.from_config(config)
         generates = getattr(registry.find_kind(wanted.kind), "generates", True)
-        if generates and wanted != BackendSpec.parse(self.app.model):  # (imported: only judged)
+        if generates and wanted != BackendSpec.parse(self.workbench.model):  # (imported: only judged)
             self.notify(f"run {self.run_id} was made with {wanted}; pick that model (m) to resume it", title="Other model",
                         severity="warning", timeout=8)
             return
@@ -226,7 +227,7 @@ class DashboardScreen(Screen):
 
         self.params = RunConfig.from_dict(config).params
         s.status, s.resumable = "starting", False
-        self.session = RunSession(self, list(s.task_ids), self.params, run_id=self.run_id)
+        self.session = RunSession(self, self.workbench, list(s.task_ids), self.params, run_id=self.run_id)
         self.session.start()
         self._update()
 
@@ -241,7 +242,7 @@ class DashboardScreen(Screen):
         grid = self.query_one(PassGrid)
         grid.state = self.state
         grid.cursor = 0
-        self.session = RunSession(self, task_ids, params, ks=list(ks) if ks else None)
+        self.session = RunSession(self, self.workbench, task_ids, params, ks=list(ks) if ks else None)
         self.session.start()
         self._update()
 

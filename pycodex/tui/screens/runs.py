@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
+from pycodex.tui.screens.handed import WorkbenchScreen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from pycodex.tui.components.rates import rate_text
@@ -31,7 +31,7 @@ class RunsTable(DataTable):
     ]
 
 
-class RunsScreen(Screen):
+class RunsScreen(WorkbenchScreen):
     if TYPE_CHECKING:
         app = getters.app(PycodexApp)
 
@@ -48,7 +48,7 @@ class RunsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(f"Stored runs in {self.app.db_path}", id="runs-head")
+        yield Static(f"Stored runs in {self.workbench.db_path}", id="runs-head")
         yield RunsTable(cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -65,7 +65,7 @@ class RunsScreen(Screen):
         from pycodex.tui import data
 
         try:
-            runs = data.list_runs(self.app.db_path)
+            runs = data.list_runs(self.workbench.db_path)
         except Exception as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
@@ -93,7 +93,7 @@ class RunsScreen(Screen):
             )
         if not runs:
             self.query_one("#runs-head", Static).update(
-                f"No stored runs in {self.app.db_path} yet: E opens the dashboard, n there starts an eval."
+                f"No stored runs in {self.workbench.db_path} yet: E opens the dashboard, n there starts an eval."
             )
 
     def on_data_table_row_selected(self, event) -> None:
@@ -110,7 +110,7 @@ class RunsScreen(Screen):
 
         if run_id is None:
             return
-        self.app.push_screen(DashboardScreen(run_id=run_id))
+        self.app.push_screen(DashboardScreen(run_id=run_id, workbench=self.workbench))
 
     def action_back(self) -> None:
         self.app.pop_screen()

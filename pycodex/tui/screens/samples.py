@@ -9,7 +9,8 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
+from pycodex.runs.workbench import Workbench
+from pycodex.tui.screens.handed import WorkbenchScreen
 from textual.widgets import Footer, Header, Static
 
 from pycodex.tui.components.sample_card import SampleCard
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 SORTS = ("index", "mean log-prob", "verdict")
 
 
-class SamplesScreen(Screen):
+class SamplesScreen(WorkbenchScreen):
     if TYPE_CHECKING:
         app = getters.app(PycodexApp)
 
@@ -45,8 +46,10 @@ class SamplesScreen(Screen):
     SamplesScreen #cards { height: 1fr; }
     """
 
-    def __init__(self, problem, *, params=None, run_id: str | None = None, samples: list[SampleState] | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self, problem, *, params=None, run_id: str | None = None, samples: list[SampleState] | None = None, workbench: Workbench | None = None
+    ) -> None:
+        super().__init__(workbench=workbench)
         self.problem = problem
         self.params = params
         self.run_id = run_id
@@ -77,7 +80,7 @@ class SamplesScreen(Screen):
             self.status = "starting"
             from pycodex.tui.runner import RunSession
 
-            self.session = RunSession(self, [self.problem.task_id], self.params)
+            self.session = RunSession(self, self.workbench, [self.problem.task_id], self.params)
             self.session.start()
         elif self.samples:
             self._mount_cards()
@@ -121,7 +124,7 @@ class SamplesScreen(Screen):
 
         try:
             assert self.run_id is not None, "a stored samples screen has a run"
-            samples = data.load_samples(self.app.db_path, self.run_id, self.problem.task_id)
+            samples = data.load_samples(self.workbench.db_path, self.run_id, self.problem.task_id)
         except Exception as exc:
             self.app.call_from_thread(self._stored_failed, str(exc))
             return

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from pycodex.runs.versus_state import VersusState
+from pycodex.runs.workbench import Workbench
 from pycodex.tui.components.pass_grid import PassGrid
 from pycodex.tui.components.solved_grid import LEGEND, SolvedGrid
 from pycodex.tui.versus_runner import VersusDeltas, VersusEnded, VersusEvent, VersusRequest, VersusSession, VersusStored
@@ -45,12 +46,11 @@ class VersusScreen(Screen):
     VersusScreen #vs-cell { height: auto; padding: 0 1; background: $panel; }
     """
 
-    def __init__(self, *, db_path, problem_set, executor_options: dict | None = None, default_model: str = "default") -> None:
+    def __init__(self, workbench: Workbench) -> None:
         super().__init__()
-        self.db_path = db_path
-        self.problem_set = problem_set
-        self.executor_options = executor_options or {}
-        self.default_model = default_model
+        self.workbench = workbench
+        self.problem_set = workbench.problem_set
+        self.default_model = workbench.model
         self.state = VersusState()
         self.request: VersusRequest | None = None
         self.session: VersusSession | None = None
@@ -110,8 +110,8 @@ class VersusScreen(Screen):
         self.status = "starting"
         for grid in self.query(PassGrid):
             grid.cursor = 0
-        self.session = VersusSession(self, request, db_path=self.db_path, problem_set=self.problem_set, executor_options=self.executor_options)
-        self.app.active_sessions.add(self.session)  # type: ignore[attr-defined]  # quit waits for it to let go of the models
+        self.session = VersusSession(self, request, self.workbench)
+        self.workbench.sessions.add(self.session)  # quit waits for it to let go of the models
         self.session.start()
         self._update()
 
