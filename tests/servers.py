@@ -109,13 +109,29 @@ class LlamaCppServer:
 class FakeServer:
     """An OpenAI-shaped HTTP server on loopback whose /completions behaves as told: mode "ok"
     answers a fixed completion (after `delay` seconds), "500" answers HTTP 500 and "429" HTTP 429
-    with Retry-After 0.3 (only the first `fail_first` completions when that is given), "hang" never answers. The 1-token start-up probe
+    with Retry-After 0.3 (only the first `fail_first` completions when that is given), "hang" never
+    answers (while /models and /health do: a request stuck in a queue). The 1-token start-up probe
     is always answered, so a failure comes mid-run. `no_completions`: /completions is a 404;
-    `no_models`: /models is a 404 (not an OpenAI server)."""
+    `no_models`: /models is a 404 (not an OpenAI server).
+
+    A request with `stream: true` is answered as server-sent events, a token per chunk
+    `token_delay` seconds apart (`stream=False`: whole JSON, as a server that cannot stream);
+    `stall_first`: the first that many completions send one token, then nothing. `freeze()`: from
+    then on every request (and every answer in flight) is accepted and never answered, as a
+    SIGSTOPped server; `thaw()` lets them go on."""
+
+    TOKENS = (("    return", -0.5), (" 1\n", -0.25))
 
     def __init__(self, mode: str = "ok", *, fail_first: int | None = None, delay: float = 0.0, port: int = 0,
-                 no_completions: bool = False, no_models: bool = False, model: str = "fake-model"):
+                 no_completions: bool = False, no_models: bool = False, model: str = "fake-model",
+                 stream: bool = True, token_delay: float = 0.0, stall_first: int = 0):
         self.mode = mode
+        self.stream = stream
+        self.token_delay = token_delay
+        self.stall_first = stall_first
+        self.health_checks = 0
+        self.awake = threading.Event()
+        self.awake.set()
         self.model = model
         self.fail_first = fail_first
         self.delay = delay
@@ -145,12 +161,16 @@ class FakeServer:
                 self.wfile.write(body)
 
             def do_GET(self):
+                fake.awake.wait(60)
+                if self.path.endswith("/health"):
+                    fake.health_checks += 1
                 if self.path.endswith("/models") and not fake.no_models:
                     self._send(200, {"object": "list", "data": [{"id": fake.model, "object": "model", "owned_by": "test"}]})
                 else:
                     self._send(404, {"detail": "Not Found"})
 
             def do_POST(self):
+                fake.awake.wait(60)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 if fake.no_completions or not self.path.endswith("/completions"):
@@ -160,27 +180,39 @@ class FakeServer:
                     self._ok(body)
                     return
                 with fake._lock:
+                    self.counted = True
                     fake.requests.append(body)
                     count = len(fake.requests)
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                    stalling = count <= fake.stall_first
                 try:
                     failing = fake.mode in ("500", "429") and (fake.fail_first is None or count <= fake.fail_first)
                     if fake.mode == "hang":
                         fake._release.wait(60)
                         return
                     time.sleep(fake.delay)
+                    if not stalling and not (body.get("stream") and fake.stream):
+                        self._done()  # before the answer's last byte: the client may send its next request on reading it
                     if failing and fake.mode == "429":
                         self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": "0.3"})
                     elif failing:
                         self._send(500, {"error": {"message": "CUDA error: out of memory", "type": "server_error"}})
                     else:
-                        self._ok(body)
+                        self._ok(body, stall=stalling)
                 finally:
-                    with fake._lock:
-                        fake.in_flight -= 1
+                    self._done()
 
-            def _ok(self, body):
+            def _done(self) -> None:
+                with fake._lock:
+                    if getattr(self, "counted", False):
+                        fake.in_flight -= 1
+                        self.counted = False
+
+            def _ok(self, body, stall: bool = False):
+                if body.get("stream") and fake.stream:
+                    self._stream(stall)
+                    return
                 self._send(
                     200,
                     {
@@ -188,6 +220,32 @@ class FakeServer:
                         "usage": {"completion_tokens": 2},
                     },
                 )
+
+            def _stream(self, stall: bool) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                chunks = [{"choices": [{"text": text, "index": 0, "finish_reason": None, "logprobs": {"token_logprobs": [lp]}}]} for text, lp in fake.TOKENS]
+                chunks[-1]["choices"][0]["finish_reason"] = "stop"
+                chunks.append({"choices": [], "usage": {"completion_tokens": len(fake.TOKENS)}})
+                for i, chunk in enumerate([*chunks, "[DONE]"]):
+                    if i:
+                        time.sleep(fake.token_delay)
+                    fake.awake.wait(60)  # frozen mid-answer
+                    if chunk == "[DONE]":
+                        self._done()
+                    if stall and i == 1:
+                        fake._release.wait(60)
+                        return
+                    data = chunk if isinstance(chunk, str) else json.dumps(chunk)
+                    event = f"data: {data}\n\n".encode()
+                    try:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                self.wfile.write(b"0\r\n\r\n")
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
@@ -207,7 +265,14 @@ class FakeServer:
         self._thread.start()
         return self
 
+    def freeze(self) -> None:
+        self.awake.clear()
+
+    def thaw(self) -> None:
+        self.awake.set()
+
     def __exit__(self, *exc) -> None:
         self._release.set()
+        self.awake.set()
         self.httpd.shutdown()
         self.httpd.server_close()

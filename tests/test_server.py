@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from pycodex.generation.base import STOP_SEQUENCES
+from pycodex.generation.base import STOP_SEQUENCES, SampleFinished, SamplingParams, TextDelta
+from pycodex.generation.server.backend import ServerBackend
 from pycodex.store.database import Store
 from servers import LlamaCppServer
 
@@ -45,6 +46,8 @@ def test_a_run_stores_every_sample_with_a_verdict_and_a_log_prob(cli, server, tm
         assert s.mean_logprob < 0 and s.sum_logprob == pytest.approx(s.mean_logprob * s.tokens)
         assert s.finish_reason in ("stop", "length")
     assert len({s.completion for s in samples}) > 1  # distinct seeds, distinct samples
+    # this server ends a streamed answer when another request waits: pycodex asks it for whole answers
+    assert "ends streamed answers early" in result.stderr
     info = record.backend_info
     assert record.backend == "server" and record.model.endswith(".gguf")
     assert info["logprobs"] is True and info["one_request_per_sample"] is True
@@ -53,6 +56,37 @@ def test_a_run_stores_every_sample_with_a_verdict_and_a_log_prob(cli, server, tm
     }  # fmt: skip
     assert info["endpoints"][0]["url"] == server.url
     assert record.config["params"]["stop"] == list(STOP_SEQUENCES) and record.config["params"]["top_p"] == 0.95
+
+
+def test_tokens_stream_as_deltas_before_the_sample_ends_with_the_same_sample_and_log_probs(server):
+    """One request at a time (llama_cpp.server ends a stream early when another waits): the tokens
+    come as deltas while the request is still in flight; the sample and its log-probs are those of
+    the same request asked whole, with the same seed."""
+    import httpx
+
+    backend = ServerBackend([server.url], slots=1)
+    params = SamplingParams(n=1, temperature=0.8, max_tokens=8, seed=21, stop=())
+    from pycodex.problems.problem import load
+
+    prompt = load().get("HumanEval/0").prompt
+    try:
+        events, in_flight = [], []
+        for event in backend.generate(prompt, params):
+            events.append(event)
+            in_flight.append(backend.endpoints[0].busy)
+        body = backend.request_body(backend.endpoints[0], prompt, params, None)
+    finally:
+        backend.close()
+    deltas = [i for i, e in enumerate(events) if isinstance(e, TextDelta)]
+    (done,) = [e for e in events if isinstance(e, SampleFinished)]
+    assert len(deltas) >= 3 and any(in_flight[i] for i in deltas)  # tokens seen while the request was open
+    assert "".join(events[i].text for i in deltas) == done.completion and done.tokens == 8
+    from pycodex.generation.server.http import sample_seed, token_logprobs
+
+    whole = httpx.post(server.url + "/completions", json={**body, "stream": False, "seed": sample_seed(21, 0)}, timeout=120).json()
+    values = token_logprobs(whole["choices"][0]["logprobs"])
+    assert whole["choices"][0]["text"] == done.completion
+    assert values is not None and done.sum_logprob == pytest.approx(sum(values), abs=1e-3)
 
 
 def test_models_lists_what_the_server_serves(cli, server):

@@ -1,17 +1,20 @@
-"""The server backend's client against a fake HTTP server on loopback: what is sent, how many
-requests are in flight, retries on 500 and hangs, dead endpoints dropped and rejoining, and the
+"""The server backend's client against a fake HTTP server on loopback: what is sent, streamed
+answers and whole ones, how many requests are in flight, retries on 500, stalls (a frozen server,
+a stream that stops) told apart from queued requests, dead endpoints dropped and rejoining, and the
 one-line errors. (The real server is in test_server.py.)"""
 
 from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 
 import pytest
 
 from pycodex.errors import UserError
-from pycodex.generation.base import STOP_SEQUENCES, SampleFinished, SamplingParams
+from pycodex.generation import server as server_pkg
+from pycodex.generation.base import STOP_SEQUENCES, SampleFinished, SamplingParams, TextDelta
 from pycodex.generation.server.backend import ServerBackend, ServerError, normalize_url, sample_seed
 from servers import FakeServer, free_port
 
@@ -23,13 +26,38 @@ def finished(backend, n=4, seed=11, **params):
     return sorted(out, key=lambda e: e.index)
 
 
+def shown(events) -> dict[int, str]:
+    """What a live view shows of each sample once the deltas are in: the text after its last restart."""
+    text: dict[int, str] = {}
+    for e in events:
+        if isinstance(e, TextDelta):
+            text[e.index] = ("" if e.restart else text.get(e.index, "")) + e.text
+    return text
+
+
+def check_each_once(events, n: int) -> None:
+    """Every sample finished exactly once, after its deltas, which add up to its completion."""
+    done = [e for e in events if isinstance(e, SampleFinished)]
+    assert sorted(e.index for e in done) == list(range(n))
+    text = shown(events)
+    for e in done:
+        assert e.completion == "    return 1\n" and text[e.index] == e.completion and e.sum_logprob == -0.75
+        last_delta = max(i for i, x in enumerate(events) if isinstance(x, TextDelta) and x.index == e.index)
+        assert last_delta < events.index(e)
+
+
 def test_request_states_the_papers_sampling_and_one_seed_per_sample():
     with FakeServer() as fake:
-        backend = ServerBackend([fake.url])
+        backend = ServerBackend([fake.url], slots=2)
         try:
-            samples = finished(backend, n=4, seed=11, temperature=0.8)
+            events = list(backend.generate(PROMPT, SamplingParams(n=4, seed=11, max_tokens=16, temperature=0.8)))
         finally:
             backend.close()
+        check_each_once(events, 4)
+        assert backend.stream and backend.describe()["stream"] is True
+        # streamed: a delta per token, except a tail that may begin a stop ("\n" of "\nclass"), held to the end
+        assert [e.text for e in events if isinstance(e, TextDelta) and e.index == 0] == ["    return", " 1", "\n"]
+        samples = sorted((e for e in events if isinstance(e, SampleFinished)), key=lambda e: e.index)
         assert [s.index for s in samples] == [0, 1, 2, 3]
         assert all(s.completion == "    return 1\n" and s.tokens == 2 and s.sum_logprob == -0.75 for s in samples)
         assert all(s.mean_logprob == pytest.approx(-0.375) for s in samples)
@@ -40,7 +68,8 @@ def test_request_states_the_papers_sampling_and_one_seed_per_sample():
             assert body["stop"] == list(STOP_SEQUENCES)
             assert (body["temperature"], body["top_p"], body["max_tokens"], body["n"]) == (0.8, 0.95, 16, 1)
             assert (body["top_k"], body["min_p"], body["repeat_penalty"], body["repetition_penalty"]) == (0, 0.0, 1.0, 1.0)
-            assert body["logprobs"] == 1 and body["model"] == "fake-model" and body["stream"] is False
+            assert body["logprobs"] == 1 and body["model"] == "fake-model"
+            assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
         assert sorted(b["seed"] for b in bodies) == sorted(sample_seed(11, j) for j in range(4))
         assert len({b["seed"] for b in bodies}) == 4
 
@@ -91,17 +120,82 @@ def test_500_every_time_gives_up_after_the_retries_with_the_servers_message():
         assert fake.completions == 3  # the first try and two retries
 
 
-def test_a_hanging_server_times_out_is_retried_then_a_clear_error():
-    with FakeServer("hang") as fake:
-        backend = ServerBackend([fake.url], timeout=0.5, retries=1, backoff_start=0.05)
+def test_a_server_that_cannot_stream_answers_whole():
+    with FakeServer(stream=False) as fake:
+        backend = ServerBackend([fake.url], slots=2)
+        try:
+            events = list(backend.generate(PROMPT, SamplingParams(n=3, seed=1, max_tokens=16)))
+        finally:
+            backend.close()
+    check_each_once(events, 3)
+    assert all(body["stream"] is True for body in fake.requests)  # asked, answered whole: one delta per sample
+    assert len([e for e in events if isinstance(e, TextDelta)]) == 3
+
+
+def test_a_server_frozen_before_answering_is_noticed_and_its_sample_goes_to_the_other_endpoint(caplog):
+    """A server that accepts and never answers (frozen after start-up): no byte, and no answer to the
+    health probe, within the stall bound; the sample is retried on the other endpoint."""
+    with FakeServer() as frozen, FakeServer(delay=0.1) as alive:
+        backend = ServerBackend([frozen.url, alive.url], slots=1, timeout=0.5, backoff_start=5.0)
+        frozen.freeze()
         started = time.monotonic()
         try:
-            with pytest.raises(ServerError, match=r"no answer within 0\.5s \(2 failures in a row\)"):
+            events = list(backend.generate(PROMPT, SamplingParams(n=3, seed=2, max_tokens=16)))
+        finally:
+            backend.close()
+        elapsed = time.monotonic() - started
+    check_each_once(events, 3)
+    assert alive.completions == 3
+    assert "stalled: no answer for 0.5s, and none to a health probe" in caplog.text
+    assert elapsed < 60  # the stall bound (2 x 0.5 s) plus the work, not the old 600 s wait
+
+
+def test_a_server_frozen_mid_answer_is_noticed_and_the_run_finishes_when_it_thaws(caplog):
+    """Frozen while a sample streams (as SIGSTOP does): no token for the stall bound, the sample
+    starts again (a restart delta voids its shown text), the endpoint is down until it answers."""
+    with FakeServer(token_delay=0.2) as fake:
+        backend = ServerBackend([fake.url], slots=2, timeout=0.5, backoff_start=0.1, retries=20)
+        thaw = threading.Timer(2.0, fake.thaw)
+        events = []
+        try:
+            for event in backend.generate(PROMPT, SamplingParams(n=4, seed=3, max_tokens=16)):
+                events.append(event)
+                if isinstance(event, TextDelta) and not thaw.is_alive() and not thaw.finished.is_set():
+                    fake.freeze()
+                    thaw.start()
+        finally:
+            thaw.cancel()
+            backend.close()
+    check_each_once(events, 4)
+    assert any(isinstance(e, TextDelta) and e.restart for e in events)
+    assert "stalled: no token for 0.5s" in caplog.text and "rejoins" in caplog.text
+
+
+def test_a_stream_that_stops_on_a_live_server_is_a_stall_and_is_retried(caplog):
+    with FakeServer(stall_first=1) as fake:
+        backend = ServerBackend([fake.url], slots=1, timeout=0.5, backoff_start=0.05)
+        try:
+            events = list(backend.generate(PROMPT, SamplingParams(n=2, seed=4, max_tokens=16)))
+        finally:
+            backend.close()
+    check_each_once(events, 2)
+    assert fake.completions == 3 and "stalled: no token for 0.5s" in caplog.text
+    restarted = [i for i, e in enumerate(events) if isinstance(e, TextDelta) and e.restart]
+    assert len(restarted) == 1 and events[restarted[0] - 1] == TextDelta(events[restarted[0]].index, "    return")
+
+
+def test_a_queued_request_is_not_a_stall(monkeypatch):
+    """No answer yet, but the server answers its health probes: the request is queued and waits
+    (here up to a queue limit of 1.5 s instead of 600 s), then is retried, then a clear error."""
+    monkeypatch.setattr(server_pkg.stream, "QUEUE_LIMIT", 1.5)
+    with FakeServer("hang") as fake:
+        backend = ServerBackend([fake.url], timeout=0.3, retries=1, backoff_start=0.05)
+        try:
+            with pytest.raises(ServerError, match=r"no answer within 1\.5s \(2 failures in a row\)"):
                 finished(backend, n=1)
         finally:
             backend.close()
-        assert fake.completions == 2
-        assert time.monotonic() - started < 10
+        assert fake.completions == 2 and fake.health_checks >= 2
 
 
 def test_a_dead_endpoint_is_dropped_and_rejoins_when_it_answers():

@@ -16,7 +16,11 @@ ServerOption = typer.Option(
 ServerModelOption = typer.Option(None, "--server-model", help="The model to ask for, where a server hosts several (see pycodex models --server URL).")
 ChatOption = typer.Option(False, "--chat", help="A chat model: send the prompt with an instruction as a user message and take the function body out of the reply.")
 ServerSlotsOption = typer.Option(None, "--server-slots", help="Requests in flight per server (default: llama-server's slot count, else 4).")
-ServerTimeoutOption = typer.Option(None, "--server-timeout", help="Seconds to wait for one answer before retrying (default 600).")
+ServerTimeoutOption = typer.Option(
+    None,
+    "--server-timeout",
+    help="The stall bound: seconds without a byte of a streamed answer, or without an answer to a health probe, before a request is retried (default 20).",
+)
 ServerRetriesOption = typer.Option(None, "--server-retries", help="Failures in a row of every server before the run stops (default 8, about 90 s of backoff).")
 
 

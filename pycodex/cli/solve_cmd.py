@@ -137,8 +137,9 @@ class LiveView:
         from pycodex.solve import ExampleChecked
 
         if isinstance(event, TextDelta):
-            self.text[event.index] += event.text
-            self.state[event.index] = "writing"
+            retried = event.restart or self.state[event.index] == "writing (retried)"  # a server sample started again
+            self.text[event.index] = ("" if event.restart else self.text[event.index]) + event.text
+            self.state[event.index] = "writing (retried)" if retried else "writing"
         elif isinstance(event, SampleFinished):
             self.state[event.index] = f"checking ({event.tokens} tokens)"
         elif isinstance(event, ExampleChecked):

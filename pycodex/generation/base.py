@@ -1,7 +1,9 @@
 """The one generation interface every backend implements.
 
 A backend turns a prompt into a stream of events: `TextDelta`s as tokens arrive (per sample
-index), then exactly one `SampleFinished` per sample index. Consumers (solve, the eval pipeline,
+index), then exactly one `SampleFinished` per sample index. A sample whose generation was started
+again (a server backend retrying it after a failure) sends a `TextDelta` with `restart=True`: the
+text streamed for it so far is void, its `text` begins the new attempt. Consumers (solve, the eval pipeline,
 the TUI) only ever see this interface.
 """
 
@@ -52,6 +54,7 @@ class SamplingParams:
 class TextDelta:
     index: int
     text: str
+    restart: bool = False  # the text streamed so far for this index is void; `text` starts it again
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,22 @@ class BatchedBackend(Protocol):
         """Yield (key, event) for every request; sample j of a request is drawn from
         (params.seed, j) alone, so any subset of indices comes out as it would in the full set."""
         ...
+
+
+def safe_delta(text: str, streamed: int, stop: Sequence[str], final: bool) -> tuple[str, int]:
+    """(the new text of `text` past its first `streamed` characters that is safe to show, the new
+    count streamed): never past a stop sequence, nor (unless `final`) a tail that may begin one."""
+    text, _ = cut_at_stop(text, stop)
+    safe = len(text)
+    if not final:
+        for s in stop:
+            for k in range(min(len(s) - 1, len(text)), 0, -1):
+                if text.endswith(s[:k]):
+                    safe = min(safe, len(text) - k)
+                    break
+    if safe <= streamed:
+        return "", streamed
+    return text[streamed:safe], safe
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

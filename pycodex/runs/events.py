@@ -26,12 +26,14 @@ class ProblemStarted:
 
 @dataclass(frozen=True)
 class SampleDelta:
-    """Tokens as they stream. High-rate: a UI should coalesce these."""
+    """Tokens as they stream. High-rate: a UI should coalesce these. `restart`: the text streamed
+    for this sample so far is void (a server backend retries it), `text` begins it again."""
 
     run_id: str
     task_id: str
     index: int
     text: str
+    restart: bool = False
 
 
 @dataclass(frozen=True)

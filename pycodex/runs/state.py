@@ -31,6 +31,7 @@ class SampleState:
     gen_seconds: float | None = None
     exec_seconds: float | None = None
     base_passed: bool | None = None  # humaneval-plus: the verdict of HumanEval's own tests alone
+    restarts: int = 0  # times a server backend started the sample again (its streamed text was void)
 
     @property
     def judged(self) -> bool:

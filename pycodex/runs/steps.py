@@ -160,8 +160,8 @@ class GenerationSteps:
         if index not in wanted:
             return
         if isinstance(event, TextDelta):
-            if self.on_event is not None and event.text:
-                self._emit(SampleDelta(run_id=self._rid, task_id=problem.task_id, index=index, text=event.text))
+            if self.on_event is not None and (event.text or event.restart):
+                self._emit(SampleDelta(run_id=self._rid, task_id=problem.task_id, index=index, text=event.text, restart=event.restart))
                 self._maybe_progress()
         elif isinstance(event, SampleFinished):
             self.store.add_sample(

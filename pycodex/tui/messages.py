@@ -16,11 +16,13 @@ class PipelineEventMessage(Message):
 
 
 class DeltasFlushed(Message):
-    """Coalesced token deltas: {(task_id, index): text appended since the last flush}."""
+    """Coalesced token deltas: {(task_id, index): text appended since the last flush}; for the keys
+    in `restarts` the text shown so far is void (a server retried the sample): the text replaces it."""
 
-    def __init__(self, deltas: dict[tuple[str, int], str]) -> None:
+    def __init__(self, deltas: dict[tuple[str, int], str], restarts: set[tuple[str, int]] | None = None) -> None:
         super().__init__()
         self.deltas = deltas
+        self.restarts = restarts or set()
 
 
 class RunEnded(Message):

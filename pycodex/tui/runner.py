@@ -46,6 +46,7 @@ class RunSession:
         self.cancel_requested = False
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, int], str] = {}
+        self._restarts: set[tuple[str, int]] = set()  # pending keys whose text so far is void (a server retry)
         self._done_keys: set[tuple[str, int]] = set()
         self._timer: Timer | None = None
         self.finished = threading.Event()  # set when the worker thread is done with the backend
@@ -67,8 +68,9 @@ class RunSession:
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
+            restarts, self._restarts = self._restarts, set()
         if pending:
-            self.target.post_message(DeltasFlushed(pending))
+            self.target.post_message(DeltasFlushed(pending, restarts))
 
     def stop_timer(self) -> None:
         if self._timer is not None:
@@ -83,7 +85,11 @@ class RunSession:
             key = (event.task_id, event.index)
             with self._lock:
                 if key not in self._done_keys:
-                    self._pending[key] = self._pending.get(key, "") + event.text
+                    if event.restart:
+                        self._restarts.add(key)
+                        self._pending[key] = event.text
+                    else:
+                        self._pending[key] = self._pending.get(key, "") + event.text
             return
         if isinstance(event, SampleGenerated):
             key = (event.task_id, event.index)

@@ -11,7 +11,7 @@ from typing import Hashable
 
 import numpy as np
 
-from pycodex.generation.base import FINISH_STOP, SampleFinished, SamplingParams, cut_at_stop
+from pycodex.generation.base import FINISH_STOP, SampleFinished, SamplingParams, cut_at_stop, safe_delta
 
 
 def _owned(row: np.ndarray) -> np.ndarray:
@@ -53,17 +53,9 @@ class _Request:
 
 def unstreamed(sample: _Sample, stop: tuple[str, ...], final: bool) -> str:
     """New text that is safe to show: never past a stop sequence, nor a tail that may begin one."""
-    text, _ = cut_at_stop(sample.text, stop)
-    safe = len(text)
-    if not final:
-        for s in stop:
-            for k in range(min(len(s) - 1, len(text)), 0, -1):
-                if text.endswith(s[:k]):
-                    safe = min(safe, len(text) - k)
-                    break
-    delta = text[sample.streamed : safe] if safe > sample.streamed else ""
-    sample.streamed = max(sample.streamed, safe)
+    delta, sample.streamed = safe_delta(sample.text, sample.streamed, stop, final)
     return delta
+
 
 def finished_event(sample: _Sample, finish: str, params: SamplingParams) -> SampleFinished:
     """Token counts and log-probabilities cover the tokens whose text starts before the stop cut:

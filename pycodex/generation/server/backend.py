@@ -38,21 +38,14 @@ import os
 import queue
 import threading
 import time
-from typing import Any, Hashable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
 
 from pycodex.errors import UserError
-from pycodex.generation.base import (
-    FINISH_LENGTH,
-    FINISH_STOP,
-    GenerationEvent,
-    SampleFinished,
-    SamplingParams,
-    TextDelta,
-    cut_at_stop,
-)
+from pycodex.generation.base import GenerationEvent, SampleFinished, SamplingParams, TextDelta
 
 from pycodex.generation.server.pool import EndpointPool
 from pycodex.generation.server.http import request_body
+from pycodex.generation.server.stream import QUEUE_LIMIT, Answer, Clock, CutShort, Deltas, read_answer, read_sync, watch
 from pycodex.generation.server.http import (  # noqa: F401  (the backend's public names stay importable from here)
     API_KEY_ENV,
     BACKOFF_CAP,
@@ -125,6 +118,8 @@ class ServerBackend(EndpointPool):
         self.backoff_start = backoff_start
         self._headers = _headers(api_key)
         self.logprobs = True
+        self.stream = True
+        self._alive_checks: dict[str, asyncio.Future] = {}
         self.warnings: list[str] = []
         self._httpx_version = httpx.__version__
         self._preflight()
@@ -211,37 +206,38 @@ class ServerBackend(EndpointPool):
             e.slots, e.slots_from = total, "props"
 
     def _probe(self, client, e: Endpoint) -> None:
+        """One 1-token request, streamed and with log-probs, then without what the server refuses
+        (400 or 422): whether it streams (one that ignores `stream` answers whole, which works too)
+        and whether it gives log-probs."""
         import httpx
 
         params = SamplingParams(n=1, temperature=0.0, max_tokens=1, stop=())
         path = CHAT_PATH if self.chat else COMPLETIONS_PATH
-        url = e.url + path
         first_error = ""
-        for with_logprobs in (True, False):
-            body = self.request_body(e, "def f():\n", params, None, logprobs=with_logprobs)
+        for stream, with_logprobs in ((True, True), (False, True), (True, False), (False, False)):
+            body = request_body(e.model, "def f():\n", params, None, chat=self.chat, logprobs=with_logprobs, stream=stream)
             try:
-                response = client.post(url, json=body)
+                status, answer, line = read_sync(client, e.url + path, body)
             except httpx.HTTPError as exc:
                 raise UserError(f"server {e.url} did not answer a 1-token request to {path}: {describe_error(exc, 30.0)}") from None
-            if response.status_code in (404, 405):
+            if status in (404, 405):
                 hint = "" if self.chat else " (a chat-only server? try --chat)"
-                raise UserError(f"server {e.url} has no {path} endpoint ({_status_line(response)}){hint}")
-            if response.status_code == 200:
-                try:
-                    choice = response.json()["choices"][0]
-                except Exception:
-                    raise UserError(f"server {e.url} answered {path} without choices: not an OpenAI-compatible server") from None
-                if with_logprobs and token_logprobs(choice.get("logprobs")) is None:
-                    break  # answered, but without log-probs
-                self.logprobs = with_logprobs
-                if not with_logprobs:
-                    self._warn(self._no_logprobs(e, first_error))
+                raise UserError(f"server {e.url} has no {path} endpoint ({line}){hint}")
+            if status == 200:
+                if answer is None:
+                    raise UserError(f"server {e.url} answered {path} without choices: not an OpenAI-compatible server")
+                self.stream = stream
+                self.logprobs = with_logprobs and answer.has_logprobs
+                if not stream:
+                    self._warn(f"server {e.url} refused a streamed request ({first_error}): its answers come whole")
+                if not self.logprobs:
+                    self._warn(self._no_logprobs(e, first_error if not with_logprobs else "no logprobs in its answer"))
                 return
-            first_error = _status_line(response)
-            if not with_logprobs or 400 <= response.status_code < 500 and response.status_code not in (400, 422):
-                raise UserError(f"server {e.url} refused a 1-token request to {path}: {first_error}")
-        self.logprobs = False
-        self._warn(self._no_logprobs(e, "no logprobs in its answer"))
+            first_error = first_error or line
+            if not (400 <= status < 500 and status not in (400, 422)):
+                continue
+            break
+        raise UserError(f"server {e.url} refused a 1-token request to {path}: {first_error}")
 
     @staticmethod
     def _no_logprobs(e: Endpoint, why: str) -> str:
@@ -253,9 +249,9 @@ class ServerBackend(EndpointPool):
     async def _setup(self) -> None:
         import httpx
 
-        limits = httpx.Limits(max_connections=self.capacity + len(self.endpoints), max_keepalive_connections=self.capacity + len(self.endpoints))
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT), limits=limits, headers=self._headers
+        limits = httpx.Limits(max_connections=self.capacity + 2 * len(self.endpoints), max_keepalive_connections=self.capacity + len(self.endpoints))
+        self._client = httpx.AsyncClient(  # silence is watched by stream.watch; this read timeout is its outer bound
+            timeout=httpx.Timeout(QUEUE_LIMIT + self.timeout, connect=CONNECT_TIMEOUT), limits=limits, headers=self._headers
         )
         self._cond = asyncio.Condition()
 
@@ -264,54 +260,68 @@ class ServerBackend(EndpointPool):
 
     # -- requests ---------------------------------------------------------------------------
 
-    def request_body(self, e: Endpoint, prompt: str, params: SamplingParams, seed: int | None, *, logprobs: bool | None = None) -> dict[str, Any]:
+    def request_body(self, e: Endpoint, prompt: str, params: SamplingParams, seed: int | None) -> dict[str, Any]:
         """The JSON sent for one sample: the paper's sampling, stated in full."""
-        return request_body(e.model, prompt, params, seed, chat=self.chat, logprobs=self.logprobs if logprobs is None else logprobs)
+        return request_body(e.model, prompt, params, seed, chat=self.chat, logprobs=self.logprobs, stream=self.stream and e.stream)
 
     async def _health(self, e: Endpoint) -> None:
+        """Before a down endpoint gets a sample again: its model list, quickly."""
         import httpx
 
         assert self._client is not None
+        timeout = min(self.timeout, CONNECT_TIMEOUT)
         try:
-            response = await self._client.get(e.url + "/models", timeout=CONNECT_TIMEOUT)
+            response = await self._client.get(e.url + "/models", timeout=timeout)
         except httpx.HTTPError as exc:
-            raise _Retryable(describe_error(exc, CONNECT_TIMEOUT)) from None
+            raise _Retryable(describe_error(exc, timeout)) from None
         if response.status_code != 200:
             raise _Retryable(_status_line(response))
 
-    async def _post(self, e: Endpoint, job: _Job) -> dict[str, Any]:
+    def _alive(self, e: Endpoint) -> asyncio.Future:
+        """Is the server there at all: any HTTP answer to GET /health within the stall bound (a
+        server that has no /health answers 404, which will do). One probe per endpoint at a time,
+        shared by every request that asks."""
         import httpx
 
         assert self._client is not None
+        client, timeout = self._client, self.timeout
+
+        async def probe() -> None:
+            try:
+                await client.get(_root(e.url) + "/health", timeout=timeout)
+            except httpx.HTTPError as exc:
+                raise _Retryable(describe_error(exc, timeout)) from None
+
+        check = self._alive_checks.get(e.url)
+        if check is None or check.done():
+            check = self._alive_checks[e.url] = asyncio.ensure_future(probe())
+        return check
+
+    async def _attempt(self, e: Endpoint, job: _Job, answer: Answer, deltas: Deltas) -> None:
+        """One try of a sample on `e`: its answer read as it comes, its silence watched."""
+        assert self._client is not None
         path = CHAT_PATH if self.chat else COMPLETIONS_PATH
         body = self.request_body(e, job.prompt, job.params, job.seed)
+        clock = Clock()
+        reader = asyncio.ensure_future(read_answer(self._client, e.url, path, body, answer, clock, deltas.send, self.timeout))
         try:
-            response = await self._client.post(e.url + path, json=body)
-        except httpx.HTTPError as exc:
-            raise _Retryable(describe_error(exc, self.timeout)) from None
-        status = response.status_code
-        if status == 429 or status >= 500 or status == 408:
-            raise _Retryable(_status_line(response), _retry_after(response) if status == 429 else None)
-        if status != 200:
-            raise _Fatal(f"server {e.url} refused a request to {path}: {_status_line(response)}")
-        try:
-            data = response.json()
-            choice = data["choices"][0]
-            if not isinstance(choice, dict):
-                raise TypeError
-        except Exception:
-            raise _Retryable("the server answered without a choice") from None
-        return data
+            await watch(reader, clock, self.timeout, lambda: self._alive(e))
+        finally:
+            if not reader.done():
+                reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
 
-    async def _run_job(self, job: _Job) -> SampleFinished:
+    async def _run_job(self, job: _Job, emit: Callable[[TextDelta], None]) -> SampleFinished:
         while True:
             e, probe = await self._acquire()
             started = time.perf_counter()
+            answer = Answer(self.chat)
+            deltas = Deltas(job, answer, emit)
             error: _Retryable | None = None
             try:
-                if probe:  # a quick look first: a dead or frozen machine fails in seconds, not a whole --server-timeout
+                if probe:  # a quick look first: a dead or frozen machine fails in seconds
                     await self._health(e)
-                data = await self._post(e, job)
+                await self._attempt(e, job, answer, deltas)
             except _Retryable as exc:
                 error = exc
             except _Fatal as exc:
@@ -320,45 +330,22 @@ class ServerBackend(EndpointPool):
             except BaseException:  # cancelled
                 await self._release(e, probe, None, answered=False)
                 raise
-            await self._release(e, probe, error)
+            if isinstance(error, CutShort) and answer.done and e.stream:
+                e.stream = False  # an orderly end without a finish reason: llama_cpp.server's interruption
+                self._warn(f"server {e.url} ends streamed answers early ({error}; llama_cpp.server does so when another "
+                           "request waits, unless started with --interrupt_requests False): its answers are now asked whole")
+            await self._release(e, probe, error, answered=not (isinstance(error, CutShort) and answer.done))
             if error is None:
-                return self._finished(job, data, time.perf_counter() - started)
+                deltas.send(final=True)
+                return answer.sample(job, time.perf_counter() - started, self.logprobs)
+            if deltas.streamed:  # what this try showed is void: the sample starts again
+                emit(TextDelta(job.index, "", restart=True))
             job.attempts += 1
             reason = self._gave_up()
             if reason is None and job.attempts > 3 * (self.retries + 1):
                 reason = f"one request failed {job.attempts} times ({e.url}: {error})"
             if reason is not None:
                 raise ServerError(reason)
-
-    def _finished(self, job: _Job, data: dict[str, Any], seconds: float) -> SampleFinished:
-        choice = data["choices"][0]
-        reason = choice.get("finish_reason")
-        raw = None
-        if self.chat:
-            from pycodex.generation.server.chat import extract_body
-
-            raw = str((choice.get("message") or {}).get("content") or "")
-            text = extract_body(raw, job.prompt)
-        else:
-            text = str(choice.get("text") or "")
-        completion, cut = cut_at_stop(text, job.params.stop)
-        finish = FINISH_LENGTH if reason == "length" and not cut else FINISH_STOP
-        values = token_logprobs(choice.get("logprobs")) if self.logprobs else None
-        if values:
-            tokens, total = len(values), sum(values)
-        else:
-            usage = data.get("usage")
-            tokens, total = int((usage.get("completion_tokens") if isinstance(usage, dict) else 0) or 0), 0.0
-        return SampleFinished(
-            index=job.index,
-            completion=completion,
-            finish_reason=finish,
-            tokens=tokens,
-            sum_logprob=total,
-            mean_logprob=total / len(values) if values else 0.0,
-            seconds=seconds,
-            raw=raw,
-        )
 
     # -- the Backend interface -------------------------------------------------------------
 
@@ -368,7 +355,8 @@ class ServerBackend(EndpointPool):
 
     def generate_many(self, requests: Iterable, keep_token_ids: bool = False) -> Iterator[tuple[Hashable, GenerationEvent]]:
         """(key, event) for every request, pulled lazily: about two samples per slot are sent or
-        queued at any time; each sample's events come when its answer does (in any order)."""
+        queued at any time; each sample's deltas come as its tokens do, then its SampleFinished
+        (samples in any order)."""
         if self._closed:
             raise RuntimeError("the server backend is closed")
         results: queue.Queue = queue.Queue()
@@ -391,19 +379,19 @@ class ServerBackend(EndpointPool):
                         break
                     key, prompt, params = request[0], request[1], request[2]
                     indices = request[3] if len(request) > 3 and request[3] is not None else range(params.n)
+                    emit = functools.partial(_put_delta, results, key)
                     for j in indices:
                         job = _Job(key, j, prompt, params, sample_seed(params.seed, j))
-                        future = asyncio.run_coroutine_threadsafe(self._run_job(job), self._loop)
+                        future = asyncio.run_coroutine_threadsafe(self._run_job(job, emit), self._loop)
                         futures.add(future)
                         future.add_done_callback(functools.partial(done, key=key))
                 if not futures:
                     return
                 future, key, item = results.get()
-                futures.discard(future)
+                if future is not None:
+                    futures.discard(future)
                 if isinstance(item, BaseException):
                     raise item
-                if item.completion:
-                    yield key, TextDelta(item.index, item.completion)
                 yield key, item
         finally:
             for future in futures:
@@ -426,7 +414,8 @@ class ServerBackend(EndpointPool):
             },
             "one_request_per_sample": True,
             "logprobs": self.logprobs,
-            "timeout_seconds": self.timeout,
+            "stream": self.stream,
+            "stall_seconds": self.timeout,
             "retries": self.retries,
             "client": f"httpx {self._httpx_version}",
             "warnings": list(self.warnings),
@@ -445,3 +434,7 @@ class ServerBackend(EndpointPool):
         self._thread.join(timeout=5)
         if not self._thread.is_alive():
             self._loop.close()
+
+
+def _put_delta(results: queue.Queue, key: Hashable, delta: TextDelta) -> None:
+    results.put((None, key, delta))

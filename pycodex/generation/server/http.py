@@ -17,7 +17,7 @@ from pycodex.generation.base import SamplingParams
 log = logging.getLogger("pycodex.server")
 
 DEFAULT_SLOTS = 4  # requests in flight per endpoint when the server does not say how many slots it has
-DEFAULT_TIMEOUT = 600.0  # seconds to wait for one answer (a queued request waits for a slot first)
+DEFAULT_TIMEOUT = 20.0  # seconds of silence that make a request stalled (see stream.watch)
 DEFAULT_RETRIES = 8  # consecutive failures of every endpoint before the stream gives up (~90 s of backoff)
 CONNECT_TIMEOUT = 10.0
 BACKOFF_START = 0.5
@@ -192,6 +192,7 @@ class Endpoint:
     failures: int = 0  # consecutive failures; 0 = up
     down_until: float = 0.0
     probing: bool = False
+    stream: bool = True  # off once the server has ended a streamed answer early (llama_cpp.server's interruption)
     last_error: str | None = None
     completed: int = 0
 
@@ -252,8 +253,11 @@ def _get_models(client, base: str, timeout: float) -> list[dict[str, Any]]:
     return models
 
 
-def request_body(model: str | None, prompt: str, params: SamplingParams, seed: int | None, *, chat: bool, logprobs: bool) -> dict[str, Any]:
-    """The JSON sent for one sample: the paper's sampling, stated in full."""
+def request_body(
+    model: str | None, prompt: str, params: SamplingParams, seed: int | None, *, chat: bool, logprobs: bool, stream: bool = True
+) -> dict[str, Any]:
+    """The JSON sent for one sample: the paper's sampling, stated in full; streamed as server-sent
+    events (with the token count at the end) unless `stream` is off."""
     body: dict[str, Any] = {}
     if model:
         body["model"] = model
@@ -270,10 +274,12 @@ def request_body(model: str | None, prompt: str, params: SamplingParams, seed: i
             "temperature": params.temperature,
             "top_p": params.top_p,
             "n": 1,
-            "stream": False,
+            "stream": stream,
             **UNTRUNCATED,
         }
     )
+    if stream:
+        body["stream_options"] = {"include_usage": True}
     if seed is not None:
         body["seed"] = seed
     if logprobs:

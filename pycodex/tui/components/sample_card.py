@@ -53,6 +53,16 @@ class SampleCard(Vertical, can_focus=True):
         self._update_title()
         self._code.update(Text(self.sample.text.rstrip("\n") or " "))
 
+    def restart_text(self) -> None:
+        """A server retried the sample: what was shown of it is void, its text starts again."""
+        if self.sample.judged or self.sample.status == "running":
+            return
+        self.sample.text = ""
+        self.sample.restarts += 1
+        self.sample.status = "streaming"
+        self._update_title()
+        self._code.update(Text("…", style="dim"))
+
     def refresh_all(self) -> None:
         self._update_title()
         self._update_code()
@@ -68,6 +78,8 @@ class SampleCard(Vertical, can_focus=True):
             title.append("queued", style="dim")
         elif s.status == "streaming":
             title.append("streaming…", style=verdict_style(self.app, "streaming"))
+            if s.restarts:
+                title.append(f" restarted ×{s.restarts}" if s.restarts > 1 else " restarted", style="dim")
         elif s.status == "running":
             title.append("running…", style=verdict_style(self.app, "running"))
         else:

@@ -148,6 +148,8 @@ class SamplesScreen(WorkbenchScreen):
         for (task_id, index), text in message.deltas.items():
             card = self.cards.get(index)
             if card is not None and task_id == self.problem.task_id:
+                if (task_id, index) in message.restarts:
+                    card.restart_text()
                 card.append_text(text)
         if self.status in ("starting", "loading model"):
             self.status = "generating"
