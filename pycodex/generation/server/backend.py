@@ -19,7 +19,12 @@ the TUI work unchanged.
 - **Many requests in flight**: each endpoint takes as many as it has slots (llama-server's
   `/props` says `total_slots`; otherwise `--server-slots`, default `DEFAULT_SLOTS`); a sample goes to
   the least busy endpoint that is up.
-- **Retries**: a connection error, a timeout, 429 or 5xx puts the endpoint down for a backoff
+- **Streamed** (`stream: true`, server-sent events, `stream.py`): each sample's text goes on as
+  TextDeltas while it comes; a server that answers whole, or ends streams early, is read whole.
+- **Stalls**: no token for `timeout` seconds once they come, or no answer by then and none to a
+  health probe (a queued request's server answers it): the request is retried like a failure; a
+  retried sample's shown text is voided by a `TextDelta(restart=True)`.
+- **Retries**: a connection error, a stall, 429 or 5xx puts the endpoint down for a backoff
   (0.5 s doubling to 30 s, or the server's Retry-After) and the request goes to another endpoint or
   waits. A down endpoint gets one request at a time (the probe: `GET /models` with a 10 s timeout,
   then the sample) once its backoff is over; an answer brings it back (it rejoins). When every endpoint has failed more than `retries` times in a row the
