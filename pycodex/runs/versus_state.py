@@ -41,10 +41,13 @@ class VersusState:
             self.sample(side, event.task_id, event.index).apply(event)
             self.changed.add((side, event.task_id, event.index))
 
-    def append_text(self, side: int, task_id: str, index: int, text: str) -> None:
-        """Streamed tokens of a sample still being generated."""
+    def append_text(self, side: int, task_id: str, index: int, text: str, restart: bool = False) -> None:
+        """Streamed tokens of a sample still being generated (`restart`: a server retried it, the
+        text so far is void)."""
         sample = self.sample(side, task_id, index)
         if sample.status in ("queued", "streaming"):
+            if restart:
+                sample.text, sample.restarts = "", sample.restarts + 1
             sample.text += text
             sample.status = "streaming"
             self.changed.add((side, task_id, index))

@@ -87,9 +87,7 @@ class RunSession:
                 if key not in self._done_keys:
                     if event.restart:
                         self._restarts.add(key)
-                        self._pending[key] = event.text
-                    else:
-                        self._pending[key] = self._pending.get(key, "") + event.text
+                    self._pending[key] = ("" if event.restart else self._pending.get(key, "")) + event.text
             return
         if isinstance(event, SampleGenerated):
             key = (event.task_id, event.index)

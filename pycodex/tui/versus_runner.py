@@ -50,11 +50,13 @@ class VersusStored(Message):
 
 
 class VersusDeltas(Message):
-    """Coalesced token deltas: {(side, task_id, index): text appended since the last flush}."""
+    """Coalesced token deltas: {(side, task_id, index): text appended since the last flush}; for the
+    keys in `restarts` the text so far is void (a server retried the sample): the text replaces it."""
 
-    def __init__(self, deltas: dict[tuple[int, str, int], str]) -> None:
+    def __init__(self, deltas: dict[tuple[int, str, int], str], restarts: set[tuple[int, str, int]] | None = None) -> None:
         super().__init__()
         self.deltas = deltas
+        self.restarts = restarts or set()
 
 
 class VersusEnded(Message):
@@ -79,6 +81,7 @@ class VersusSession:
         self.finished = threading.Event()
         self._lock = threading.Lock()
         self._pending: dict[tuple[int, str, int], str] = {}
+        self._restarts: set[tuple[int, str, int]] = set()
         self._done: set[tuple[int, str, int]] = set()
         self._timer: Timer | None = None
 
@@ -94,8 +97,9 @@ class VersusSession:
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
+            restarts, self._restarts = self._restarts, set()
         if pending:
-            self.target.post_message(VersusDeltas(pending))
+            self.target.post_message(VersusDeltas(pending, restarts))
 
     def stop(self) -> None:
         if self._timer is not None:
@@ -111,7 +115,9 @@ class VersusSession:
         if isinstance(event, SampleDelta):
             with self._lock:
                 if key not in self._done:
-                    self._pending[key] = self._pending.get(key, "") + event.text
+                    if event.restart:
+                        self._restarts.add(key)
+                    self._pending[key] = ("" if event.restart else self._pending.get(key, "")) + event.text
             return
         if isinstance(event, SampleGenerated):
             with self._lock:

@@ -132,7 +132,7 @@ class VersusScreen(Screen):
 
     def on_versus_deltas(self, message: VersusDeltas) -> None:
         for (side, task_id, index), text in message.deltas.items():
-            self.state.append_text(side, task_id, index, text)
+            self.state.append_text(side, task_id, index, text, restart=(side, task_id, index) in message.restarts)
 
     def on_versus_ended(self, message: VersusEnded) -> None:
         if self.session is not None:
