@@ -219,12 +219,14 @@ class ServerBackend(EndpointPool):
         params = SamplingParams(n=1, temperature=0.0, max_tokens=1, stop=())
         path = CHAT_PATH if self.chat else COMPLETIONS_PATH
         first_error = ""
-        for stream, with_logprobs in ((True, True), (False, True), (True, False), (False, False)):
+        for stream, with_logprobs in ((True, True), (True, False), (False, True), (False, False)):
             body = request_body(e.model, "def f():\n", params, None, chat=self.chat, logprobs=with_logprobs, stream=stream)
             try:
                 status, answer, line = read_sync(client, e.url + path, body)
-            except httpx.HTTPError as exc:
+            except (httpx.ConnectError, httpx.TimeoutException) as exc:
                 raise UserError(f"server {e.url} did not answer a 1-token request to {path}: {describe_error(exc, 30.0)}") from None
+            except httpx.HTTPError as exc:  # the answer broke off (llama_cpp.server asked for log-probs it cannot give)
+                status, answer, line = 0, None, describe_error(exc, 30.0)
             if status in (404, 405):
                 hint = "" if self.chat else " (a chat-only server? try --chat)"
                 raise UserError(f"server {e.url} has no {path} endpoint ({line}){hint}")

@@ -191,8 +191,8 @@ async def read_answer(
 
 
 def read_sync(client, url: str, body: dict[str, Any]) -> tuple[int, Answer | None, str]:
-    """The start-up probe's request on a blocking client: (status, the answer or None when it is
-    not one, the status line)."""
+    """The start-up probe's request on a blocking client: (status, 0 for an answer that broke off;
+    the answer, or None; the status line or what broke)."""
     answer = Answer(chat="messages" in body)
     with client.stream("POST", url, json=body) as response:
         if response.status_code != 200:
@@ -207,8 +207,8 @@ def read_sync(client, url: str, body: dict[str, Any]) -> tuple[int, Answer | Non
             else:
                 answer.feed(_json(response.read()))
             answer.check_complete()
-        except _Retryable:
-            return 200, None, "HTTP 200"
+        except _Retryable as exc:  # a stream that breaks (llama_cpp.server asked for log-probs it cannot give)
+            return 0, None, str(exc)
     return 200, answer, "HTTP 200"
 
 
