@@ -38,12 +38,18 @@ QUEUED_PER_WORKER = 2  # jobs written to a worker ahead: it never waits for this
 # Limits count the time a sample used, not the wall clock, so sharing the CPUs changes no verdict.
 SLOW_PER_WORKER = 3
 _REPLY_SLACK = 30.0  # seconds past a job's own limits before a silent worker is declared dead
-_slots = itertools.count()  # every worker gets its own slot, hence its own sandbox uid (60000 + slot)
 
 
-def _next_slot() -> int:
-    """Distinct within a process (64 workers) and, mostly, between processes."""
-    return (os.getpid() * 64 + next(_slots) % 64) % 5000
+def _next_slot(taken: list[int]) -> int:
+    """A worker's slot, hence its sandbox uids (sandbox.SANDBOX_UID_BASE + slot): drawn at random,
+    never one the run has used. Not a count (a sample's uid would tell how many workers started
+    before it, that is how many samples were slow) nor a pid (pids repeat, in PID namespaces most)."""
+    from pycodex.execution.sandbox import SLOTS
+
+    while True:
+        slot = int.from_bytes(os.urandom(4), "little") % SLOTS
+        if slot not in taken:
+            return slot
 
 
 def _reply_wait(job: dict) -> float:
@@ -154,7 +160,7 @@ class Executor:
         self._place_waiters = 0
         self.max_threads = workers * (1 + SLOW_PER_WORKER)
         self._cpus = cpus.Places()  # the CPU each thread's worker runs its fast samples on
-        self.slots: list[int] = []  # the workers' slots: their samples run as uid SANDBOX_UID_BASE + slot
+        self.slots: list[int] = []  # the workers' slots: their samples run as uid sandbox.SANDBOX_UID_BASE + slot
 
     # -- public API ---------------------------------------------------------------------------
     def submit(self, problem, completion: str) -> Future:
@@ -227,7 +233,7 @@ class Executor:
 
     def _start_thread(self) -> None:
         """(Under self._lock.) One more thread, with its own worker and sandbox slot."""
-        slot = _next_slot()
+        slot = _next_slot(self.slots)
         self.slots.append(slot)
         thread = threading.Thread(target=self._serve, args=(slot,), daemon=True, name="pycodex-executor")
         thread.start()

@@ -14,7 +14,10 @@ import ctypes
 import math
 import os
 import resource
-import sys
+
+from pycodex.execution import rootfs, seccomp
+from pycodex.execution.syscalls import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
+                                        MS_REC, MS_REMOUNT, check, libc, mount, prctl, umount, unshare)
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -24,37 +27,23 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 ISOLATING = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
-_OPTION_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
-                 "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME}
+
+_OPTION_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": 1024,
+                 "nodiratime": 2048, "relatime": 1 << 21}
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 SIGKILL = 9
 
-SANDBOX_UID_BASE = 60000  # + worker slot: each slot its own uid, so RLIMIT_NPROC is per slot
-JUDGE_UID_BASE = 70000  # + worker slot: the strict judge's uid, never a sample's (60000-64999)
+# Sandbox uids: SANDBOX_UID_BASE + slot for samples, JUDGE_UID_BASE + slot for the strict judge, where
+# slot < SLOTS is drawn at random for each worker (executor.py): unique within a run, and a collision
+# with another run alive at the same time has a chance of about 1 in 2^28 per pair of workers.
+SANDBOX_UID_BASE = 1 << 30
+JUDGE_UID_BASE = (1 << 30) + (1 << 28)
+SLOTS = 1 << 28
 SCRATCH = "/tmp/scratch"
 FILE_SIZE_LIMIT = 16 * 1024 * 1024
 OPEN_FILES_LIMIT = 256
 PROCESS_LIMIT = 64
-
-# libc through the interpreter's own symbols: ctypes.util would import subprocess and threading,
-# whose at-fork handlers every sample would then run.
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
-_libc.prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
-
-
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def prctl(option: int, value: int) -> None:
-    _check(_libc.prctl(option, value, 0, 0, 0), f"prctl({option})")
 
 
 class _CapHeader(ctypes.Structure):
@@ -69,7 +58,7 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 # Built once (in the zygote, by importing this module): in each sample the call is then cheap.
 _CAP_HEADER = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
 _CAP_NONE = (_CapData * 2)()
-_libc.capset.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+libc.capset.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
 _CAPSET_ARGS = (ctypes.addressof(_CAP_HEADER), ctypes.addressof(_CAP_NONE))
 
 
@@ -77,71 +66,12 @@ def drop_capabilities() -> None:
     """Empty the effective, permitted and inheritable capability sets (ambient ones go with them).
     With no_new_privs set they can't come back. Without this, a sample that is root inside a user
     namespace could mount: a bind of the user's files, remounted read-write."""
-    _check(_libc.capset(*_CAPSET_ARGS), "capset")
+    check(libc.capset(*_CAPSET_ARGS), "capset")
 
 
-# seccomp: a sample may not change what SIGCHLD does. Ignoring it (or SA_NOCLDWAIT) makes the
-# kernel reap children on its own, and an auto-reaped child's CPU time is added to nobody's
-# rusage: the time limits (limits.py) could not see it. Foreign system-call ABIs are refused too
-# (they would dodge the check). Built and installed once, in the zygote: every sample inherits it.
-_SECCOMP_ARCH = {"x86_64": (0xC000003E, 13, True), "aarch64": (0xC00000B7, 134, False)}.get(os.uname().machine)
-PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
-_SIGCHLD = 17
-
-
-class _SockFilter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
-
-
-def _sigchld_filter() -> _SockFprog | None:
-    if _SECCOMP_ARCH is None:
-        return None
-    arch, rt_sigaction, x32 = _SECCOMP_ARCH
-    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
-    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
-    code = [(load, 0, 0, 4),  # arch
-            (jeq, 1, 0, arch), (ret, 0, 0, deny),
-            (load, 0, 0, 0)]  # system call number
-    if x32:
-        code += [(jge, 0, 1, 0x40000000), (ret, 0, 0, deny)]
-    # (jump offsets count from the next instruction)
-    code += [(jeq, 0, 6, rt_sigaction),  # not rt_sigaction: allowed
-             (load, 0, 0, 16), (jeq, 0, 4, _SIGCHLD),  # args[0]: the signal; another one: allowed
-             (load, 0, 0, 24), (jeq, 0, 3, 0),  # args[1], the new action: its low half, then its high half;
-             (load, 0, 0, 28), (jeq, 0, 1, 0),  # NULL (only reading the action): allowed
-             (ret, 0, 0, allow), (ret, 0, 0, deny)]
-    program = (_SockFilter * len(code))(*[_SockFilter(*op) for op in code])
-    fprog = _SockFprog(len(code), ctypes.cast(program, ctypes.POINTER(_SockFilter)))
-    fprog.program = program  # (the instructions must live as long as the header pointing at them)
-    return fprog
-
-
-_SECCOMP_PROGRAM = _sigchld_filter()
-
-
-def forbid_sigchld_changes() -> tuple[str, bool, str]:
-    """In the sample, before its code (no_new_privs is set): rt_sigaction(SIGCHLD, new action)
-    fails with EPERM. Returns its layer."""
-    what = "changing SIGCHLD's action refused (no auto-reaped children hiding their CPU time)"
-    if _SECCOMP_PROGRAM is None:
-        return ("seccomp", False, f"no filter for {os.uname().machine}: auto-reaped children's CPU time can hide")
-    ret = _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(_SECCOMP_PROGRAM), 0, 0)
-    if ret != 0:
-        return ("seccomp", False, f"filter refused ({os.strerror(ctypes.get_errno())}): auto-reaped children's CPU time can hide")
-    return ("seccomp", True, what)
-
-
-def unshare(flags: int) -> None:
-    _check(_libc.unshare(flags), "unshare")
-
-
-def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
+def install_seccomp() -> tuple[str, bool, str]:
+    """In Z, once, after no_new_privs (see seccomp.py)."""
+    return seccomp.install(libc)
 
 
 def enter_namespaces(is_root: bool) -> str:
@@ -212,37 +142,16 @@ def _hidden_ancestor(path: str) -> str | None:
 
 def _python_paths() -> list[str]:
     """Every directory this interpreter imports from (stdlib, site-packages, an editable checkout)."""
+    import sys
+
     return sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix, *sys.path)
                    if p and os.path.exists(p)})
 
 
-# Top-level names in the private /tmp that hold Python's own directories, bound back read-only
-# (a virtual environment or checkout under /tmp). Set once in the zygote; clean-ups keep them.
-KEPT_IN_TMP: set[str] = set()
-
-
-def _mount_private_tmp() -> list[str]:
-    """A fresh root-owned tmpfs on /tmp. Python's directories that lived under /tmp would vanish
-    with it: bind them back, read-only."""
-    outermost: list[str] = []
-    for path in _python_paths():  # sorted: a parent comes before its children
-        if path.startswith("/tmp/") and not any(path.startswith(done + "/") for done in outermost):
-            outermost.append(path)
-    handles = [(path, os.open(path, os.O_PATH)) for path in outermost]
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=0755")
-    for path, fd in handles:
-        os.makedirs(path, exist_ok=True)
-        mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-        os.close(fd)
-        KEPT_IN_TMP.add(path.split("/")[2])
-    return outermost
-
-
 def remove_tree_on_device(path: str, device: int) -> bool:
     """Remove path and everything below it that lives on `device`, without following symlinks and
-    without ever crossing into another mount (a sample that managed to bind the user's files
-    somewhere under it must not make the clean-up delete them). True when path is gone."""
+    without ever crossing into another mount. True when path is gone. ("plain" mode only: with
+    namespaces each sample's scratch is a tmpfs of its own, unmounted afterwards.)"""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -261,8 +170,7 @@ def remove_tree_on_device(path: str, device: int) -> bool:
         names = os.listdir(path)
     except OSError:
         return False
-    gone = all([remove_tree_on_device(os.path.join(path, name), device) for name in names])
-    if not gone:
+    if not all([remove_tree_on_device(os.path.join(path, name), device) for name in names]):
         return False
     try:
         os.rmdir(path)
@@ -271,36 +179,10 @@ def remove_tree_on_device(path: str, device: int) -> bool:
         return False
 
 
-_stale = 0
-
-
-def clear_tmp(mode: str, scratch: str) -> None:
-    """After each sample (in the zygote): remove what it left in the scratch directory and anywhere
-    else in the private /tmp, on the tmpfs only. Whatever can't go (a mount the sample somehow
-    made) is moved aside, out of the next sample's way."""
-    global _stale
-    if mode == "plain":
-        try:
-            remove_tree_on_device(scratch, os.lstat(scratch).st_dev)
-        except OSError:
-            pass
-        return
-    device = os.lstat("/tmp").st_dev
-    for name in os.listdir("/tmp"):
-        if name in KEPT_IN_TMP or name.startswith(".stale-"):
-            continue
-        path = os.path.join("/tmp", name)
-        if not remove_tree_on_device(path, device) and os.path.lexists(path):
-            _stale += 1
-            try:
-                os.rename(path, f"/tmp/.stale-{_stale}")
-            except OSError:
-                pass
-
-
 def _expose_python(layers: list) -> None:
     """Let the unprivileged uid import the standard library even when Python lives under /root:
-    cover the closed directory with an empty tmpfs and bind the Python directories back into it."""
+    cover the closed directory with an empty tmpfs and bind the Python directories back into it.
+    (The strict judge's view; samples get rootfs.py's.)"""
     wanted = _python_paths()
     exposed: list[str] = []
     by_blocker: dict[str, list[str]] = {}
@@ -320,24 +202,40 @@ def _expose_python(layers: list) -> None:
         layers.append(("python visible", True, f"{', '.join(exposed)} shown read-only; the rest of {', '.join(by_blocker)} hidden"))
 
 
-def _isolate_filesystem(uid: int, layers: list) -> None:
-    """Private mounts, everything read-only, a root-owned tmpfs on /tmp, a fresh /proc."""
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
-    if uid != os.getuid():
-        _expose_python(layers)
-    failed = remount_read_only()
-    layers.append(("read-only filesystem", not failed,
-                   "every mount remounted read-only (/dev/shm and /var/tmp included)" if not failed
-                   else f"could not remount {', '.join(failed[:3])}"))
-    kept = _mount_private_tmp()
-    layers.append(("scratch directory", True, f"{SCRATCH} on a 64 MiB tmpfs, the only writable place; new for each sample"
-                   + (f" ({', '.join(kept)} bound back read-only)" if kept else "")))
+_pid_counter: int | None = None  # Z's descriptor on its PID namespace's ns_last_pid
+_pid_range = (300, 32768)
+
+
+def _open_pid_counter() -> bool:
+    """Each sample's pid drawn at random (scatter_pid): otherwise it would count the processes
+    every earlier sample of the zygote made, a number each of them chose."""
+    global _pid_counter, _pid_range
     try:
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
-        layers.append(("private /proc", True, "fresh /proc: only the sandbox's PID namespace, other users' processes hidden"))
-    except OSError as exc:
-        layers.append(("private /proc", False, f"mount proc failed: {exc.strerror}"))
-    # No System V IPC or POSIX message queues: one sample could leave them for the next.
+        with open("/proc/sys/kernel/pid_max") as f:
+            _pid_range = (300, max(1000, min(int(f.read()), 1 << 22) - 1000))
+        _pid_counter = os.open("/proc/sys/kernel/ns_last_pid", os.O_WRONLY | os.O_CLOEXEC)
+        scatter_pid()
+        return True
+    except (OSError, ValueError):
+        _pid_counter = None
+        return False
+
+
+def scatter_pid() -> None:
+    """In Z, before forking a sample: the next pid of the namespace is a random one."""
+    if _pid_counter is not None:
+        low, high = _pid_range
+        os.pwrite(_pid_counter, b"%d" % (low + int.from_bytes(os.urandom(4), "little") % (high - low)), 0)
+
+
+def _isolate_filesystem(layers: list) -> None:
+    """Private mounts, the sample's own root (rootfs.py), a fresh /proc, no IPC, random pids."""
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    try:  # a /proc of our PID namespace, for the sysctls below (its own, not the samples')
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:
+        pass
+    # No System V IPC or POSIX message queues (refused by seccomp as well): one sample could leave them for the next.
     disabled = []
     for path, value in (("/proc/sys/kernel/shmmni", "0"), ("/proc/sys/kernel/msgmni", "0"),
                         ("/proc/sys/kernel/sem", "0 0 0 0"), ("/proc/sys/fs/mqueue/queues_max", "0")):
@@ -347,7 +245,26 @@ def _isolate_filesystem(uid: int, layers: list) -> None:
             disabled.append(path.rsplit("/", 1)[-1])
         except OSError:
             pass
+    scattered = _open_pid_counter()
+    allowed = rootfs.enter_sample_root(SCRATCH)
+    layers.append(("filesystem", True, f"an empty root with only the interpreter, the standard library and "
+                   f"{len(allowed) - len(rootfs.stdlib_dirs()) - 1} shared libraries, read-only (no site-packages, "
+                   "no pycodex, no data); the host's root detached"))
+    layers.append(("scratch directory", True, f"{SCRATCH}: a new 64 MiB tmpfs for each sample, the only writable "
+                   "place, unmounted afterwards"))
+    try:
+        try:
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible,subset=pid")
+            what = "only the sandbox's own processes (no system-wide files: subset=pid), others' hidden"
+        except OSError:
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
+            what = "fresh /proc: only the sandbox's PID namespace, other users' processes hidden"
+        layers.append(("private /proc", True, what))
+    except OSError as exc:
+        layers.append(("private /proc", False, f"mount proc failed: {exc.strerror}"))
     layers.append(("no shared IPC", len(disabled) == 4, f"disabled in the sandbox's IPC namespace: {', '.join(disabled) or 'none'}"))
+    layers.append(("random pids", scattered, "each sample's pid drawn at random" if scattered
+                   else "ns_last_pid not writable: a sample's pid counts the processes made before it"))
 
 
 def prepare_zygote(mode: str, slot: int) -> list:
@@ -358,9 +275,9 @@ def prepare_zygote(mode: str, slot: int) -> list:
                    else "unshare not permitted: process group only"))
     layers.append(("no network", namespaced, "empty network namespace" if namespaced else "network reachable"))
     if namespaced:
-        _isolate_filesystem(sample_uid(mode, slot), layers)
+        _isolate_filesystem(layers)
     else:
-        layers.append(("read-only filesystem", False, "no mount namespace: the user's files are writable"))
+        layers.append(("filesystem", False, "no mount namespace: the user's files are readable and writable"))
         layers.append(("scratch directory", True, "fresh temporary directory for each sample, removed afterwards"))
         layers.append(("private /proc", False, "no PID namespace"))
     return layers
@@ -371,15 +288,30 @@ def sample_uid(mode: str, slot: int) -> int:
 
 
 def new_scratch(mode: str, slot: int) -> str:
-    """An empty scratch directory owned by the sample's uid (called by the zygote per sample)."""
+    """An empty scratch directory owned by the sample's uid (called by the zygote per sample): its
+    own tmpfs, so that nothing a sample leaves there (a tree too deep to remove, a fifo, a socket)
+    can outlive it."""
     if mode == "plain":
         import tempfile
 
         return tempfile.mkdtemp(prefix="pycodex-sample-")
     uid = sample_uid(mode, slot)
-    os.mkdir(SCRATCH, 0o700)
-    os.chown(SCRATCH, uid, uid)
+    mount("tmpfs", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, f"size=64m,mode=0700,uid={uid},gid={uid}")
     return SCRATCH
+
+
+def clear_scratch(mode: str, scratch: str) -> None:
+    """After each sample (in the zygote, every process of the sample gone): unmount its tmpfs."""
+    if mode == "plain":
+        try:
+            remove_tree_on_device(scratch, os.lstat(scratch).st_dev)
+        except OSError:
+            pass
+        return
+    try:
+        umount(scratch)
+    except OSError:
+        umount(scratch, MNT_DETACH)
 
 
 def _set_limits(memory_mb: int, timeout: float, mode: str, layers: list) -> None:

