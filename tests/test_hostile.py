@@ -7,7 +7,6 @@ returns a wrong answer, so "passed" can only come from a successful attack.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
 import textwrap
@@ -183,11 +182,11 @@ def hostile_samples(port: int) -> dict[str, tuple[str, set[str]]]:
                     pass
             return None"""), {"failed", "crashed"}),
         "setsid daemon": (body(f"""
-            import os
+            import os, sys
             if os.fork() == 0:
                 os.setsid()
                 if os.fork() == 0:
-                    os.execv("/bin/sleep", ["sleep", "7{int(MARKER[:6], 16) % 100000}"])
+                    os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(7{int(MARKER[:6], 16) % 100000})"])
                 os._exit(0)
             return None"""), {"failed"}),
         "reads a secret from the environment": (body(f"""
@@ -303,8 +302,8 @@ def test_false_pass_attempts_fail_but_honest_samples_still_pass():
         P = namedtuple("P", "x y")
         return [P(1, 2), {"a": [3.0]}]""")
     honest_stdlib = body("""
-        import collections, fractions, numpy
-        return [(numpy.int64(1), fractions.Fraction(2)), collections.Counter(a=[numpy.float64(3.0)])]""")
+        import collections, fractions
+        return [(fractions.Fraction(1), fractions.Fraction(2)), collections.Counter(a=[3.0])]""")
     patched_counter = body("""
         import collections
         collections.Counter.__eq__ = lambda self, other: True
@@ -318,7 +317,7 @@ def test_false_pass_attempts_fail_but_honest_samples_still_pass():
     assert patched_verdict.status == "failed" and "overrides comparison" in patched_verdict.detail
     with Executor(workers=1, timeout=3) as executor:
         strict = executor.run(items)
-    reasons = [".Yes", ".P", " numpy.int64", " collections.Counter"]
+    reasons = [".Yes", ".P", " fractions.Fraction", " collections.Counter"]
     for verdict, reason in zip(strict, reasons):
         assert verdict.status == "failed" and "returned an object of type" in verdict.detail, verdict
         assert f"{reason}, which is not plain data" in verdict.detail, verdict
@@ -329,13 +328,13 @@ def test_nothing_outlives_its_verdict():
     problem = load_humaneval().get("HumanEval/0")
     tag = str(int(MARKER[6:12], 16) % 100000)
     daemon = body(f"""
-        import os, subprocess
+        import os, subprocess, sys
         if os.fork() == 0:
             os.setsid()
             if os.fork() == 0:
-                os.execv("/bin/sleep", ["sleep", "8{tag}"])
+                os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(8{tag})"])
             os._exit(0)
-        subprocess.Popen(["/bin/sleep", "9{tag}"], start_new_session=True)
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(9{tag})"], start_new_session=True)
         return None""")
     with Executor(workers=1, timeout=3.0) as executor:
         first, second = executor.run([(problem, daemon), (problem, problem.canonical_solution)])
@@ -348,15 +347,17 @@ def test_nothing_outlives_its_verdict():
 _BIND_ATTACK_SCRIPT = r"""
 import json, sys
 from pycodex.execution import sandbox, worker
+from pycodex.execution.judge import JudgeProcess
 
 mode, canary = sys.argv[1], sys.argv[2]
 if mode == "userns":  # as a non-root user would get it: root only inside a user namespace
     enter = sandbox.enter_namespaces
     sandbox.enter_namespaces = lambda is_root: enter(False)
-attack = '''    import os, subprocess
+attack = '''    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
     os.mkdir('w')
-    bind = subprocess.run(['mount', '--bind', %r, 'w'], capture_output=True).returncode
-    rw = subprocess.run(['mount', '-o', 'remount,bind,rw', 'w'], capture_output=True).returncode
+    bind = libc.mount(%r.encode(), b'w', None, 4096, None)  # MS_BIND
+    rw = libc.mount(None, b'w', None, 32 | 4096, None)  # MS_REMOUNT | MS_BIND: read-write
     try:
         open('w/planted', 'w').write('x')
     except OSError:
@@ -365,16 +366,17 @@ attack = '''    import os, subprocess
     return 1
 ''' % canary
 def job(head, test):
-    return {"head": head, "test": test, "entry_point": "f", "timeout": 3.0, "memory_mb": 1024}
+    return {"head": head, "test": test, "entry_point": "f", "timeout": 3.0, "memory_mb": 1024,
+            "judge": "strict", "prompt": "def f():\n    pass\n"}
 zygote = worker.Zygote(4996, True)
+judge = JudgeProcess(None, 1024)  # (strict: the sample runs with no audit hook, ctypes calls allowed)
 try:
-    first, _ = zygote.run(job("def f():\n" + attack, "def check(c):\n    assert c() == 1\n"))
-    # Python's own directories under /tmp (a venv or checkout there) are bound back and stay.
-    kept = sorted({path.split("/")[2] for path in sandbox._python_paths() if path.startswith("/tmp/")})
-    after, _ = zygote.run(job("def f():\n    import os\n    return sorted(os.listdir('/tmp'))\n",
-                              "def check(c):\n    assert [n for n in c() if n not in %r] == ['scratch'], c()\n" % kept))
+    first, _ = zygote.run(job("def f():\n" + attack, "def check(c):\n    assert c() == 1\n"), judge=judge)
+    after, _ = zygote.run(job("def f():\n    import os\n    return sorted(os.listdir('/tmp/scratch'))\n",
+                              "def check(c):\n    assert c() == [], c()\n"), judge=judge)
 finally:
     zygote.kill()
+    judge.kill()
 print(json.dumps({"mode": zygote.mode, "output": first.get("output", ""), "after": after["status"],
                   "after_detail": after.get("detail")}))
 """
@@ -389,8 +391,8 @@ def test_sample_cannot_mount_the_users_files_or_make_the_cleanup_delete_them(tmp
     import os
     import subprocess
 
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("needs root and mount(8)")
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
     canary = Path("/var/tmp") / f"pycodex-canary-{os.getpid()}-{mode}"
     canary.mkdir(exist_ok=True)
     (canary / "keep.txt").write_text("keep")
