@@ -8,14 +8,15 @@ Processes (W = this worker, trusted, outside the sandbox):
     W --fork--> C1 --enter namespaces, fork--> Z (zygote: pid 1 of the new PID namespace)
                                                Z --fork per sample--> S (the sample, locked down)
 
-Z is set up once per worker (read-only filesystem, /tmp, /proc, no IPC, no_new_privs, a clean
-environment, the standard streams) and stays warm; its objects are frozen out of the garbage
-collector, so that the pages S shares with it stay shared. W sends Z each job together with two
-fresh pipes (result, output) over a socket. Z compiles the test (once per problem: they are
-cached), makes a new scratch directory and forks S, which takes the pipes, drops its privileges,
-sets its limits and runs the harness. Z waits for S, then kills every other process left in the
-namespace (kill(-1) from pid 1), reaps them, reports S's exit status on the socket and removes
-the scratch directory. W does not listen to the result pipe while the sample runs, so that the
+Z is set up once per worker (its own root holding only the interpreter and the standard library,
+/proc, no IPC, no_new_privs, a clean environment, the standard streams, the seccomp filter) and
+stays warm; its objects are frozen out of the garbage collector, so that the pages S shares with
+it stay shared. W sends Z each job as descriptors over a socket: the job in a memfd (only S reads
+it: Z's memory, which every later sample inherits, never holds a job) and two fresh pipes (result,
+output). Z mounts a new scratch tmpfs, draws the next pid at random and forks S, which reads its
+job, takes the pipes, drops its privileges, sets its limits and runs the harness. Z waits for S,
+then kills every other process left in the namespace (kill(-1) from pid 1), reaps them, reports
+S's end (the siginfo waitid gave, sent from a buffer it then zeroes) and unmounts the scratch. W does not listen to the result pipe while the sample runs, so that the
 sample's messages do not wake W and cost the sample its CPU: it reads the commit (the program
 starts) at the first tick of the time limits, when most samples are long over. W keeps
 the time limits (limits.py: the CPU time and the waiting of the namespace's processes, read
@@ -25,7 +26,6 @@ namespace with it; the next job gets a new zygote.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
@@ -38,6 +38,7 @@ import time
 from typing import Any
 
 from pycodex.execution import cpus, harness, limits, sandbox
+from pycodex.execution.classify import classify, classify_strict, wait_status
 from pycodex.execution.wire import JobReader, read_frames, read_messages, write_message
 from pycodex.execution.judge import JudgeProcess, judge_uid
 from pycodex.execution.zygote import SIGINFO_SIZE, _exec_zygote, _zygote
@@ -242,7 +243,7 @@ class Zygote:
                 self.buffer += chunk
                 for frame in read_frames(self.buffer):
                     if len(frame) == SIGINFO_SIZE and frame[:1] != b"{":
-                        exit_status, finished = _wait_status(frame), True
+                        exit_status, finished = wait_status(frame), True
                         continue
                     message = _json(frame)
                     if isinstance(message.get("started"), int):
@@ -273,9 +274,9 @@ class Zygote:
         os.close(output_r)
         text = output.decode("utf-8", errors="replace")
         if judge is not None:
-            status, detail = _classify_strict(messages, verdict, judge_alive, timed_out, text, exit_status)
+            status, detail = classify_strict(messages, verdict, judge_alive, timed_out, text, exit_status)
         else:
-            status, detail = _classify(messages, timed_out, text)
+            status, detail = classify(messages, timed_out, text)
         if status == "timed out" and not detail:
             detail = over or ""
         reply = _reply(status, detail, seconds, text)
@@ -308,14 +309,6 @@ def _json(frame: bytes) -> dict:
     return message if isinstance(message, dict) else {}
 
 
-def _wait_status(siginfo: bytes) -> int:
-    """The waitpid()-style status of Z's report (a siginfo_t from waitid: si_code, si_status)."""
-    code, status = struct.unpack_from("=i", siginfo, 8)[0], struct.unpack_from("=i", siginfo, 24)[0]
-    if code == 1:  # CLD_EXITED
-        return (status & 0xFF) << 8
-    return (status & 0x7F) | (0x80 if code == 3 else 0)  # CLD_KILLED, CLD_DUMPED
-
-
 def _reply(status: str, detail: str, seconds: float, output: str) -> dict:
     return {"status": status, "detail": detail, "seconds": round(seconds, 4), "output": output}
 
@@ -340,73 +333,6 @@ def _judge_layer(judge, mode: str) -> tuple[str, bool, str]:
     return ("trusted judge", mode != "plain" and judge.uid is not None,
             f"check() runs in a separate process {who}, {where}, not dumpable; the candidate is called "
             "through a proxy, values cross as plain data")
-
-
-def _signalled(status: int | None) -> tuple[str, str] | None:
-    if status is None or not os.WIFSIGNALED(status):
-        return None
-    signum = os.WTERMSIG(status)
-    if signum == signal.SIGXCPU:
-        return "timed out", "CPU time limit"
-    try:
-        name = signal.Signals(signum).name
-    except ValueError:
-        name = str(signum)
-    return "crashed", f"signal {name}"
-
-
-def _classify_strict(messages: list[dict], verdict: dict | None, judge_alive: bool, timed_out: bool,
-                     output: str, exit_status: int | None) -> tuple[str, str]:
-    """The strict judge's verdict, the only source of a pass. The sample's own messages (on the
-    result pipe) only say that it started; its exit status, from Z, explains a sample that went away."""
-    commit = next((m for m in messages if m.get("kind") == "commit"), None)
-    if commit is None:
-        setup = next((m for m in messages if m.get("kind") == "setup error"), None)
-        return "crashed", "sandbox setup failed: " + (setup["detail"] if setup else "no response")
-    kind = verdict.get("kind") if verdict else None
-    if kind == "passed":
-        return "passed", ""
-    if verdict and kind in ("failed", "out of memory", "syntax error"):
-        return kind, str(verdict.get("detail", ""))
-    if timed_out:
-        return "timed out", ""
-    if verdict is None and not judge_alive:
-        return "crashed", "the judge process died"
-    status = exit_status  # (never an "exit" message the sample wrote itself)
-    signalled = _signalled(status)
-    if signalled:
-        return signalled
-    if "MemoryError" in output[-2000:]:
-        return "out of memory", "MemoryError"
-    code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else "unknown"
-    return "failed", f"exited (status {code}) before the tests finished"
-
-
-def _classify(messages: list[dict], timed_out: bool, output: str) -> tuple[str, str]:
-    commit = next((m for m in messages if m.get("kind") == "commit"), None)
-    if commit is None:
-        setup = next((m for m in messages if m.get("kind") == "setup error"), None)
-        return "crashed", "sandbox setup failed: " + (setup["detail"] if setup else "no response")
-    after = messages[messages.index(commit) + 1 :]
-    for message in after:
-        proof = message.get("proof")
-        if message.get("kind") == "passed" and isinstance(proof, str):
-            if hashlib.sha256(proof.encode()).hexdigest() == commit.get("hash"):
-                return "passed", ""
-    if timed_out:
-        return "timed out", ""
-    exits = [m["status"] for m in after if m.get("kind") == "exit" and isinstance(m.get("status"), int)]
-    status = exits[-1] if exits else None
-    signalled = _signalled(status)  # a signal outranks what the sample managed to report
-    if signalled is not None:
-        return signalled
-    finals = [m for m in after if m.get("kind") in ("failed", "out of memory", "syntax error")]
-    if finals:
-        return finals[-1]["kind"], str(finals[-1].get("detail", ""))
-    if "MemoryError" in output[-2000:]:
-        return "out of memory", "MemoryError"
-    code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else "unknown"
-    return "failed", f"exited (status {code}) before the tests finished"
 
 
 def main() -> None:

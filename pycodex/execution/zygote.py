@@ -1,6 +1,9 @@
 """Z, the zygote, and S, the sample: the sandbox side of a worker (see worker.py for the whole
 picture). Z starts as a fresh interpreter (exec) in the new namespaces, is set up once and forks
 S per job with its pipes; this module imports only what Z and S need.
+
+Every sample is forked from Z, so Z's memory must hold nothing of any sample: Z never reads a job
+(W puts it in a memfd that only S reads) and reports a sample's end from a buffer it zeroes.
 """
 
 from __future__ import annotations
@@ -74,7 +77,8 @@ def _standard_streams() -> None:
 # how many processes it left) ever becomes an object in Z, whose memory every later sample inherits.
 _P_ALL, _P_PID, _WEXITED = 0, 1, 4
 SIGINFO_SIZE = 128
-_REPORT = (ctypes.c_char * (4 + SIGINFO_SIZE))(*SIGINFO_SIZE.to_bytes(4, "big"))
+_REPORT = (ctypes.c_char * (4 + SIGINFO_SIZE))()
+ctypes.memmove(_REPORT, SIGINFO_SIZE.to_bytes(4, "big"), 4)  # (the frame's length, then the siginfo)
 _SIGINFO = ctypes.addressof(_REPORT) + 4
 
 
