@@ -10,6 +10,8 @@ started with `--logits_all True`, and spends about half a second per token on th
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import time
@@ -146,6 +148,26 @@ def test_server_killed_and_restarted_mid_run_the_run_finishes(tmp_path):
     assert set(before) <= set(after) and {row[4] for row in after} == {1}
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 8
+
+
+def test_server_frozen_mid_answer_is_noticed_and_the_run_finishes_when_it_resumes(server, tmp_path):
+    """SIGSTOP the server while it streams a sample (one slot, so it streams), SIGCONT it later: the
+    silence is a stall within the bound (--server-timeout 4), the sample is asked again once the
+    server answers; every sample is stored once."""
+    db = tmp_path / "runs.db"
+    proc = _eval(db, server.url, "--server-slots", "1", "--server-timeout", "4", "--server-retries", "30", "-p", "0", "-n", "3")
+    try:
+        _wait_for_samples(db, 1, proc)
+        time.sleep(1.0)  # into the next sample's tokens
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        time.sleep(12)  # past the stall bound and a failed probe or two
+    finally:
+        os.kill(server.proc.pid, signal.SIGCONT)
+    _out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "stalled: no" in err and "rejoins" in err
+    after = _stored(db)
+    assert len(after) == 3 and len({(t, i) for t, i, *_ in after}) == 3
 
 
 def test_server_gone_for_good_then_resume_finishes_the_run(cli, tmp_path):
