@@ -291,3 +291,13 @@ def test_429_waits_as_long_as_the_server_asks():
             backend.close()
         assert time.monotonic() - started >= 0.25  # Retry-After 0.3 (less 10% jitter), not the 0.01 s backoff
         assert fake.completions == 3
+
+
+def test_solve_live_view_shows_a_restarted_sample_from_its_new_start():
+    from pycodex.cli.solve_cmd import LiveView
+
+    view = LiveView(2)
+    for event in (TextDelta(0, "    x = "), TextDelta(1, "    return"), TextDelta(0, "", restart=True), TextDelta(0, "    return 1")):
+        view.on_event(event)
+    assert view.text == ["    return 1", "    return"]
+    assert view.state == ["writing (retried)", "writing"]
