@@ -14,6 +14,7 @@ import builtins
 import doctest
 import re
 import textwrap
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
@@ -71,6 +72,7 @@ class SolveResult:
     seconds: float
     backend: dict
     judge: str = "strict"  # which judge ran the examples
+    stopped: bool = False  # stopped before every sample was judged: `samples` holds those that were
 
     @property
     def best(self) -> SolvedSample:
@@ -260,10 +262,13 @@ def solve(
     executor=None,
     on_event: SolveListener | None = None,
     judge: str = "strict",
+    stop: threading.Event | None = None,
 ) -> SolveResult:
     """Generate params.n samples, judge each against every example (as they finish), rank them.
 
     on_event receives the backend's TextDelta/SampleFinished events and ExampleChecked.
+    stop: once set (from another thread), generation ends and the samples already judged are
+    ranked; the others are dropped (`SolveResult.stopped`).
     """
     params.validate()
     started = time.perf_counter()
@@ -277,7 +282,10 @@ def solve(
     samples: dict[int, SolvedSample] = {}
     futures: dict[int, list] = {}
     try:
-        for event in backend.generate(task.prompt, params, task_id=None):
+        stream = backend.generate(task.prompt, params, task_id=None)
+        for event in stream:
+            if stop is not None and stop.is_set():
+                break
             notify(event)
             if isinstance(event, SampleFinished):
                 samples[event.index] = SolvedSample(
@@ -292,12 +300,23 @@ def solve(
                 )
                 futures[event.index] = [executor.submit(p, event.completion) for p in problems]
                 _collect_ready(samples, futures, notify)
-        _collect_ready(samples, futures, notify, wait=True)
+        if stop is not None and stop.is_set():
+            close_stream = getattr(stream, "close", None)
+            if close_stream is not None:
+                close_stream()
+            _collect_ready(samples, futures, notify)
+            for index, pending in list(futures.items()):  # generated but not judged: dropped
+                for future in pending:
+                    future.cancel()
+                del futures[index], samples[index]
+        else:
+            _collect_ready(samples, futures, notify, wait=True)
     finally:
         if own_executor:
             executor.close()
+    stopped = stop is not None and stop.is_set()
     missing = [i for i in range(params.n) if i not in samples]
-    if missing:
+    if missing and not stopped:
         raise RuntimeError(f"the backend finished without samples {missing}")
     return SolveResult(
         task=task,
@@ -306,6 +325,7 @@ def solve(
         seconds=time.perf_counter() - started,
         backend=_describe(backend),
         judge=getattr(executor, "judge", judge),
+        stopped=stopped,
     )
 
 

@@ -180,7 +180,7 @@ async def test_verdicts_fail_syntax_error_and_diff(tmp_path):
 
 
 def test_diff_rows_whitespace_insensitive():
-    from pycodex.tui.diffing import diff_rows
+    from pycodex.diffing import diff_rows
 
     a = "    x = 1\n    return x\n"
     b = "    x  =  1\n\n    return x\n"

@@ -48,6 +48,7 @@ def _register_commands() -> None:
         evaluate_cmd,
         models_cmd,
         problems_cmd,
+        repl_cmd,
         report_cmd,
         runs_cmd,
         sandbox_cmd,
@@ -56,7 +57,7 @@ def _register_commands() -> None:
         versus_cmd,
     )
 
-    for module in (problems_cmd, evaluate_cmd, sandbox_cmd, solve_cmd, models_cmd, eval_cmd, runs_cmd, report_cmd, versus_cmd, tui_cmd):
+    for module in (problems_cmd, evaluate_cmd, sandbox_cmd, solve_cmd, repl_cmd, models_cmd, eval_cmd, runs_cmd, report_cmd, versus_cmd, tui_cmd):
         module.register(app)
 
 

@@ -65,19 +65,29 @@ def solve_command(
     """Write a function from its docstring, checked on its own >>> examples.
 
     Samples --n completions, runs the docstring's >>> examples against each in the sandbox, and shows
-    the best by (examples passed, mean log-probability) with a table of all samples.
+    the best by (examples passed, mean log-probability) with a table of all samples. With no text on
+    a terminal it opens `pycodex repl` with these settings.
     """
     from pycodex.generation.base import SamplingParams
     from pycodex.solve import parse_task
 
     check_judge(judge)
+    if text is None and file is None and sys.stdin.isatty() and sys.stdout.isatty():
+        from pycodex.cli.repl_cmd import open_repl
+
+        raise typer.Exit(open_repl(
+            model=model, servers=servers, server_model=server_model, chat=chat, n=1 if greedy else n, temperature=0.0 if greedy else temperature,
+            top_p=top_p, max_tokens=max_tokens, seed=seed, threads=threads, judge=judge,
+        ))
     task = parse_task(_read_input(text, file), name)
     if greedy:
         n, temperature = 1, 0.0
     params = SamplingParams(n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed).validate()
 
     urls = server_opts.check(servers, model=model or hf_repo, server_model=server_model, chat=chat)
-    view = LiveView(params.n)
+    from pycodex.repl.live import LiveView
+
+    view = LiveView(params.n, console(stderr=True), enabled=sys.stderr.isatty())
     with view:
         view.status("connecting to the server" if urls else "loading the model")
         if urls:
@@ -101,102 +111,9 @@ def solve_command(
     if as_json:
         print_json(result.to_dict())
         return
-    _print_result(result)
+    from pycodex.repl.render import solve_result
 
-
-class LiveView:
-    """What solve shows on stderr while it works (a terminal only): each sample's tail and state."""
-
-    def __init__(self, n: int):
-        self.enabled = sys.stderr.isatty()
-        self.n = n
-        self.message = ""
-        self.text = [""] * n
-        self.state = ["waiting"] * n
-        self._live = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.live import Live
-
-            self._live = Live(self._render(), console=console(stderr=True), transient=True, refresh_per_second=8)
-            self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self._live is not None:
-            self._live.__exit__(*exc)
-        return False
-
-    def status(self, message: str) -> None:
-        self.message = message
-        self._refresh()
-
-    def on_event(self, event) -> None:
-        from pycodex.generation.base import SampleFinished, TextDelta
-        from pycodex.solve import ExampleChecked
-
-        if isinstance(event, TextDelta):
-            retried = event.restart or self.state[event.index] == "writing (retried)"  # a server sample started again
-            self.text[event.index] = ("" if event.restart else self.text[event.index]) + event.text
-            self.state[event.index] = "writing (retried)" if retried else "writing"
-        elif isinstance(event, SampleFinished):
-            self.state[event.index] = f"checking ({event.tokens} tokens)"
-        elif isinstance(event, ExampleChecked):
-            self.state[event.index] = f"{event.passed}/{event.total} examples" if event.total else "done"
-        self._refresh()
-
-    def _refresh(self) -> None:
-        if self._live is not None:
-            self._live.update(self._render())
-
-    def _render(self):
-        from rich.table import Table
-
-        table = Table.grid(padding=(0, 1))
-        table.add_column(justify="right", style="dim")
-        table.add_column(style="cyan", no_wrap=True, width=22)
-        table.add_column(no_wrap=True, overflow="ellipsis", max_width=70)
-        for index in range(self.n):
-            tail = self.text[index].rstrip().replace("\n", " ⏎ ")[-70:]
-            table.add_row(str(index), self.state[index], tail)
-        header = Table.grid()
-        header.add_row(f"[bold]{self.message}[/bold]")
-        header.add_row(table)
-        return header
-
-
-def _print_result(result) -> None:
-    from rich.panel import Panel
-    from rich.syntax import Syntax
-    from rich.table import Table
-
-    out = console()
-    best = result.best
-    checks = len(result.task.checks)
-    verdict = f"{best.examples_passed}/{checks} examples passed" if checks else "no >>> examples to check"
-    title = f"best of {len(result.samples)} · sample {best.index} · {verdict} · mean log-prob {best.mean_logprob:.3f}"
-    code = (result.task.prompt + best.completion).rstrip("\n")
-    style = "green" if checks and best.examples_passed == checks else ("yellow" if checks else "cyan")
-    out.print(Panel(Syntax(code, "python", theme="monokai"), title=title, title_align="left", border_style=style))
-    table = Table(title="all samples, ranked by (examples passed, mean log-prob)", title_justify="left")
-    table.add_column("rank", justify="right")
-    table.add_column("sample", justify="right")
-    table.add_column("examples", justify="right")
-    table.add_column("mean log-prob", justify="right")
-    table.add_column("tokens", justify="right")
-    table.add_column("finish")
-    table.add_column("first line", overflow="ellipsis", no_wrap=True, max_width=48)
-    for rank, sample in enumerate(result.samples, 1):
-        first = next((line.strip() for line in sample.completion.splitlines() if line.strip()), "")
-        examples = f"{sample.examples_passed}/{sample.examples_total}" if checks else "-"
-        row_style = "bold green" if rank == 1 else None
-        table.add_row(
-            str(rank), str(sample.index), examples, f"{sample.mean_logprob:.3f}", str(sample.tokens), sample.finish_reason, first, style=row_style
-        )
-    out.print(table)
-    tokens = sum(s.tokens for s in result.samples)
-    out.print(f"[dim]{len(result.samples)} samples, {tokens} tokens in {result.seconds:.1f}s (T={result.params.temperature}, top_p={result.params.top_p})[/dim]")
+    console().print(solve_result(result))
 
 
 def register(app: typer.Typer) -> None:

@@ -60,8 +60,11 @@ class PycodexApp(App):
         problem_set: Any = None,
         exit_after_first_frame: bool = False,
         executor_options: dict | None = None,
+        problem: str | None = None,
     ) -> None:
+        """problem: a task id whose problem view opens over the browser (`pycodex tui --problem`)."""
         super().__init__()
+        self.initial_problem = problem
         self.config_path = Path(config_path) if config_path else locations.config_file()
         self.theme_dirs = theme_dirs
         self.settings: dict[str, Any] = user_config.load(self.config_path)
@@ -180,6 +183,19 @@ class PycodexApp(App):
             return
         self.refresh_pass_rates()
         self._warm_imports()
+        if self.initial_problem is not None:
+            self._open_initial_problem(self.initial_problem)
+
+    def _open_initial_problem(self, ident: str) -> None:
+        from pycodex.errors import UserError
+        from pycodex.tui.screens.problem import ProblemScreen
+
+        try:
+            problem = self.problem_set.get(ident)
+        except UserError as exc:
+            self.notify(str(exc), title="No such problem", severity="warning", timeout=8)
+            return
+        self.push_screen(ProblemScreen(problem))
 
     @work(thread=True, group="warm", exit_on_error=False)
     def _warm_imports(self) -> None:

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from pycodex.tui.components.rates import verdict_label, verdict_style
-from pycodex.tui.diffing import diff_rows, similarity
+from pycodex.diffing import diff_rows, similarity
 
 
 class DiffScreen(Screen):

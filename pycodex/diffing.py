@@ -1,4 +1,4 @@
-"""Line diffs of a sample against the canonical solution, for display (no textual imports)."""
+"""Line diffs of a sample against the canonical solution, for display (headless: the TUI and the REPL draw them)."""
 
 from __future__ import annotations
 
