@@ -66,6 +66,10 @@ class _WorkerProcess:
             [sys.executable, "-I", "-c", _BOOT, str(slot), str(memory_mb), judge],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=_WORKER_ENV, cwd="/", close_fds=True,
+            # Its own session: a Ctrl-C at the terminal (SIGINT to the foreground process group)
+            # reaches pycodex alone, which stops its work and keeps its workers warm (the REPL);
+            # a worker still dies with the thread that started it (PR_SET_PDEATHSIG).
+            start_new_session=True,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None  # both are pipes
         self.stdin, self.stdout = self.proc.stdin, self.proc.stdout

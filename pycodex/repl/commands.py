@@ -74,7 +74,7 @@ class Repl:
     # -- long jobs --------------------------------------------------------------------------
     def run_job(self, n: int, message: str, job):
         """job(stop, on_event) on a thread under the live view; Ctrl-C sets stop and waits for what finished."""
-        stop = threading.Event()
+        stop, done = threading.Event(), threading.Event()
         outcome: dict = {}
 
         def target() -> None:
@@ -82,6 +82,8 @@ class Repl:
                 outcome["result"] = job(stop, view.on_event)
             except BaseException as exc:  # noqa: BLE001 - raised again on the main thread
                 outcome["error"] = exc
+            finally:
+                done.set()
 
         if not self.session.backend_ready:
             message += " (loading the model first)"
@@ -90,9 +92,9 @@ class Repl:
         with view:
             view.status(message)
             thread.start()
-            while thread.is_alive():
+            while not done.is_set():  # (not thread.join: a join cut by Ctrl-C may think the thread ended)
                 try:
-                    thread.join(0.1)
+                    done.wait(0.1)
                 except KeyboardInterrupt:
                     if not stop.is_set():
                         stop.set()
