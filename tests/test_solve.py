@@ -201,3 +201,22 @@ def test_solve_cli_greedy_from_a_file_and_stdin_is_deterministic(tmp_path):
     table = run_cli("solve", "--file", str(stub), "--greedy", "--max-tokens", "24")
     assert table.returncode == 0
     assert "best of 1" in table.stdout and "def double(x):" in table.stdout
+
+
+def test_solve_stops_when_asked_and_keeps_the_samples_judged():
+    """The REPL's Ctrl-C: once `stop` is set, no more events are read and what was judged is ranked."""
+    import threading
+
+    stop = threading.Event()
+    backend = ScriptedBackend([(FIB_BODY, -0.5), ("    return n\n", -0.1), ("    return 55\n", -0.05)])
+    seen = []
+
+    def on_event(event):
+        seen.append(event)
+        if isinstance(event, SampleFinished) and event.index == 1:
+            stop.set()
+
+    result = solve(parse_task(FIB), backend, SamplingParams(n=3), executor=InProcessExecutor(), on_event=on_event, stop=stop)
+    assert result.stopped and sorted(s.index for s in result.samples) == [0, 1]
+    assert not any(getattr(e, "index", None) == 2 for e in seen)
+    assert result.best.index == 0 and result.best.examples_passed == result.best.examples_total > 0

@@ -61,6 +61,7 @@ class LiveView:
             index = getattr(event, "index", None)
             if index is not None and not 0 <= index < self.n:
                 return
+            before = self.state[index] if index is not None else None
             if isinstance(event, TextDelta):
                 retried = event.restart or self.state[event.index] == "writing (retried)"  # a server sample started again
                 self.text[event.index] = ("" if event.restart else self.text[event.index]) + event.text
@@ -83,11 +84,12 @@ class LiveView:
                 self.on_progress(problem_line(event.position, event.total, event.generation))
             if event.position < event.total:
                 self.reset(f"eval: problem {event.position + 1} of {event.total}")
-        self._refresh()
+        # a row's new state (its first token, its verdict) is drawn at once, text between at 8 Hz
+        self._refresh(now=index is not None and self.state[index] != before)
 
-    def _refresh(self) -> None:
+    def _refresh(self, now: bool = False) -> None:
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.update(self._render(), refresh=now)
 
     def _render(self):
         from rich.table import Table
