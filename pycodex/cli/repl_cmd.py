@@ -18,7 +18,7 @@ def open_repl(
     problems_file: Optional[Path] = None, problem_set: Optional[str] = None,
 ) -> int:
     """The REPL with these flags (None: the REPL's default); `pycodex solve` with no text calls it too."""
-    from pycodex.generation.spec import SERVER_PREFIX
+    from pycodex.generation.server.kind import SERVER_PREFIX
     from pycodex.repl import Options, Settings, run
 
     urls = server_opts.check(servers, model=model, server_model=server_model, chat=chat)

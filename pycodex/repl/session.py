@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from pycodex.errors import UserError
-from pycodex.generation.spec import SERVER_PREFIX, BackendSpec
+from pycodex.generation.server.kind import SERVER_PREFIX
+from pycodex.generation.spec import BackendSpec
 from pycodex.problems.problem import Problem, ProblemSet
 from pycodex.repl.settings import Settings
 from pycodex.repl.work import Evaluation, Generation, Listener, evaluate, generate
@@ -75,7 +76,7 @@ class Session:
 
     def _create_backend(self):
         if self.spec.kind == "llama":
-            from pycodex.generation.factory import create_llama_backend
+            from pycodex.generation.llama.kind import create_llama_backend
 
             return create_llama_backend(model=self.spec.model, threads=self.options.threads, samples=self.settings.n, show_progress=False)
         return self.spec.create(problem_set=self.problem_set)
