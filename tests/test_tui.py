@@ -72,6 +72,24 @@ async def test_navigation_and_sorting(tmp_path):
 
 
 @async_test
+async def test_the_tui_opens_on_a_problem_given_by_the_repl(tmp_path):
+    """`pycodex tui --problem 55` (the REPL's /tui): the problem's view over the browser; an unknown id is a notice."""
+    from pycodex.tui.screens.problem import ProblemScreen
+
+    app = make_app(tmp_path, problem="55")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ProblemScreen) and app.screen.problem.task_id == "HumanEval/55"
+        await pilot.press("escape")
+        assert table(app).current_task_id is not None
+    app = make_app(tmp_path, problem="999")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not isinstance(app.screen, ProblemScreen)
+        assert any("unknown task id '999'" in str(n.message) for n in app._notifications)
+
+
+@async_test
 async def test_open_a_problem_and_switch_tabs(tmp_path):
     from pycodex.tui.screens.problem import ProblemScreen
     from textual.widgets import TabbedContent

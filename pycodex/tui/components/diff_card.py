@@ -7,7 +7,7 @@ from rich.text import Text
 
 from pycodex.runs.state import SampleState
 from pycodex.tui.components.sample_card import SampleCard
-from pycodex.tui.diffing import diff_rows, similarity
+from pycodex.diffing import diff_rows, similarity
 
 MARKS = {"equal": " ", "delete": "-", "insert": "+"}
 
