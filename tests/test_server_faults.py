@@ -294,9 +294,11 @@ def test_429_waits_as_long_as_the_server_asks():
 
 
 def test_solve_live_view_shows_a_restarted_sample_from_its_new_start():
-    from pycodex.cli.solve_cmd import LiveView
+    from rich.console import Console
 
-    view = LiveView(2)
+    from pycodex.repl.live import LiveView
+
+    view = LiveView(2, Console(), enabled=False)
     for event in (TextDelta(0, "    x = "), TextDelta(1, "    return"), TextDelta(0, "", restart=True), TextDelta(0, "    return 1")):
         view.on_event(event)
     assert view.text == ["    return 1", "    return"]
