@@ -109,3 +109,19 @@ async def test_versus_real_model_against_a_replay(tmp_path):
         cards = app.screen.cards
         assert all(card.sample.judged and card.sample.text for card in cards.values())
         assert cards[(0, 0)].sample.tokens > 0 and cards[(1, 0)].sample.passed
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
+@pytest.mark.parametrize("screen", ["dashboard", "problem"])
+def test_versus_snapshots(snap_compare, tmp_path, size, screen):
+    pytest.importorskip("pytest_textual_snapshot")
+    samples = write_versus_samples(tmp_path / "in")
+
+    async def run_before(pilot):
+        await start_versus(pilot, "canonical", "", f"samples:{samples}", "")
+        await wait_for(pilot, lambda: versus_screen(pilot.app).status == "finished", what="the versus")
+        if screen == "problem":
+            await pilot.press("right", "right", "enter")
+        await pilot.pause(0.3)
+
+    assert snap_compare(make_app(tmp_path), run_before=run_before, terminal_size=size)

@@ -148,3 +148,15 @@ def test_versus_killed_then_resumed_redoes_nothing(tmp_path):
         assert conn.execute("SELECT COUNT(*) FROM versus").fetchone()[0] == 1
     assert all(after[key] == when for key, when in verdicts.items())  # first verdicts kept, not re-executed
     assert data["comparison"]["counts"] == {"both": 20, "only_a": 20, "only_b": 0, "neither": 0}
+
+
+def test_versus_of_two_temperatures_of_the_real_model(tmp_path):
+    """Two llama models in one process (they load one at a time: two at once crash llama.cpp)."""
+    data = _json(run_cli("versus", "default@0.2", "default@0.8", "-p", "0-1", "-n", "2", "--max-tokens", "8",
+                         "--db", str(tmp_path / "runs.db"), "--json"))
+    for side in ("a", "b"):
+        assert data[side]["status"] == "finished" and data[side]["totals"]["executed"] == 4 and data[side]["totals"]["seed"] == 0
+    with Store(tmp_path / "runs.db") as store:
+        configs = [store.get_run(data[side]["run_id"]).config for side in ("a", "b")]
+    assert [c["params"]["temperature"] for c in configs] == [0.2, 0.8] and configs[0]["threads"] == configs[1]["threads"]
+    assert sum(data["comparison"]["counts"].values()) == 2

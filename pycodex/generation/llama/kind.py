@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pycodex.errors import UserError
 from pycodex.generation.registry import BackendKind, register_backend, runtime
+
+_LOADING = threading.Lock()
 
 DEFAULT_MODEL = "default"  # the bundled Gemma 3 270M GGUF through llama.cpp
 
@@ -72,13 +75,14 @@ def create_llama_backend(
     if n_gpu_layers < -1:
         raise UserError(f"--n-gpu-layers must be -1 (all), 0 (CPU only) or a layer count (got {n_gpu_layers})")
     progress = sys.stderr.isatty() if show_progress is None else show_progress
-    choice = resolve_model(model, hf_repo=hf_repo, hf_file=hf_file, show_progress=progress)
-    return LlamaBackend(
-        choice.path,
-        n_threads=threads,
-        n_gpu_layers=n_gpu_layers,
-        n_ctx=ctx,
-        verbose=verbose,
-        model_rule=choice.rule,
-        samples=samples,
-    )
+    with _LOADING:  # two models loading at once in one process crash llama.cpp (a versus loads two)
+        choice = resolve_model(model, hf_repo=hf_repo, hf_file=hf_file, show_progress=progress)
+        return LlamaBackend(
+            choice.path,
+            n_threads=threads,
+            n_gpu_layers=n_gpu_layers,
+            n_ctx=ctx,
+            verbose=verbose,
+            model_rule=choice.rule,
+            samples=samples,
+        )

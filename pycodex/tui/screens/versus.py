@@ -27,7 +27,7 @@ SHOWN_KS = (1, 2, 5, 10, 20, 50, 100)
 def side_label(side: Any) -> str:
     if side.stored_run is not None:
         return f"stored run {side.stored_run}"
-    return side.spec.label + (f" T={side.temperature:g}" if side.temperature is not None else "")
+    return (f"T={side.temperature:g} " if side.temperature is not None else "") + side.spec.label  # T first: long labels are cut
 
 
 class VersusScreen(Screen):
