@@ -33,8 +33,8 @@ JudgeOption = typer.Option(
 
 
 def check_judge(judge: str) -> str:
-    """run_request.check_judge, imported only when a command runs (--help stays light)."""
-    from pycodex.runs.request import check_judge as check
+    """execution.checks.check_judge, imported only when a command runs (--help stays light)."""
+    from pycodex.execution.checks import check_judge as check
 
     return check(judge)
 

@@ -255,13 +255,12 @@ def eval_command(
     Each sample is stored the moment it is generated and each verdict the moment it is known:
     Ctrl-C (or a crash) loses at most the samples in flight, and `--resume RUN` finishes the run.
     """
-    from pycodex.runs.pipeline import Pipeline, RunConfig
+    from pycodex.problems.sets import run_set_summary
+    from pycodex.runs.pipeline import Pipeline
     from pycodex.store.database import Store
 
     with Store(db) as store:
         if resume:
-            run_id = store.resolve(resume)
-            record = store.get_run(run_id)
             ignored = [
                 flag
                 for flag, given in (
@@ -272,14 +271,11 @@ def eval_command(
                 )
                 if given
             ]
-            if ignored:
-                console(stderr=True).print(f"note: {', '.join(ignored)} ignored with --resume: the run keeps its stored settings")
-            urls = server_opts.check(servers) if servers else None
-            config = RunConfig.from_dict(record.config).with_runtime(
-                workers=workers, threads=threads, n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose,
-                servers=urls, server_slots=server_slots, server_timeout=server_timeout, server_retries=server_retries,
+            pipeline = _resumed(
+                store, resume, ignored, workers=workers, threads=threads, n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=verbose,
+                servers=server_opts.check(servers) if servers else None, server_slots=server_slots, server_timeout=server_timeout,
+                server_retries=server_retries,
             )
-            pipeline = Pipeline(config, store=store, run_id=run_id)
         else:
             urls = server_opts.check(servers, backend=backend, model=model, server_model=server_model, chat=chat)
             config, problem_set = build_config(
@@ -294,14 +290,24 @@ def eval_command(
             finished = drive(pipeline, show_live=sys.stderr.isatty())
         except server_opts.server_error() as exc:
             raise server_opts.resume_hint(exc, pipeline.run_id) from None
-        from pycodex.problems.sets import run_set_summary
-
         summary = run_set_summary(store, finished.run_id, sorted(finished.pass_at_k))
         if as_json:
             print_json(finished_to_dict(finished, store.path, pipeline.config.judge if pipeline.config else None, summary))
         else:
             print_finished(finished, store.path, summary)
     _exit_for(finished.status)
+
+
+def _resumed(store, resume: str, ignored: list[str], **runtime: Any):
+    """The Pipeline finishing a stored run with its stored settings (only the runtime ones may change)."""
+    from pycodex.runs.pipeline import Pipeline, RunConfig
+
+    run_id = store.resolve(resume)
+    record = store.get_run(run_id)
+    if ignored:
+        console(stderr=True).print(f"note: {', '.join(ignored)} ignored with --resume: the run keeps its stored settings")
+    config = RunConfig.from_dict(record.config).with_runtime(**runtime)
+    return Pipeline(config, store=store, run_id=run_id)
 
 
 def _parse_temperatures(text: str) -> list[float]:

@@ -142,9 +142,9 @@ class Executor:
         sample's own process, a pass is proven by a nonce; see docs/sandbox.md).
         timeout: seconds of CPU time a sample's process tree may use; wait_limit: seconds it may
         spend waiting (sleeping, blocked; not waiting for a busy CPU), default the same (limits.py)."""
-        from pycodex.runs.request import check_execution, check_judge
+        from pycodex.execution.checks import check_judge, check_limits
 
-        check_execution(timeout, memory_limit_mb, workers)
+        check_limits(timeout, memory_limit_mb, workers)
         self.judge = check_judge(judge)
         workers = workers if workers is not None else (os.cpu_count() or 1)
         if wait_limit is not None and not wait_limit > 0:

@@ -26,6 +26,7 @@ import json
 import os
 import socket
 import struct
+from typing import NoReturn
 
 from pycodex.execution.harness import describe
 from pycodex.execution.plain import FrameReader, NotPlain, decode, encode, write_frame
@@ -78,7 +79,7 @@ class Channel:
         self.abort: tuple[str, str] | None = None  # (verdict kind, detail) once unusable
         self.calls = 0
 
-    def _fail(self, kind: str, detail: str):
+    def _fail(self, kind: str, detail: str) -> NoReturn:
         if self.abort is None:
             self.abort = (kind, detail)
         raise _Abort(detail)

@@ -211,6 +211,28 @@ def _canonical_solutions(run, problem_set=None) -> dict[str, str]:
         return {}
 
 
+def _run_section(run) -> dict[str, Any]:
+    """The report's "run": what was run, with what."""
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": run.effective_status,
+        "backend": run.backend,
+        "model": run.model,
+        "model_sha256": run.model_sha256,
+        "n": run.n,
+        "temperature": run.temperature,
+        "top_p": run.config.get("params", {}).get("top_p"),
+        "max_tokens": run.config.get("params", {}).get("max_tokens"),
+        "seed": run.seed,
+        "problems": len(run.task_ids),
+        "problem_set": run.problem_set,
+        "problem_set_version": run.problem_set_version,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+    }
+
+
 def build_report(store, run_id: str, *, problem_set=None, bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0, bleu: bool = True) -> dict[str, Any]:
     run = store.get_run(run_id)
     samples = store.samples(run_id)
@@ -240,24 +262,7 @@ def build_report(store, run_id: str, *, problem_set=None, bootstrap: int = DEFAU
     tokens = sum(s.tokens for s in samples)
     gen_seconds = run.generation_wall_seconds or sum(s.seconds for s in samples)
     report: dict[str, Any] = {
-        "run": {
-            "id": run.id,
-            "name": run.name,
-            "status": run.effective_status,
-            "backend": run.backend,
-            "model": run.model,
-            "model_sha256": run.model_sha256,
-            "n": run.n,
-            "temperature": run.temperature,
-            "top_p": run.config.get("params", {}).get("top_p"),
-            "max_tokens": run.config.get("params", {}).get("max_tokens"),
-            "seed": run.seed,
-            "problems": len(run.task_ids),
-            "problem_set": run.problem_set,
-            "problem_set_version": run.problem_set_version,
-            "created_at": run.created_at,
-            "finished_at": run.finished_at,
-        },
+        "run": _run_section(run),
         "totals": {
             "samples": len(samples),
             "expected_samples": run.total,

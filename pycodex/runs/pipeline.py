@@ -29,8 +29,9 @@ max-missing-index+1 answers, of which only the missing ones are kept.
 Resume: Pipeline(None, store=store, run_id=RUN).run() loads the stored config, executes stored but
 unjudged samples, and generates only the samples not yet stored. Nothing stored is redone.
 
-Modules: run_config.py (RunConfig, seeds), pipeline_generation.py (the generation steps, which
-Pipeline inherits); this one prepares a run, executes, stores verdicts and emits events.
+Modules: config.py (RunConfig, seeds), recording.py (the RunRecorder: store writes, counters and
+events), steps.py (the GenerationSteps, handed the recorder); this one prepares a run (resolve,
+open the backend, open the run), generates through the steps, executes and finishes it.
 """
 
 from __future__ import annotations
@@ -43,23 +44,18 @@ from dataclasses import replace
 from typing import Any
 
 from pycodex.errors import UserError
-from pycodex.runs.events import (
-    EventHandler,
-    RunFinished,
-    RunStarted,
-    SampleJudged,
-)
+from pycodex.runs.events import EventHandler, RunFinished, RunStarted
 from pycodex.metrics import estimate_pass_at_k, supported_ks
 from pycodex.store import database as store_mod
 from pycodex.runs.request import DEFAULT_KS
 from pycodex.generation import registry
 from pycodex.runs.config import RunConfig, check_problem_set_version
 from pycodex.runs.config import derive_seed as derive_seed  # (the pipeline's API: a run's seeds)
-from pycodex.runs.recording import PipelineEvents
+from pycodex.runs.recording import RunRecorder
 from pycodex.runs.steps import GenerationSteps
 
 
-class Pipeline(GenerationSteps, PipelineEvents):
+class Pipeline:
     def __init__(
         self,
         config: RunConfig | None,
@@ -76,7 +72,6 @@ class Pipeline(GenerationSteps, PipelineEvents):
         if config is None and run_id is None:
             raise ValueError("Pipeline needs a config or a run_id to resume")
         self.store = store
-        self.on_event = on_event
         self._given_config = config
         self.config: RunConfig | None = config
         self._backend = backend
@@ -85,35 +80,33 @@ class Pipeline(GenerationSteps, PipelineEvents):
         self._executor = executor
         self._own_executor = executor is None
         self._resume_id = store.resolve(run_id) if run_id else None
-        self.run_id: str | None = self._resume_id
-        self.session = 1
         self.generate = generate
+        self.recorder = RunRecorder(store, on_event, self._resume_id)  # the run's store writes, counters, events
 
         self._cancel = threading.Event()
-        self._lock = threading.Lock()  # counters and pending set
+        self._lock = threading.Lock()  # the pending set and the execution errors
         self._idle = threading.Condition(self._lock)
         self._pending: set[Future] = set()
-        self._last_progress = 0.0
-        self._handler_failed = False
-        self._done = False
+        self.recorder.judging = lambda: bool(self._pending)
+        self._generated_keys: set[tuple[str, int]] = set()
         self._owns_run = False  # set once this pipeline created or took over the run
-        # counters
-        self.total = 0
-        self.generated = 0  # stored samples, all sessions
-        self.executed = 0
-        self.passed = 0
-        self.session_generated = 0
-        self.session_executed = 0
-        self.session_tokens = 0
         self.execution_errors: list[str] = []
-        self.current_task: str | None = None
-        self._gen_started: float | None = None
+
+    @property
+    def run_id(self) -> str | None:
+        return self.recorder.run_id
+
+    @property
+    def on_event(self) -> EventHandler | None:
+        return self.recorder.on_event
+
+    @on_event.setter
+    def on_event(self, handler: EventHandler | None) -> None:
+        self.recorder.on_event = handler
 
     @property
     def _rid(self) -> str:
-        """The run's id, once _prepare has created or resolved it."""
-        assert self.run_id is not None, "the run is not prepared yet"
-        return self.run_id
+        return self.recorder.rid
 
     # -- public ---------------------------------------------------------------------------
 
@@ -135,7 +128,8 @@ class Pipeline(GenerationSteps, PipelineEvents):
             problems, config = self._prepare()
             self._execute_stored_unjudged(problems)
             if self.generate:
-                self._generate(problems, config)
+                steps = GenerationSteps(self._backend, self.recorder, cancel=self._cancel, generated_keys=self._generated_keys, submit=self._submit)
+                steps.run(problems, config)
             self._wait_for_execution()
             if self._cancel.is_set():
                 status = store_mod.CANCELLED
@@ -162,8 +156,8 @@ class Pipeline(GenerationSteps, PipelineEvents):
                 except Exception:
                     pass
             finished = self._finished_event(status, time.monotonic() - started, error)
-            self._emit(finished)
-            self._done = True
+            self.recorder.emit(finished)
+            self.recorder.closed = True
         return finished
 
     # -- setup ----------------------------------------------------------------------------
@@ -185,8 +179,8 @@ class Pipeline(GenerationSteps, PipelineEvents):
                 config = config.with_runtime_of(self._given_config)
             self.config = config
         else:
+            assert self.config is not None
             config = self.config
-            assert config is not None
         config.params.validate()
         if self._problem_set is None:
             self._problem_set = load(config.problems_file, None if config.problems_file else config.problem_set)
@@ -224,11 +218,11 @@ class Pipeline(GenerationSteps, PipelineEvents):
         store = self.store
         if self._resume_id:
             self._check_same_model(config, info)
-            self.session = store.begin_session(self._resume_id)
+            self.recorder.session = store.begin_session(self._resume_id)
             if not store.get_run(self._resume_id).backend_info:
                 store.set_backend_info(self._resume_id, info)
         else:
-            self.run_id = store.create_run(
+            self.recorder.run_id = store.create_run(
                 config=config.to_dict(),
                 backend=config.backend,
                 task_ids=config.task_ids,
@@ -249,13 +243,9 @@ class Pipeline(GenerationSteps, PipelineEvents):
                                       judge=config.judge)
 
         generated, _judged = store.done_keys(self._rid)
-        self._generated_keys = generated
-        self.total = len(problems) * config.params.n
-        self.generated = len(generated)
-        stats = store.totals(self._rid)
-        self.executed = sum(n for n, _ in stats.values())
-        self.passed = sum(c for _, c in stats.values())
-        self._emit(
+        self._generated_keys.update(generated)
+        self.recorder.start(self._rid, self.recorder.session, len(problems) * config.params.n)
+        self.recorder.emit(
             RunStarted(
                 run_id=self._rid,
                 task_ids=list(config.task_ids),
@@ -303,39 +293,11 @@ class Pipeline(GenerationSteps, PipelineEvents):
                     self.execution_errors.append(f"{task_id}#{index}: {type(exc).__name__}: {exc}")
                 return
             try:
-                self.store.add_result(
-                    self._rid,
-                    task_id,
-                    index,
-                    status=verdict.status,
-                    passed=verdict.passed,
-                    detail=verdict.detail or "",
-                    seconds=verdict.seconds,
-                    session=self.session,
-                    judge=verdict.judge,
-                    base_passed=getattr(verdict, "base_passed", None),
-                )
+                self.recorder.verdict(task_id, index, verdict)
             except Exception as exc:
                 with self._lock:
                     self.execution_errors.append(f"{task_id}#{index}: storing the verdict failed: {exc}")
                 return
-            with self._lock:
-                self.executed += 1
-                self.session_executed += 1
-                self.passed += bool(verdict.passed)
-            self._emit(
-                SampleJudged(
-                    run_id=self._rid,
-                    task_id=task_id,
-                    index=index,
-                    status=verdict.status,
-                    detail=verdict.detail or "",
-                    passed=bool(verdict.passed),
-                    seconds=verdict.seconds,
-                    base_passed=getattr(verdict, "base_passed", None),
-                )
-            )
-            self._maybe_progress()
         finally:
             with self._idle:
                 self._pending.discard(future)
@@ -354,7 +316,7 @@ class Pipeline(GenerationSteps, PipelineEvents):
         with self._idle:
             while self._pending and not self._cancel.is_set():
                 self._idle.wait(0.25)
-        self._maybe_progress(force=True)
+        self.recorder.maybe_progress(force=True)
 
     def _shutdown(self, cancelled: bool) -> None:
         if cancelled:
@@ -377,9 +339,10 @@ class Pipeline(GenerationSteps, PipelineEvents):
             backend, self._backend = self._backend, None
             _quiet_close(backend)
 
-    # -- events: see pipeline_events.py ------------------------------------------------
+    # -- the end ------------------------------------------------------------------------
 
     def _finished_event(self, status: str, wall: float, error: str | None) -> RunFinished:
+        recorder = self.recorder
         if self.run_id is None:
             return RunFinished(run_id="", status=status, pass_at_k={}, totals={"error": error})
         try:
@@ -390,20 +353,20 @@ class Pipeline(GenerationSteps, PipelineEvents):
         ks = list(self.config.ks) if self.config else list(DEFAULT_KS)
         pass_at_k = estimate_pass_at_k(totals_by_task, ks) if totals_by_task else {}
         totals: dict[str, Any] = {
-            "samples": self.total,
+            "samples": recorder.total,
             "problems": len(self.config.task_ids) if self.config else 0,
             "n": self.config.params.n if self.config else 0,
             "seed": self.config.params.seed if self.config else None,
-            "generated": stats.get("generated", self.generated),
-            "executed": stats.get("executed", self.executed),
-            "passed": stats.get("passed", self.passed),
+            "generated": stats.get("generated", recorder.generated),
+            "executed": stats.get("executed", recorder.executed),
+            "passed": stats.get("passed", recorder.passed),
             "generated_tokens": stats.get("generated_tokens", 0),
             "generation_seconds": round(stats.get("generation_seconds", 0.0), 4),
             "execution_seconds": round(stats.get("execution_seconds", 0.0), 4),
-            "session": self.session,
-            "generated_this_session": self.session_generated,
-            "executed_this_session": self.session_executed,
-            "tokens_this_session": self.session_tokens,
+            "session": recorder.session,
+            "generated_this_session": recorder.session_generated,
+            "executed_this_session": recorder.session_executed,
+            "tokens_this_session": recorder.session_tokens,
             "wall_seconds": round(wall, 4),
             "complete_problems": sum(1 for n, _ in totals_by_task.values() if self.config and n >= self.config.params.n),
             "supported_ks": supported_ks((n for n, _ in totals_by_task.values()), ks),

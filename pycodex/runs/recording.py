@@ -1,5 +1,9 @@
-"""The pipeline's events: emitted to its handler (a failing handler never stops a run), and the
-Progress totals, at most every PROGRESS_INTERVAL seconds. Pipeline inherits these."""
+"""A run's recorder: what the generation steps and the verdicts write, counted and announced.
+
+One RunRecorder per Pipeline run, handed to the generation steps (runs/steps.py) and called from
+the executor's completion callbacks: it stores each sample and verdict, keeps the run's counters,
+and emits the events (a failing handler never stops a run), Progress at most every
+PROGRESS_INTERVAL seconds. Thread-safe."""
 
 from __future__ import annotations
 
@@ -7,35 +11,53 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from typing import Any, Callable
 
-from pycodex.runs.events import PipelineEvent, Progress
+from pycodex.generation.base import SampleFinished
 from pycodex.runs.config import PROGRESS_INTERVAL
+from pycodex.runs.events import EventHandler, PipelineEvent, ProblemStarted, Progress, SampleDelta, SampleGenerated, SampleJudged
 
 
-class PipelineEvents:
-    # The Pipeline state these read (Pipeline.__init__ and _prepare set it).
-    on_event: Any
-    current_task: str | None
-    total: int
-    generated: int
-    executed: int
-    passed: int
-    session_generated: int
-    session_tokens: int
-    _done: bool
-    _handler_failed: bool
-    _lock: threading.Lock
-    _pending: set
-    _gen_started: float | None
-    _last_progress: float
+class RunRecorder:
+    def __init__(self, store: Any, on_event: EventHandler | None, run_id: str | None = None) -> None:
+        self.store = store
+        self.on_event = on_event
+        self.run_id = run_id
+        self.session = 1
+        self.total = 0
+        self.generated = 0  # stored samples, all sessions
+        self.executed = 0
+        self.passed = 0
+        self.session_generated = 0
+        self.session_executed = 0
+        self.session_tokens = 0
+        self.current_task: str | None = None
+        self.generation_started: float | None = None
+        self.judging: Callable[[], bool] = lambda: False  # whether verdicts are still awaited (for the ETA)
+        self.closed = False  # after RunFinished nothing more is announced
+        self._lock = threading.Lock()
+        self._last_progress = 0.0
+        self._handler_failed = False
 
     @property
-    def _rid(self) -> str:
-        raise NotImplementedError
+    def rid(self) -> str:
+        """The run's id, once the pipeline has created or resolved it."""
+        assert self.run_id is not None, "the run is not prepared yet"
+        return self.run_id
 
-    def _emit(self, event: PipelineEvent) -> None:
-        if self.on_event is None or self._done:
+    def start(self, run_id: str, session: int, total: int) -> None:
+        """The run opened: its counts so far are read from the store."""
+        self.run_id, self.session, self.total = run_id, session, total
+        stats = self.store.totals(run_id)
+        generated, _judged = self.store.done_keys(run_id)
+        with self._lock:
+            self.generated = len(generated)
+            self.executed = sum(n for n, _ in stats.values())
+            self.passed = sum(c for _, c in stats.values())
+
+    # -- events ----------------------------------------------------------------------------
+    def emit(self, event: PipelineEvent) -> None:
+        if self.on_event is None or self.closed:
             return  # nothing after RunFinished (a late verdict of a cancelled run is stored, not announced)
         try:
             self.on_event(event)
@@ -47,17 +69,17 @@ class PipelineEvents:
 
     def progress(self) -> Progress:
         with self._lock:
-            elapsed = time.monotonic() - self._gen_started if self._gen_started else 0.0
+            elapsed = time.monotonic() - self.generation_started if self.generation_started else 0.0
             tps = self.session_tokens / elapsed if elapsed > 0 else 0.0
             remaining = self.total - self.generated
             if remaining <= 0:
-                eta = 0.0 if not self._pending else None
+                eta = 0.0 if not self.judging() else None
             elif self.session_generated:
                 eta = remaining * (elapsed / self.session_generated)
             else:
                 eta = None
             return Progress(
-                run_id=self._rid,
+                run_id=self.rid,
                 total=self.total,
                 generated=self.generated,
                 executed=self.executed,
@@ -68,7 +90,7 @@ class PipelineEvents:
                 current_task=self.current_task,
             )
 
-    def _maybe_progress(self, force: bool = False) -> None:
+    def maybe_progress(self, force: bool = False) -> None:
         if self.on_event is None:
             return
         now = time.monotonic()
@@ -76,4 +98,75 @@ class PipelineEvents:
             if not force and now - self._last_progress < PROGRESS_INTERVAL:
                 return
             self._last_progress = now
-        self._emit(self.progress())
+        self.emit(self.progress())
+
+    # -- what the generation steps record --------------------------------------------------
+    def problem_started(self, task_id: str) -> None:
+        self.current_task = task_id
+        self.emit(ProblemStarted(run_id=self.rid, task_id=task_id))
+
+    def delta(self, task_id: str, index: int, text: str, restart: bool = False) -> None:
+        """Text of a sample as it comes (restart: the sample starts again, its text so far is void)."""
+        if self.on_event is not None and (text or restart):
+            self.emit(SampleDelta(run_id=self.rid, task_id=task_id, index=index, text=text, restart=restart))
+            self.maybe_progress()
+
+    def sample(self, task_id: str, index: int, event: SampleFinished, seed: int | None) -> None:
+        """A finished sample: stored, counted, announced."""
+        self.store.add_sample(
+            self.rid,
+            task_id,
+            index,
+            completion=event.completion,
+            tokens=event.tokens,
+            sum_logprob=event.sum_logprob,
+            mean_logprob=event.mean_logprob,
+            finish_reason=event.finish_reason,
+            seconds=event.seconds,
+            seed=seed,
+            session=self.session,
+            reply=event.raw,
+        )
+        with self._lock:
+            self.generated += 1
+            self.session_generated += 1
+            self.session_tokens += event.tokens
+        self.emit(
+            SampleGenerated(
+                run_id=self.rid,
+                task_id=task_id,
+                index=index,
+                completion=event.completion,
+                tokens=event.tokens,
+                sum_logprob=event.sum_logprob,
+                mean_logprob=event.mean_logprob,
+                finish_reason=event.finish_reason,
+                seconds=event.seconds,
+            )
+        )
+
+    def generation_time(self, seconds: float) -> None:
+        try:
+            self.store.add_generation_time(self.rid, seconds)
+        except Exception:
+            pass
+
+    # -- what the executor's callbacks record ----------------------------------------------
+    def verdict(self, task_id: str, index: int, verdict: Any) -> None:
+        """A sample's verdict: stored (raises when the store fails), counted, announced."""
+        base_passed = getattr(verdict, "base_passed", None)
+        self.store.add_result(
+            self.rid, task_id, index, status=verdict.status, passed=verdict.passed, detail=verdict.detail or "",
+            seconds=verdict.seconds, session=self.session, judge=verdict.judge, base_passed=base_passed,
+        )
+        with self._lock:
+            self.executed += 1
+            self.session_executed += 1
+            self.passed += bool(verdict.passed)
+        self.emit(
+            SampleJudged(
+                run_id=self.rid, task_id=task_id, index=index, status=verdict.status, detail=verdict.detail or "",
+                passed=bool(verdict.passed), seconds=verdict.seconds, base_passed=base_passed,
+            )
+        )
+        self.maybe_progress()

@@ -105,28 +105,13 @@ class RunRequest:
     chunk_size: int | None = None  # None: the default chunk
 
 
-# -- execution limits -----------------------------------------------------------------------
-
-MIN_MEMORY_MB = 16  # below this CPython itself cannot start
-
-
-def check_judge(judge: str) -> str:
-    """A bad --judge is one line and exit 2."""
-    from pycodex.execution.verdict import JUDGES
-
-    if judge not in JUDGES:
-        raise UserError(f"bad --judge {judge!r}: choose {' or '.join(JUDGES)}")
-    return judge
+# -- execution limits (the execution layer's own: pycodex.execution.checks) -------------------
 
 
 def check_execution(timeout: float, memory_limit_mb: int, workers: int | None, chunk_size: int | None = None) -> None:
     """Bad values are one line and exit 2, before anything runs."""
-    if not timeout > 0:
-        raise UserError(f"bad --timeout {timeout}: must be a positive number of seconds")
-    if memory_limit_mb < MIN_MEMORY_MB:
-        raise UserError(f"bad --memory-limit {memory_limit_mb}: must be at least {MIN_MEMORY_MB} MiB")
-    if workers is not None and workers < 1:
-        raise UserError(f"bad --workers {workers}: must be at least 1")
+    from pycodex.execution.checks import check_limits
+
+    check_limits(timeout, memory_limit_mb, workers)
     if chunk_size is not None and chunk_size < 1:
         raise UserError(f"bad --chunk-size {chunk_size}: must be at least 1")
-

@@ -1,6 +1,6 @@
-"""The pipeline's generation steps: a whole run as one batched stream (generate_many), or chunk by
-chunk (generate()); every finished sample is stored and handed to the executor at once. Pipeline
-inherits these; see pipeline.py for the determinism and resume rules they keep."""
+"""The generation steps of a run: the whole run as one batched stream (generate_many), or chunk by
+chunk (generate()); every finished sample goes to the run's recorder (stored, counted, announced)
+and to `submit` (the executor) at once. See pipeline.py for the determinism and resume rules they keep."""
 
 from __future__ import annotations
 
@@ -9,39 +9,32 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from pycodex.runs.events import ProblemStarted, SampleDelta, SampleGenerated
-from pycodex.generation.base import BatchedBackend, SampleFinished, TextDelta
 from pycodex.generation import registry
+from pycodex.generation.base import BatchedBackend, SampleFinished, TextDelta
 from pycodex.runs.config import RunConfig, derive_seed
+from pycodex.runs.recording import RunRecorder
 
 
 class GenerationSteps:
-    # The Pipeline state these steps share (Pipeline.__init__ and _prepare set it).
-    store: Any
-    on_event: Any
-    session: int
-    run_id: str | None
-    current_task: str | None
-    generated: int
-    session_generated: int
-    session_tokens: int
-    _backend: Any
-    _cancel: threading.Event
-    _lock: threading.Lock
-    _generated_keys: set[tuple[str, int]]
-    _gen_started: float | None
-    _emit: Callable[[Any], None]
-    _maybe_progress: Callable[..., None]
-    _submit: Callable[[Any, int, str], None]
+    def __init__(
+        self,
+        backend: Any,
+        recorder: RunRecorder,
+        *,
+        cancel: threading.Event,
+        generated_keys: set[tuple[str, int]],
+        submit: Callable[[Any, int, str], None],
+    ) -> None:
+        self._backend = backend
+        self.recorder = recorder
+        self._cancel = cancel
+        self._generated_keys = generated_keys  # (task id, index) stored already: never asked again
+        self._submit = submit  # (problem, index, completion): to the executor
 
-    @property
-    def _rid(self) -> str:
-        raise NotImplementedError
-
-
-    def _generate(self, problems, config: RunConfig) -> None:
+    def run(self, problems, config: RunConfig) -> None:
+        """Generate every sample of `problems` not stored yet."""
         replay = registry.is_replay(getattr(self._backend, "name", config.backend))
-        self._gen_started = time.monotonic()
+        self.recorder.generation_started = time.monotonic()
         if not replay and isinstance(self._backend, BatchedBackend):
             self._generate_stream(problems, config)
             return
@@ -55,8 +48,7 @@ class GenerationSteps:
             missing = [i for i in range(n) if (problem.task_id, i) not in self._generated_keys]
             if not missing:
                 continue
-            self.current_task = problem.task_id
-            self._emit(ProblemStarted(run_id=self._rid, task_id=problem.task_id))
+            self.recorder.problem_started(problem.task_id)
             if replay:
                 params = replace(config.params, n=max(missing) + 1)
                 self._timed_consume(problem, self._backend.generate(problem.prompt, params, task_id=problem.task_id), set(missing), 0, None)
@@ -69,7 +61,7 @@ class GenerationSteps:
                 params = replace(config.params, n=max(wanted) - start + 1, seed=seed)
                 stream = self._backend.generate(problem.prompt, params, task_id=problem.task_id)
                 self._timed_consume(problem, stream, wanted, start, seed)
-        self.current_task = None
+        self.recorder.current_task = None
 
     @staticmethod
     def _chunks(problem, missing: list[int], n: int, chunk: int):
@@ -85,6 +77,8 @@ class GenerationSteps:
         as it finishes, whatever its problem."""
         n = config.params.n
         chunk = max(1, config.chunk_size or n)
+        run_seed = config.params.seed
+        assert run_seed is not None, "_prepare draws a run seed"
         pulled: dict[tuple[str, int], tuple[Any, set[int], int, int]] = {}
 
         def requests():
@@ -98,9 +92,8 @@ class GenerationSteps:
                         return
                     if first:  # the problem's first chunk is pulled: its generation starts now
                         first = False
-                        self.current_task = problem.task_id
-                        self._emit(ProblemStarted(run_id=self.run_id, task_id=problem.task_id))
-                    seed = derive_seed(config.params.seed, problem.task_id, number)
+                        self.recorder.problem_started(problem.task_id)
+                    seed = derive_seed(run_seed, problem.task_id, number)
                     key = (problem.task_id, number)
                     pulled[key] = (problem, wanted, start, seed)
                     # Only the missing samples of the chunk: sample j is drawn from (seed, j) alone.
@@ -117,30 +110,21 @@ class GenerationSteps:
                 self._handle_event(problem, event, wanted, start, seed)
                 if isinstance(event, SampleFinished) and time.monotonic() - last >= 1.0:
                     now = time.monotonic()  # record generation time as it goes (a killed run keeps most of it)
-                    self._add_generation_time(now - last)
+                    self.recorder.generation_time(now - last)
                     last = now
         finally:
             try:
                 stream.close()
             finally:
-                self._add_generation_time(time.monotonic() - last)
-                self.current_task = None
-
-    def _add_generation_time(self, seconds: float) -> None:
-        try:
-            self.store.add_generation_time(self._rid, seconds)
-        except Exception:
-            pass
+                self.recorder.generation_time(time.monotonic() - last)
+                self.recorder.current_task = None
 
     def _timed_consume(self, problem, stream, wanted: set[int], offset: int, seed: int | None) -> None:
         started = time.monotonic()
         try:
             self._consume(problem, stream, wanted, offset, seed)
         finally:
-            try:
-                self.store.add_generation_time(self._rid, time.monotonic() - started)
-            except Exception:
-                pass
+            self.recorder.generation_time(time.monotonic() - started)
 
     def _consume(self, problem, stream, wanted: set[int], offset: int, seed: int | None) -> None:
         """Drain one backend stream: its sample j is the run's sample offset + j; keep only `wanted`."""
@@ -160,41 +144,9 @@ class GenerationSteps:
         if index not in wanted:
             return
         if isinstance(event, TextDelta):
-            if self.on_event is not None and (event.text or event.restart):
-                self._emit(SampleDelta(run_id=self._rid, task_id=problem.task_id, index=index, text=event.text, restart=event.restart))
-                self._maybe_progress()
+            self.recorder.delta(problem.task_id, index, event.text, event.restart)
         elif isinstance(event, SampleFinished):
-            self.store.add_sample(
-                self._rid,
-                problem.task_id,
-                index,
-                completion=event.completion,
-                tokens=event.tokens,
-                sum_logprob=event.sum_logprob,
-                mean_logprob=event.mean_logprob,
-                finish_reason=event.finish_reason,
-                seconds=event.seconds,
-                seed=seed,
-                session=self.session,
-                reply=event.raw,
-            )
+            self.recorder.sample(problem.task_id, index, event, seed)
             self._generated_keys.add((problem.task_id, index))
-            with self._lock:
-                self.generated += 1
-                self.session_generated += 1
-                self.session_tokens += event.tokens
-            self._emit(
-                SampleGenerated(
-                    run_id=self._rid,
-                    task_id=problem.task_id,
-                    index=index,
-                    completion=event.completion,
-                    tokens=event.tokens,
-                    sum_logprob=event.sum_logprob,
-                    mean_logprob=event.mean_logprob,
-                    finish_reason=event.finish_reason,
-                    seconds=event.seconds,
-                )
-            )
             self._submit(problem, index, event.completion)
-            self._maybe_progress()
+            self.recorder.maybe_progress()

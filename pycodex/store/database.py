@@ -55,7 +55,7 @@ def _busy_timeout() -> float:
         return 10.0
 
 
-class Store(StoreReads):
+class Store:
     """The run store. Open with Store(path) or Store.open(); close() or use as a context manager."""
 
     def __init__(self, path: str | Path | None = None, *, timeout: float | None = None):
@@ -63,8 +63,44 @@ class Store(StoreReads):
         self._lock = threading.RLock()
         self._timeout = _busy_timeout() if timeout is None else timeout
         self._conn: sqlite3.Connection | None = self._connect()
+        self.reads = StoreReads(self._locked, self.path)  # every read (runs, samples, totals, statistics)
 
     open = classmethod(lambda cls, path=None, **kw: cls(path, **kw))
+
+    # -- reads: see reads.py ------------------------------------------------------------------
+
+    def list_runs(self, limit: int | None = None) -> list[RunRecord]:
+        return self.reads.list_runs(limit)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        return self.reads.get_run(run_id)
+
+    def resolve(self, ident: str) -> str:
+        return self.reads.resolve(ident)
+
+    def versus_pairs(self, run_id: str | None = None) -> list[tuple[str, str, str]]:
+        return self.reads.versus_pairs(run_id)
+
+    def samples(self, run_id: str, task_id: str | None = None) -> list[SampleRecord]:
+        return self.reads.samples(run_id, task_id)
+
+    def sample(self, run_id: str, task_id: str, index: int) -> SampleRecord | None:
+        return self.reads.sample(run_id, task_id, index)
+
+    def done_keys(self, run_id: str) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
+        return self.reads.done_keys(run_id)
+
+    def totals(self, run_id: str) -> dict[str, tuple[int, int]]:
+        return self.reads.totals(run_id)
+
+    def base_totals(self, run_id: str) -> dict[str, tuple[int, int]]:
+        return self.reads.base_totals(run_id)
+
+    def generation_stats(self, run_id: str) -> dict[str, float]:
+        return self.reads.generation_stats(run_id)
+
+    def problem_stats(self, task_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        return self.reads.problem_stats(task_ids)
 
     # -- connection, errors, schema ---------------------------------------------------------
 

@@ -1,20 +1,21 @@
 """The run store's reads: runs (with their counts), samples with their verdicts, totals and the
-per-problem statistics the TUI's browser shows. Store inherits these; they take the lock through
-Store._locked()."""
+per-problem statistics the TUI's browser shows. A Store holds one StoreReads, handed the Store's
+`locked()` (the connection under the Store's lock), and answers its reads through it."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any, Iterable
+from typing import Any, Callable, ContextManager, Iterable
 
 from pycodex.errors import UserError
 from pycodex.store.records import RunRecord, SampleRecord
 
 
 class StoreReads:
-    _locked: Any  # Store's: a context manager yielding the connection under the lock
-    path: Any
+    def __init__(self, locked: Callable[[], ContextManager[sqlite3.Connection]], path: Any) -> None:
+        self._locked = locked  # the Store's: the connection under its lock
+        self.path = path
 
     _SAMPLES = """
         SELECT s.*, x.status AS r_status, x.passed AS r_passed, x.detail AS r_detail, x.seconds AS r_seconds,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pycodex import locations
 
@@ -53,7 +54,8 @@ class ThemeSpec:
     def to_textual(self):
         from textual.theme import Theme
 
-        return Theme(name=self.name, dark=self.dark, variables=dict(self.variables), **self.colors)
+        colors: dict[str, Any] = dict(self.colors)
+        return Theme(name=self.name, dark=self.dark, variables=dict(self.variables), **colors)
 
 
 class ThemeError(Exception):
