@@ -10,8 +10,8 @@
 
 Run ids are 8 hex characters; any unique prefix (like git), the run's name, or `last` selects one.
 
-The schema and its migrations are in store_schema.py, the records and statuses in store_records.py,
-the reads in store_reads.py; this module opens, migrates and writes.
+The schema and its migrations are in schema.py, the records and statuses in records.py, the reads
+in reads.py (a StoreReads each Store holds); this module opens, migrates and writes.
 """
 
 from __future__ import annotations
