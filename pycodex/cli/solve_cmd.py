@@ -90,17 +90,10 @@ def solve_command(
     view = LiveView(params.n, console(stderr=True), enabled=sys.stderr.isatty())
     with view:
         view.status("connecting to the server" if urls else "loading the model")
-        if urls:
-            from pycodex.generation.server.backend import ServerBackend
-
-            backend = ServerBackend(urls, model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries)
-        else:
-            from pycodex.generation.llama.kind import create_llama_backend
-
-            backend = create_llama_backend(
-                model=model, hf_repo=hf_repo, hf_file=hf_file, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose,
-                samples=params.n,
-            )
+        backend = _backend(
+            urls, params.n, model=model, hf_repo=hf_repo, hf_file=hf_file, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx,
+            verbose=verbose, server_model=server_model, chat=chat, slots=server_slots, timeout=server_timeout, retries=server_retries,
+        )
         try:
             from pycodex.solve import solve
 
@@ -114,6 +107,19 @@ def solve_command(
     from pycodex.repl.render import solve_result
 
     console().print(solve_result(result))
+
+
+def _backend(urls: list[str], samples: int, *, model, hf_repo, hf_file, n_gpu_layers, threads, ctx, verbose, server_model, chat, slots, timeout, retries):
+    """The servers' backend, or the local model's (its slots no more than the samples asked)."""
+    if urls:
+        from pycodex.generation.server.backend import ServerBackend
+
+        return ServerBackend(urls, model=server_model, chat=chat, slots=slots, timeout=timeout, retries=retries)
+    from pycodex.generation.llama.kind import create_llama_backend
+
+    return create_llama_backend(
+        model=model, hf_repo=hf_repo, hf_file=hf_file, n_gpu_layers=n_gpu_layers, threads=threads, ctx=ctx, verbose=verbose, samples=samples,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ the final tables stay). It takes the events of the backend (TextDelta, SampleFin
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from pycodex.generation.base import SampleFinished, TextDelta
 
@@ -25,7 +26,7 @@ class LiveView:
         self._lock = threading.Lock()
         self.text = [""] * n
         self.state = ["waiting"] * n
-        self._live = None
+        self._live: Any = None
 
     def __enter__(self):
         if self.enabled:
