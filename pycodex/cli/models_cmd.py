@@ -14,7 +14,8 @@ def models_command(
     as_json: bool = JsonOption,
     servers: Optional[List[str]] = typer.Option(None, "--server", help="List the models this OpenAI-compatible server serves instead (repeatable)."),
 ) -> None:
-    """Which model solve and eval would use, where it is, its size, sha256 and quantization.
+    """Which model solve and eval would use, where it is, its size, sha256 and quantization, and
+    whether this llama-cpp-python build can offload layers to a GPU (--n-gpu-layers).
 
     The rule: --model, then PYCODEX_MODEL, then the config's `model`, then the bundled Gemma 3 270M.
     With --server URL: the models that server serves (the names --server-model takes).
@@ -25,6 +26,7 @@ def models_command(
         _server_models(servers, as_json)
         return
 
+    from pycodex.generation.llama.native import supports_gpu_offload
     from pycodex.generation.models import MODEL_ENV, model_sha256, model_summary, resolve_model
 
     choice = resolve_model(model, show_progress=sys.stderr.isatty())
@@ -33,6 +35,7 @@ def models_command(
         **model_summary(choice.path),
         "sha256": model_sha256(choice.path, show_progress=sys.stderr.isatty()),
         "order": ["--model", MODEL_ENV, "config `model`", "bundled"],
+        "gpu_offload": supports_gpu_offload(),
     }
     if as_json:
         print_json(info)
@@ -53,6 +56,8 @@ def models_command(
         ("size", f"{info['size_bytes'] / 2**20:.1f} MiB ({info['size_bytes']:,} bytes)"),
         ("sha256", info["sha256"]),
         ("resolution order", " > ".join(info["order"])),
+        ("GPU offload", "yes: this llama-cpp-python build sees a GPU (--n-gpu-layers -1 puts every layer there)" if info["gpu_offload"]
+         else "no: llama-cpp-python is built for the CPU here, or no GPU is visible (README, \"GPU\", builds it for CUDA)"),
     ]
     for key, value in rows:
         table.add_row(key, value)

@@ -16,6 +16,9 @@ class RunStarted:
     n: int  # samples per problem
     config: dict[str, Any]
     already_done: int = 0  # samples found in the store (resume)
+    # a resume whose new samples are not those the uninterrupted run would have drawn (GPU offload in
+    # this session or an earlier one, or not known): fresh draws from the same seeds; pass@k stays unbiased
+    fresh_draws: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ as it finishes, whatever its problem. Other backends are called chunk by chunk (
 Determinism: model backends are asked for a problem's samples in chunks (chunk_size, default 16,
 so the backend can batch them); chunk c of a task uses the seed derive_seed(run seed, task id, c)
 and the backend draws sample j of a call from (seed, j) alone, so a resumed run reproduces an
-uninterrupted one exactly. A resume asks a half-done chunk again for its missing samples: the
-llama backend's generate_many draws only those (its decoding is batch-invariant, so they come out
-as they would have in the uninterrupted run); a backend called with generate() may recompute
+uninterrupted one exactly on llama.cpp's CPU kernels. A resume asks a half-done chunk again for its
+missing samples: the llama backend's generate_many draws only those (its decoding is
+batch-invariant on the CPU, so they come out as they would have in the uninterrupted run; with GPU
+offload they are fresh draws, and RunStarted.fresh_draws says so); a backend called with generate() may recompute
 stored siblings, which are discarded, never stored or executed twice.
 Replay backends (canonical, samples) are deterministic by index and are asked for the first
 max-missing-index+1 answers, of which only the missing ones are kept.
@@ -216,9 +217,11 @@ class Pipeline:
     def _open_run(self, problems, config: RunConfig, info: dict) -> None:
         """Create the stored run (or take a resumed one over), the executor, the counters; RunStarted."""
         store = self.store
+        fresh_draws = False
         if self._resume_id:
             self._check_same_model(config, info)
             self.recorder.session = store.begin_session(self._resume_id)
+            fresh_draws = store.note_gpu_offload(self._resume_id, bool(info.get("gpu_offload"))) is not False
             if not store.get_run(self._resume_id).backend_info:
                 store.set_backend_info(self._resume_id, info)
         else:
@@ -252,6 +255,7 @@ class Pipeline:
                 n=config.params.n,
                 config=config.to_dict(),
                 already_done=len(generated),
+                fresh_draws=bool(self._resume_id) and fresh_draws,
             )
         )
 

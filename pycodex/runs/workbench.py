@@ -11,6 +11,7 @@ that into a message). Blocking methods (acquire_backend, make_pipeline) run on w
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -42,16 +43,18 @@ class Workbench:
         executor_options: dict | None = None,
         create_backend: Callable[[str], Any] | None = None,
         on_backend: BackendListener | None = None,
+        n_gpu_layers: int = 0,
     ) -> None:
         self.db_path = Path(db_path)
         self.model = model
+        self.n_gpu_layers = n_gpu_layers  # a llama model's --n-gpu-layers (-1: every layer on the GPU)
         self._problem_set = problem_set
         self._problem_set_name = problem_set_name  # the set to load on first use (a stale name: HumanEval)
         self.executor_options = dict(executor_options or {})
-        self._create = create_backend or (lambda model: BackendSpec.parse(model).create(problem_set=self.problem_set))
+        self._create = create_backend or (lambda model: self.spec_of(model).create(problem_set=self.problem_set))
         self.on_backend = on_backend
         self.backend: Any = None  # the backend made for backend_model
-        self.backend_model: str | None = None
+        self.backend_model: tuple[str, int] | None = None  # (model, n_gpu_layers) of the backend
         self.backend_state = "idle"  # idle / loading / ready / failed
         self._backend_lock = threading.Lock()
         self._store: Any = None
@@ -81,6 +84,13 @@ class Workbench:
         return BackendSpec.parse(self.model).label
 
     # -- the backend ---------------------------------------------------------------------
+    def spec_of(self, model: str) -> BackendSpec:
+        """The backend a model string names, with this workbench's GPU offload where it is a llama model."""
+        spec = BackendSpec.parse(model)
+        if spec.kind != "llama":
+            return spec
+        return BackendSpec(spec.kind, replace(spec.options, n_gpu_layers=self.n_gpu_layers))
+
     def _tell(self, label: str, state: str, error: str | None = None) -> None:
         self.backend_state = state
         if self.on_backend is not None:
@@ -90,7 +100,7 @@ class Workbench:
         """The current model's backend, created on first use (seconds: worker threads only)."""
         with self._backend_lock:
             model = self.model
-            if self.backend is not None and self.backend_model == model:
+            if self.backend is not None and self.backend_model == (model, self.n_gpu_layers):
                 return self.backend
             old, self.backend, self.backend_model = self.backend, None, None
             if old is not None:
@@ -102,7 +112,7 @@ class Workbench:
             except Exception as exc:
                 self._tell(label, "failed", str(exc))
                 raise
-            self.backend, self.backend_model = backend, model
+            self.backend, self.backend_model = backend, (model, self.n_gpu_layers)
             self._tell(label, "ready")
             return backend
 
@@ -129,7 +139,7 @@ class Workbench:
 
         problem_set = self.problem_set
         request = RunRequest(
-            BackendSpec.parse(self.model), tuple(task_ids), params, tuple(ks) if ks else None,
+            self.spec_of(self.model), tuple(task_ids), params, tuple(ks) if ks else None,
             problems_file=problems_file_of(problem_set), **self.executor_options,
         )
         config = make_config(request, problem_set)

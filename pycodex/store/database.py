@@ -266,9 +266,19 @@ class Store:
                     socket.gethostname(),
                 ),
             )
-            conn.execute("UPDATE runs SET problem_set = ?, problem_set_version = ? WHERE id = ?",
-                         (_set_of(config), config.get("problem_set_version") if _set_of(config) else None, rid))
+            conn.execute("UPDATE runs SET problem_set = ?, problem_set_version = ?, gpu_offload = ? WHERE id = ?",
+                         (_set_of(config), config.get("problem_set_version") if _set_of(config) else None,
+                          int(bool((backend_info or {}).get("gpu_offload"))), rid))
         return rid
+
+    def note_gpu_offload(self, run_id: str, offload: bool) -> bool | None:
+        """Record that this session generates with (or without) GPU offload; returns whether any
+        session of the run did (None: not known, a run stored before the store recorded it)."""
+        with self._transaction() as conn:
+            if offload:
+                conn.execute("UPDATE runs SET gpu_offload = 1 WHERE id = ?", (run_id,))
+            row = conn.execute("SELECT gpu_offload FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None or row["gpu_offload"] is None else bool(row["gpu_offload"])
 
     def begin_session(self, run_id: str) -> int:
         """Mark a run running in this process (a resume); returns the new session number."""

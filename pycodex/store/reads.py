@@ -58,6 +58,7 @@ class StoreReads:
             generation_wall_seconds=row["generation_wall_seconds"] if "generation_wall_seconds" in keys else 0.0,
             problem_set=row["problem_set"] if "problem_set" in keys else None,
             problem_set_version=row["problem_set_version"] if "problem_set_version" in keys else None,
+            gpu_offload=None if "gpu_offload" not in keys or row["gpu_offload"] is None else bool(row["gpu_offload"]),
             generated=row["generated"] if "generated" in keys else 0,
             executed=row["executed"] if "executed" in keys else 0,
             passed=row["passed"] if "passed" in keys else 0,

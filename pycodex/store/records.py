@@ -53,6 +53,7 @@ class RunRecord:
     generation_wall_seconds: float = 0.0
     problem_set: str | None = None  # humaneval, humaneval-plus, chains; None for a --problems-file
     problem_set_version: str | None = None
+    gpu_offload: bool | None = None  # a session generated with layers on a GPU (None: not known, older runs)
     # Filled by list_runs/get_run: counts from the samples and results tables.
     generated: int = 0
     executed: int = 0

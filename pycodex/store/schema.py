@@ -3,7 +3,7 @@ N-1 to N (add a new version for a change; never edit an old one)."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 _SCHEMA_V1 = """
@@ -86,5 +86,12 @@ _MIGRATIONS: dict[int, list[str]] = {
     7: [
         "CREATE TABLE IF NOT EXISTS versus (id TEXT PRIMARY KEY, run_a TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, "
         "run_b TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, created_at REAL NOT NULL, UNIQUE (run_a, run_b))",
+    ],
+    # v8: whether any session of a run generated with layers offloaded to a GPU (1), or none did (0):
+    # GPU kernels are not batch-invariant, so such a run's resumed samples are fresh draws. Earlier
+    # runs: 0 where they asked for no offload (or had no llama model), unknown (NULL) otherwise.
+    8: [
+        "ALTER TABLE runs ADD COLUMN gpu_offload INTEGER",
+        "UPDATE runs SET gpu_offload = 0 WHERE backend != 'llama' OR COALESCE(json_extract(config, '$.n_gpu_layers'), 0) = 0",
     ],
 }

@@ -77,6 +77,7 @@ class PycodexApp(App):
             executor_options=executor_options,
             create_backend=self._create_backend,
             on_backend=self._post_backend_changed,
+            n_gpu_layers=layers if isinstance(layers := self.settings.get("n_gpu_layers"), int) and layers >= -1 else 0,
         )
         self.exit_after_first_frame = exit_after_first_frame
         self.theme_specs: dict[str, Any] = {}
@@ -254,20 +255,35 @@ class PycodexApp(App):
         if self.model == model:
             self.call_from_thread(self.save_setting, model=model)
 
+    def set_gpu_layers(self, layers: int) -> None:
+        """A llama model's GPU offload (-1: every layer, 0: CPU), saved in the config (n_gpu_layers);
+        a llama model loads again with it (in a worker)."""
+        if layers == self.workbench.n_gpu_layers:
+            return
+        if self.running_sessions():
+            self.notify("a run is using the model: cancel it (Esc) before changing the GPU offload", severity="warning")
+            return
+        self.workbench.n_gpu_layers = layers
+        self.save_setting(n_gpu_layers=layers)
+        self._update_subtitle()
+        if BackendSpec.parse(self.model).kind == "llama":
+            self.preload_backend(self.model, self.model)
+
     def _revert_model(self, model: str) -> None:
         self.model = model
         self._update_subtitle("previous model kept")
 
     def _create_backend(self, model: str):
         """The backend of a model string (a test's app adds kinds of its own here)."""
-        return BackendSpec.parse(model).create(problem_set=self.problem_set)
+        return self.workbench.spec_of(model).create(problem_set=self.problem_set)
 
     def _post_backend_changed(self, label: str, state: str, error: str | None) -> None:
         """The workbench's news of the backend (from any thread), as a message."""
         self.post_message(BackendChanged(label, state, error=error))
 
     def _update_subtitle(self, state: str = "") -> None:
-        self.sub_title = f"model: {self.model_label}" + (f" ({state})" if state else "")
+        gpu = " · GPU" if self.workbench.n_gpu_layers and BackendSpec.parse(self.model).kind == "llama" else ""
+        self.sub_title = f"model: {self.model_label}{gpu}" + (f" ({state})" if state else "")
 
     def on_backend_changed(self, message: BackendChanged) -> None:
         self._update_subtitle({"loading": "loading…", "failed": "failed to load"}.get(message.state, ""))
@@ -312,7 +328,7 @@ class PycodexApp(App):
             if model:
                 self.set_model(model)
 
-        self.push_screen(ModelPicker(self.model), chosen)
+        self.push_screen(ModelPicker(self.model, gpu=self.workbench.n_gpu_layers != 0), chosen)
 
     def action_pick_problem_set(self) -> None:
         from pycodex.tui.screens.problem_set_picker import ProblemSetPicker
@@ -387,6 +403,9 @@ def run_app(**kwargs: Any) -> None:
     the app runs, fd 2 goes to a log file and Textual draws on a duplicate of the terminal."""
     import logging
 
+    from pycodex.generation.llama.native import load_llama_first
+
+    load_llama_first()  # llama.cpp's libraries before numpy's: the model loads in a worker later
     exit_now = os.environ.get("PYCODEX_TUI_EXIT_AFTER_FIRST_FRAME") == "1"
     app = PycodexApp(exit_after_first_frame=exit_now, **kwargs)
     if not sys.stderr.isatty() or exit_now:

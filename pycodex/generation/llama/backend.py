@@ -41,6 +41,7 @@ Token counts and log-probs: see llama_samples.finished_event.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import threading
@@ -48,6 +49,7 @@ import time
 from pathlib import Path
 from typing import Generator, Hashable, Iterable, Iterator, cast
 
+import llama_cpp  # noqa: F401  llama.cpp's libraries before numpy's (see pycodex.generation.llama.native)
 import numpy as np
 
 from pycodex.errors import UserError
@@ -61,12 +63,12 @@ from pycodex.generation.base import (
     SamplingParams,
     TextDelta,
 )
+from pycodex.generation.llama.native import check_offload_order
 from pycodex.generation.llama.nucleus import sample_with_logprobs
 
 # (the settings stay importable from here)
 from pycodex.generation.llama.setup import (DEFAULT_BATCH, DEFAULT_CTX, DEFAULT_PARALLEL, MIN_STEP_ROWS, context_params,  # noqa: F401
-                                             default_parallel, kv_bytes_per_token)
-from pycodex.generation.llama.setup import default_threads, set_llama_logging
+                                             default_parallel, default_threads, kv_bytes_per_token, set_llama_logging)
 
 
 class LlamaBackend:
@@ -87,8 +89,6 @@ class LlamaBackend:
         model_rule: str | None = None,
         samples: int | None = None,
     ):
-        import llama_cpp
-
         self._ll = llama_cpp
         self.model_path = Path(model_path)
         self.model_rule = model_rule
@@ -103,6 +103,9 @@ class LlamaBackend:
 
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = n_gpu_layers
+        self.gpu_offload = n_gpu_layers != 0 and bool(llama_cpp.llama_supports_gpu_offload())  # runs record it
+        if self.gpu_offload:  # (GPU kernels are not batch-invariant: docs/generation.md, "GPU")
+            check_offload_order()
         model_params.use_mmap = True
         # No "repacked" weight layouts: they switch between a 4-row gemm and a 1-row gemv by the
         # batch's row count, so a row's result would depend on how many others share its decode.
@@ -418,8 +421,6 @@ class LlamaBackend:
     # --- the rest of the Backend protocol --------------------------------------------------------
 
     def describe(self) -> dict:
-        import llama_cpp
-
         from pycodex.generation.models import model_sha256
 
         return {
@@ -430,6 +431,7 @@ class LlamaBackend:
             "n_ctx": self.n_ctx,
             "n_threads": self.n_threads,
             "n_gpu_layers": self.n_gpu_layers,
+            "gpu_offload": self.gpu_offload,
             "parallel": self.parallel,
             "llama_cpp_python": getattr(llama_cpp, "__version__", None),
         }
@@ -444,7 +446,5 @@ class LlamaBackend:
             self._model = None
 
     def __del__(self):
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass

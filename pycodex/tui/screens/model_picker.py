@@ -1,4 +1,5 @@
-"""Pick the model: the bundled Gemma, another GGUF file, an inference server, or canonical replay (demos without a model)."""
+"""Pick the model: the bundled Gemma, another GGUF file, an inference server, or canonical replay (demos without a model);
+and whether llama.cpp offloads the model's layers to a GPU (the app's n_gpu_layers setting, applied at once)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Checkbox, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 
@@ -21,12 +22,14 @@ class ModelPicker(ModalScreen[str | None]):
     ModelPicker #picker-title { text-style: bold; }
     ModelPicker OptionList { height: auto; max-height: 8; margin: 1 0; }
     ModelPicker #picker-error { color: $error; height: auto; }
+    ModelPicker Checkbox { border: none; padding: 0; }
     ModelPicker .hint { color: $text-muted; }
     """
 
-    def __init__(self, current: str) -> None:
+    def __init__(self, current: str, gpu: bool = False) -> None:
         super().__init__()
         self.current = current
+        self.gpu = gpu
 
     def compose(self) -> ComposeResult:
         from pycodex.generation.llama.kind import DEFAULT_MODEL
@@ -39,7 +42,7 @@ class ModelPicker(ModalScreen[str | None]):
         with Vertical():
             yield Static(f"Model — now: {BackendSpec.parse(self.current).label}", id="picker-title")
             yield OptionList(
-                Option("Gemma 3 270M (bundled GGUF, llama.cpp on CPU)", id=DEFAULT_MODEL),
+                Option("Gemma 3 270M (bundled GGUF, llama.cpp)", id=DEFAULT_MODEL),
                 Option("canonical replay: each problem's own solution (no model; for demos)", id=CANONICAL_MODEL),
                 id="choices",
             )
@@ -49,6 +52,7 @@ class ModelPicker(ModalScreen[str | None]):
             yield Input("" if server else custom, placeholder="/path/to/model.gguf", id="gguf")
             yield Static("…or an OpenAI-compatible server (llama-server, vLLM, Ollama): URL [URL…] [model=NAME] [chat], then Enter:", classes="hint")
             yield Input(server, placeholder="http://127.0.0.1:8080/v1", id="server")
+            yield Checkbox("GPU: every layer on the GPU (llama.cpp, --n-gpu-layers -1; needs a GPU build: `pycodex models`)", self.gpu, id="gpu")
             yield Static("", id="picker-error")
             yield Static("The choice is saved in your config; the model loads in the background.", classes="hint")
 
@@ -58,6 +62,10 @@ class ModelPicker(ModalScreen[str | None]):
             if options.get_option_at_index(i).id == self.current:
                 options.highlighted = i
         options.focus()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        self.app.set_gpu_layers(-1 if event.value else 0)  # type: ignore[attr-defined]
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
