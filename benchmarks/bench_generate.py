@@ -3,6 +3,7 @@
     python benchmarks/bench_generate.py --threads 2                  # 4 HumanEval prompts x n=16, 128 tokens
     python benchmarks/bench_generate.py --threads 2 --rounds 3       # sides back to back, medians
     python benchmarks/bench_generate.py --n 4 --prompts 1 --max-tokens 32 --skip-server   # a quick look
+    python benchmarks/bench_generate.py --n-gpu-layers -1 --skip-sequential --skip-server --profile   # on a GPU
 
 Sides, each round in this order:
 - pycodex: LlamaBackend.generate_many over all prompts (what `pycodex eval` runs; continuous
@@ -62,12 +63,21 @@ def batched(backend: LlamaBackend, prompts: list[str], params: SamplingParams, p
 
 
 class StepProfile:
-    """Where a stream's time goes: wraps the backend's decode and sampling calls (one instance)."""
+    """Where a stream's time goes: wraps the backend's decode and sampling calls (one instance).
+
+    A step's llama_decode is followed by llama_synchronize: on a GPU llama_decode returns once the
+    work is queued, and the compute and the copy of the logits to the host are waited for at the
+    next logits read; the synchronize moves that wait here, so "decode call" is the host's part
+    (the graph, the queueing; on the CPU the whole compute) and "synchronize" the device's compute
+    plus the logits' copy (nothing on the CPU). logits_transfer() splits the copy off."""
 
     def __init__(self, backend: LlamaBackend):
-        self.seconds = {"decode (steps)": 0.0, "decode (prompts)": 0.0, "sampling": 0.0}
+        self.backend = backend
+        self.seconds = {"decode call (steps)": 0.0, "synchronize (steps)": 0.0, "decode (prompts)": 0.0, "sampling": 0.0}
         self.steps = self.rows = 0
-        step, prompt, sample = backend._decode_step, backend._decode_prompt, backend._sample
+        self.transfer: tuple[float, int] | None = None  # (seconds per step, rows), from logits_transfer
+        step, decode, prompt, sample = backend._decode_step, backend._decode, backend._decode_prompt, backend._sample
+        in_step = [False]
 
         def timed(name, fn, count=False):
             def wrapper(*args):
@@ -82,16 +92,59 @@ class StepProfile:
 
             return wrapper
 
-        backend._decode_step = timed("decode (steps)", step, count=True)
+        def step_decode(entries):
+            if not in_step[0]:
+                return decode(entries)
+            started = time.perf_counter()
+            decode(entries)
+            called = time.perf_counter()
+            backend._ll.llama_synchronize(backend._ctx)
+            self.seconds["decode call (steps)"] += called - started
+            self.seconds["synchronize (steps)"] += time.perf_counter() - called
+
+        def whole_step(batch):
+            in_step[0] = True
+            try:
+                return step(batch)
+            finally:
+                in_step[0] = False
+
+        backend._decode = step_decode
+        backend._decode_step = timed("logits views (steps)", whole_step, count=True)
+        self.seconds["logits views (steps)"] = 0.0
         backend._decode_prompt = timed("decode (prompts)", prompt)
         backend._sample = timed("sampling", sample)
 
+    def detach(self) -> None:
+        """The backend's own methods again (the wrappers were set on the instance)."""
+        for name in ("_decode", "_decode_step", "_decode_prompt", "_sample"):
+            self.backend.__dict__.pop(name, None)
+
+    def split(self, total: float) -> dict[str, float]:
+        """Seconds per part; the step wrapper's own time less its decode and synchronize is the views' building."""
+        parts = dict(self.seconds)
+        parts["logits views (steps)"] -= parts["decode call (steps)"] + parts["synchronize (steps)"]
+        parts["bookkeeping (the rest)"] = total - sum(parts.values())
+        return parts
+
     def report(self, total: float) -> list[str]:
-        parts = dict(self.seconds, **{"bookkeeping (the rest)": total - sum(self.seconds.values())})
-        lines = [f"profile    {self.steps} steps, {self.rows / max(1, self.steps):.1f} live samples per step on average, {total:.1f} s"]
-        for name, seconds in parts.items():
-            lines.append(f"           {name:24s} {seconds:6.1f} s  {1000 * seconds / max(1, self.steps):6.1f} ms/step  {100 * seconds / total:5.1f}%")
+        steps = max(1, self.steps)
+        lines = [f"profile    {self.steps} steps, {self.rows / steps:.1f} live samples per step on average, {total:.1f} s"]
+        for name, seconds in self.split(total).items():
+            lines.append(f"           {name:24s} {seconds:6.1f} s  {1000 * seconds / steps:6.1f} ms/step  {100 * seconds / total:5.1f}%")
+        if self.transfer is not None and not self.backend.gpu_offload:
+            lines.append("           (on the CPU llama_decode returns when the compute is done, and the logits stay in host memory: no copy)")
+        elif self.transfer is not None:
+            per_step, rows = self.transfer
+            lines.append(f"           of which the logits' copy to the host, about {1000 * per_step:.1f} ms for a step of {rows} rows "
+                         "(decode-only steps: every row's logits against one row's)")
         return lines
+
+    def to_dict(self, total: float) -> dict:
+        steps = max(1, self.steps)
+        return {"steps": self.steps, "rows_per_step": round(self.rows / steps, 1),
+                "ms_per_step": {k: round(1000 * v / steps, 2) for k, v in self.split(total).items()},
+                "logits_copy_ms_per_step": round(1000 * self.transfer[0], 2) if self.transfer and self.backend.gpu_offload else None}
 
 
 def sequential(llm, prompts: list[str], params: SamplingParams) -> tuple[int, float]:
@@ -113,7 +166,7 @@ def sequential(llm, prompts: list[str], params: SamplingParams) -> tuple[int, fl
     return tokens, time.perf_counter() - started
 
 
-def sequential_llama(path: Path, threads: int):
+def sequential_llama(path: Path, threads: int, n_gpu_layers: int = 0):
     """llama_cpp.Llama without repacked weights (use_extra_bufts off, which Llama has no argument
     for), as the backend and the other anchors run: with them, llama.cpp's AMX kernels crash on
     this project's VMs (the kernel grants no AMX tile state)."""
@@ -122,7 +175,7 @@ def sequential_llama(path: Path, threads: int):
     from pycodex.generation.llama.setup import without_repacked_weights
 
     with without_repacked_weights():
-        return Llama(str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+        return Llama(str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, n_gpu_layers=n_gpu_layers, verbose=False)
 
 
 def through_server(url: str, prompts: list[str], params: SamplingParams) -> tuple[int, float]:
@@ -152,7 +205,8 @@ def through_server(url: str, prompts: list[str], params: SamplingParams) -> tupl
     return tokens, time.perf_counter() - started
 
 
-def start_server(binary: str, model: Path, threads: int, ctx_per_slot: int, slots: int = SERVER_SLOTS) -> tuple[subprocess.Popen, str]:
+def start_server(binary: str, model: Path, threads: int, ctx_per_slot: int, slots: int = SERVER_SLOTS,
+                 n_gpu_layers: int = 0) -> tuple[subprocess.Popen, str]:
     """llama-server with `slots` slots and continuous batching on a free loopback port.
 
     --no-repack: on machines whose kernel does not grant AMX tile state (this project's VMs), the
@@ -163,7 +217,7 @@ def start_server(binary: str, model: Path, threads: int, ctx_per_slot: int, slot
 
     port = free_port()
     args = [binary, "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-np", str(slots), "-cb",
-            "-c", str(slots * ctx_per_slot), "-t", str(threads), "-tb", str(threads), "--no-repack"]  # fmt: skip
+            "-c", str(slots * ctx_per_slot), "-t", str(threads), "-tb", str(threads), "--no-repack", "-ngl", str(n_gpu_layers)]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -179,10 +233,11 @@ def start_server(binary: str, model: Path, threads: int, ctx_per_slot: int, slot
     raise SystemExit("llama-server did not become healthy in 180 s")
 
 
-def decode_ceiling(backend: LlamaBackend, prompt: str, rows: int, steps: int) -> float:
+def decode_ceiling(backend: LlamaBackend, prompt: str, rows: int, steps: int, every_row_logits: bool = True) -> float:
     """Tokens/s of llama_decode alone: `rows` sequences (a copy of one prompt each), one token
     each per step, with the backend's settings and batch shape (consecutive sequences, >= 8 rows,
-    logits for every row). No sampling, no bookkeeping."""
+    logits for every row, or for the first row only), each step waited for (llama_synchronize:
+    on a GPU llama_decode returns before the work is done). No sampling, no bookkeeping."""
     ll = backend._ll
     tokens = backend.tokenize(prompt)
     ll.llama_memory_clear(backend._memory, True)
@@ -191,9 +246,11 @@ def decode_ceiling(backend: LlamaBackend, prompt: str, rows: int, steps: int) ->
         ll.llama_memory_seq_cp(backend._memory, 0, seq, -1, -1)
     token = tokens[-1]
     backend._decode([(token, len(tokens), seq, True) for seq in range(1, rows + 1)])  # runs the copies
+    ll.llama_synchronize(backend._ctx)
     started = time.perf_counter()
     for step in range(1, steps + 1):
-        backend._decode([(token, len(tokens) + step, seq, True) for seq in range(1, rows + 1)])
+        backend._decode([(token, len(tokens) + step, seq, every_row_logits or seq == 1) for seq in range(1, rows + 1)])
+        ll.llama_synchronize(backend._ctx)
     seconds = time.perf_counter() - started
     ll.llama_memory_clear(backend._memory, True)
     return rows * steps / seconds
@@ -225,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-p", type=float, default=0.95)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for every side (default: the idle cores, as pycodex picks)")
     parser.add_argument("--parallel", type=int, default=None, help="pycodex's slots (default: the backend's)")
+    parser.add_argument("--n-gpu-layers", type=int, default=0, help="layers on the GPU, pycodex's and the anchors' (-1: all; default 0)")
     parser.add_argument("--ctx", type=int, default=None, help="batched backend's context (default: the backend's)")
     parser.add_argument("--model", default=None, help="GGUF file (default: pycodex's model resolution)")
     parser.add_argument("--seed", type=int, default=0)
@@ -236,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-slots", default="16,32",
                         help="llama-server sides, by slots (default 16,32: 16 is issue 13's anchor, 32 the server's best here)")
     parser.add_argument("--skip-ceiling", action="store_true")
-    parser.add_argument("--profile", action="store_true", help="split pycodex's time: decode, sampling, the rest (per step)")
+    parser.add_argument("--profile", action="store_true",
+                        help="split pycodex's time per step: the decode call, llama_synchronize (a GPU's compute and the logits' copy; "
+                             "the copy estimated apart), sampling, the rest")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
 
@@ -248,12 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     ).validate()
     load_before = os.getloadavg()
     options = {"parallel": args.parallel} if args.parallel else {}
-    backend = LlamaBackend(path, n_threads=threads, n_ctx=args.ctx, **options)
+    backend = LlamaBackend(path, n_threads=threads, n_ctx=args.ctx, n_gpu_layers=args.n_gpu_layers, **options)
     batched(backend, prompts[:1], SamplingParams(n=1, max_tokens=4, temperature=0.8, seed=1))  # warm-up
 
     llm = None
     if not args.skip_sequential:
-        llm = sequential_llama(path, threads)
+        llm = sequential_llama(path, threads, args.n_gpu_layers)
         llm.create_completion(prompts[0], max_tokens=4)  # warm-up
     servers: list[subprocess.Popen] = []
     urls: dict[str, str] = {}  # side name ("server" for SERVER_SLOTS, "server32", ...) -> its URL
@@ -264,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         binary = find_llama_server()
         for slots in (int(x) for x in args.server_slots.split(",") if x.strip()):
             if binary:
-                server, url = start_server(binary, path, threads, 2048, slots)
+                server, url = start_server(binary, path, threads, 2048, slots, args.n_gpu_layers)
                 servers.append(server)
                 urls["server" if slots == SERVER_SLOTS else f"server{slots}"] = url
                 through_server(url, prompts[:1], SamplingParams(n=1, max_tokens=4, temperature=0.8, seed=1))  # warm-up
@@ -297,15 +357,21 @@ def main(argv: list[str] | None = None) -> int:
     if llm is not None:
         llm.close()
 
-    profile_lines = profile.report(pycodex_seconds) if profile is not None else []
+    if profile is not None:
+        profile.detach()  # the ceilings' decodes are not the stream's
     ceilings: dict[str, float] = {}
     if not args.skip_ceiling:
-        ceilings[f"decode-only, backend settings, {backend.parallel} rows"] = decode_ceiling(backend, prompts[0], backend.parallel, 64)
+        rows = backend.parallel
+        every = ceilings[f"decode-only, backend settings, {rows} rows"] = decode_ceiling(backend, prompts[0], rows, 64)
+        if profile is not None:  # the same steps with one row's logits: what is left is (about) the logits' copy
+            one = decode_ceiling(backend, prompts[0], rows, 64, every_row_logits=False)
+            profile.transfer = (max(0.0, rows / every - rows / one), rows)
         if binary:
             bench = Path(binary).with_name("llama-batched-bench")
             if bench.exists():
-                for rows, rate in batched_bench(bench, path, threads, "16,32", args.max_tokens).items():
-                    ceilings[f"llama-batched-bench, {rows} sequences"] = rate
+                for sequences, rate in batched_bench(bench, path, threads, "16,32", args.max_tokens).items():
+                    ceilings[f"llama-batched-bench, {sequences} sequences"] = rate
+    profile_lines = profile.report(pycodex_seconds) if profile is not None else []
     backend.close()
 
     ours = median(rounds["pycodex"])
@@ -317,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         "n": args.n,
         "max_tokens": args.max_tokens,
         "rounds": args.rounds,
+        "n_gpu_layers": args.n_gpu_layers,
+        "gpu_offload": backend.gpu_offload,
         "load_before": [round(x, 1) for x in load_before],
         "load_after": [round(x, 1) for x in os.getloadavg()],
         "tokens_per_s": {k: [round(x, 1) for x in v] for k, v in rounds.items() if v},
@@ -332,11 +400,13 @@ def main(argv: list[str] | None = None) -> int:
         if name != "server" and rounds[name]:
             result[f"pycodex_over_{name}"] = round(statistics.median(a / b for a, b in zip(rounds["pycodex"], rounds[name])), 2)
     result["fraction_of_ceiling"] = {k: round(ours / v, 2) for k, v in ceilings.items()}
+    if profile is not None:
+        result["profile"] = profile.to_dict(pycodex_seconds)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     stops = "no stops" if args.no_stop else "paper's stops"
-    print(f"model      {path.name}, {threads} thread(s), {len(prompts)} prompt(s) x n={args.n}, max_tokens={args.max_tokens}, T={args.temperature}, top_p={args.top_p}, {stops}")
+    print(f"model      {path.name}, {threads} thread(s), {'GPU offload' if backend.gpu_offload else 'CPU'}, {len(prompts)} prompt(s) x n={args.n}, max_tokens={args.max_tokens}, T={args.temperature}, top_p={args.top_p}, {stops}")
     print("medians    " + ", ".join(f"{k} {v} tokens/s" for k, v in result["median_tokens_per_s"].items()) + f"  (pycodex {backend.parallel} slots, server {SERVER_SLOTS})")
     if "pycodex_over_sequential" in result:
         print(f"pycodex / sequential        {result['pycodex_over_sequential']:.2f}x (median of per-round ratios)")
