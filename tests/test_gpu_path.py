@@ -34,7 +34,8 @@ def _order(code: str, *args: str) -> tuple[bool, bool]:
     "code",
     [
         # the CLI entry, for a command that loads a model (solve fails at once: nothing to solve)
-        "sys.argv = ['pycodex', 'solve', '--n-gpu-layers', '-1']\nfrom pycodex.cli.entry import main\nmain()",
+        "atexit.register(lambda: __import__('numpy'))\nsys.argv = ['pycodex', 'solve', '--n-gpu-layers', '-1']\n"
+        "from pycodex.cli.entry import main\nmain()",
         # the TUI's run_app (its event loop left out)
         "import pycodex.tui.app as a\na.PycodexApp.run = lambda self, **kw: None\na.run_app()\nimport numpy",
         # the backend module on its own
