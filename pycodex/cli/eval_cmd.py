@@ -135,15 +135,6 @@ class LiveView:
         return grid
 
 
-def fresh_draws_note(run_id: str) -> str:
-    return (
-        f"note: run {run_id} is generated with layers on a GPU (in this session or an earlier one): GPU kernels are not "
-        "batch-invariant, so the samples drawn now are fresh draws from their seeds, not the ones an uninterrupted run "
-        "would have drawn: pass@k stays unbiased but for the samples that were in flight when the run stopped (at most "
-        "one per slot; see docs/runs.md, \"Resume\")"
-    )
-
-
 def drive(pipeline, *, show_live: bool, label: str = ""):
     """Run a pipeline in the foreground: live view on stderr, Ctrl-C (or SIGTERM) cancels cleanly."""
     view = LiveView(label, store=pipeline.store)
@@ -152,6 +143,8 @@ def drive(pipeline, *, show_live: bool, label: str = ""):
     def on_event(event):
         view.handle(event)
         if getattr(event, "fresh_draws", False):
+            from pycodex.runs.events import fresh_draws_note
+
             print(fresh_draws_note(event.run_id), file=sys.stderr)
         if previous_handler is not None:
             previous_handler(event)

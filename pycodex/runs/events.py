@@ -17,8 +17,18 @@ class RunStarted:
     config: dict[str, Any]
     already_done: int = 0  # samples found in the store (resume)
     # a resume whose new samples are not those the uninterrupted run would have drawn (GPU offload in
-    # this session or an earlier one, or not known): fresh draws from the same seeds; pass@k stays unbiased
+    # this session or an earlier one, or not known): fresh draws from the same seeds (docs/runs.md)
     fresh_draws: bool = False
+
+
+def fresh_draws_note(run_id: str) -> str:
+    """What a front end says when a resume's samples are fresh draws (RunStarted.fresh_draws)."""
+    return (
+        f"note: run {run_id} is generated with layers on a GPU (in this session or an earlier one): GPU kernels are not "
+        "batch-invariant, so the samples drawn now are fresh draws from their seeds, not the ones an uninterrupted run "
+        "would have drawn: pass@k stays unbiased but for the samples that were in flight when the run stopped (at most "
+        "one per slot; see docs/runs.md, \"Resume\")"
+    )
 
 
 @dataclass(frozen=True)

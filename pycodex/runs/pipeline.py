@@ -21,9 +21,9 @@ so the backend can batch them); chunk c of a task uses the seed derive_seed(run 
 and the backend draws sample j of a call from (seed, j) alone, so a resumed run reproduces an
 uninterrupted one exactly on llama.cpp's CPU kernels. A resume asks a half-done chunk again for its
 missing samples: the llama backend's generate_many draws only those (its decoding is
-batch-invariant on the CPU, so they come out as they would have in the uninterrupted run; with GPU
-offload they are fresh draws, and RunStarted.fresh_draws says so); a backend called with generate() may recompute
-stored siblings, which are discarded, never stored or executed twice.
+batch-invariant on the CPU, so they come out as they would have in the uninterrupted run; with
+GPU offload they are fresh draws, and RunStarted.fresh_draws says so); a backend called with
+generate() may recompute stored siblings, which are discarded, never stored or executed twice.
 Replay backends (canonical, samples) are deterministic by index and are asked for the first
 max-missing-index+1 answers, of which only the missing ones are kept.
 
@@ -255,7 +255,7 @@ class Pipeline:
                 n=config.params.n,
                 config=config.to_dict(),
                 already_done=len(generated),
-                fresh_draws=bool(self._resume_id) and fresh_draws,
+                fresh_draws=fresh_draws,
             )
         )
 

@@ -253,6 +253,10 @@ class DashboardScreen(WorkbenchScreen):
         # Events can come by the thousand per second (a replay run): fold them in now, draw on
         # the timer (see on_mount), so the redraw rate stays bounded whatever the event rate.
         self.state.apply(message.event)
+        if getattr(message.event, "fresh_draws", False):
+            from pycodex.runs.events import fresh_draws_note
+
+            self.notify(fresh_draws_note(message.event.run_id), title="Resume", severity="warning", timeout=15)
         self.events_applied += 1
         self.run_id = self.state.run_id
         self._dirty = True
