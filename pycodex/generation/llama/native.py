@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 # The CLI commands that may load a model (bare `pycodex` opens the TUI, which may too).
-MODEL_COMMANDS = frozenset({"eval", "sweep", "solve", "tui", "models"})
+MODEL_COMMANDS = frozenset({"eval", "sweep", "solve", "versus", "repl", "tui", "models"})
 # libllama's file names, as llama_cpp's loader tries them (it pulls in the ggml libraries it needs)
 _NAMES = {"linux": ("libllama.so",), "darwin": ("libllama.so", "libllama.dylib"), "win32": ("llama.dll", "libllama.dll")}
 _early = False  # the libraries were loaded here while numpy was not imported yet
