@@ -50,11 +50,9 @@ def repl_command(
 ) -> None:
     """Ask, generate, judge and explore at one prompt, with the model and the sandbox kept warm.
 
-    Type a docstring with >>> examples (or a stub), then an empty line, to solve it; /open 55 opens
-    HumanEval/55, /gen samples it with live verdicts and pass@k, /show, /fail and /diff explore the
-    samples, /set changes n, t, top_p, max_tokens, seed; /help lists every command. History, multi-line
-    input, completion; Ctrl-C stops the work in flight, Ctrl-D quits. Not a terminal: the commands are
-    read from standard input (`pycodex repl < demo.txt`). See docs/repl.md.
+    Type a docstring with >>> examples (or a stub), then an empty line, to solve it; /open 55 opens HumanEval/55, /gen samples it with live verdicts and pass@k, /show, /fail and /diff explore the samples, /set changes n, t, top_p, max_tokens, seed; /help lists every command.
+
+    History, multi-line input, completion; Ctrl-C stops the work in flight, Ctrl-D quits. Not a terminal: the commands are read from standard input (`pycodex repl < demo.txt`). See docs/repl.md.
     """
     code = open_repl(
         model=model, servers=servers, server_model=server_model, chat=chat, n=n, temperature=temperature, top_p=top_p,
