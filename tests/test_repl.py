@@ -149,3 +149,39 @@ def test_help_lists_every_command(repl):
     for name in ("open", "prompt", "canonical", "tests", "gen", "show", "fail", "diff", "set", "model", "eval", "save", "tui", "help", "quit"):
         assert f"/{name}" in out.getvalue()
     assert shell.execute("/quit") is False
+
+
+def test_model_switches_and_a_bad_one_keeps_the_old(repl, tmp_path):
+    shell, out = repl("canonical")
+    shell.execute("/open 2")
+    shell.execute("/gen 1")
+    first = shell.session.backend()
+    with pytest.raises(UserError, match="no model file"):
+        shell.execute(f"/model {tmp_path / 'missing.gguf'}")
+    assert shell.session.backend() is first and shell.session.spec.label == "canonical replay"
+    shell.execute(f"/model samples:{GEMMA_SAMPLES}")
+    assert "model: samples gemma_samples.jsonl" in out.getvalue()
+    shell.execute("/open 0")
+    shell.execute("/gen 1")
+    assert "0/1 passed" in out.getvalue()  # the new backend's (failing) sample
+
+
+def test_completion_offers_commands_problem_ids_entry_points_and_settings(repl):
+    from prompt_toolkit.document import Document
+
+    from pycodex.repl.prompt import ReplCompleter, _toolbar
+
+    shell, _ = repl("canonical")
+    completer = ReplCompleter(shell)
+
+    def complete(text: str) -> list[str]:
+        return [c.text for c in completer.get_completions(Document(text), None)]
+
+    assert complete("/ge") == ["/gen"]
+    assert "HumanEval/55" in complete("/open HumanEval/5") and complete("/open has_cl") == ["has_close_elements"]
+    assert complete("/set max") == ["max_tokens"]
+    assert complete("Return x") == []
+    shell.execute("/open 55")
+    assert _toolbar(shell) == " canonical replay (not loaded) │ n=3 T=0.8 top_p=0.95 max_tokens=192 seed=random │ HumanEval/55 │ /help"
+    shell.execute("/gen 1")
+    assert _toolbar(shell).startswith(" canonical replay │ n=1 ")

@@ -246,7 +246,7 @@ COMMANDS = (
     Command("prompt", "", "the open problem's prompt", lambda r, a: r.part("prompt")),
     Command("canonical", "", "its canonical solution", lambda r, a: r.part("canonical")),
     Command("tests", "", "its tests", lambda r, a: r.part("tests")),
-    Command("gen", "[N]", "sample N (default: the n setting) completions of the open problem or the last docstring, judged live, pass@k", Repl.gen),
+    Command("gen", "[N]", "sample n completions (N: set n first) of the open problem or the last docstring, judged live, pass@k", Repl.gen),
     Command("show", "[I]", "sample I's code and verdict", Repl.show),
     Command("fail", "[I]", "why sample I failed (default: the first that did)", Repl.fail),
     Command("diff", "[I] [side]", "sample I against the canonical solution, unified or side by side", Repl.diff),

@@ -77,7 +77,7 @@ def _key_bindings() -> KeyBindings:
 def _toolbar(repl: Repl) -> str:
     session = repl.session
     subject = getattr(session.subject, "task_id", None) or getattr(session.subject, "entry_point", None) or "no problem open"
-    state = "" if session.backend_ready else " (loading)"
+    state = "" if session.backend_ready else f" ({session.backend_state})"
     return f" {session.spec.label}{state} │ {session.settings.line()} │ {subject} │ /help"
 
 

@@ -85,6 +85,14 @@ class Session:
     def backend_ready(self) -> bool:
         return self._backend is not None
 
+    @property
+    def backend_state(self) -> str:
+        """For the toolbar: ready, loading (warming up in the background) or not loaded (yet, or it failed)."""
+        if self._backend is not None:
+            return "ready"
+        warming = self._warming
+        return "loading" if warming is not None and warming.is_alive() else "not loaded"
+
     def executor(self):
         with self._lock:
             if self._executor is None:
