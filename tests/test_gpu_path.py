@@ -166,3 +166,24 @@ def test_eval_takes_n_gpu_layers_minus_one_with_the_real_model(tmp_path):
         run = store.get_run(json.loads(done.stdout)["run_id"])
     assert run.config["n_gpu_layers"] == -1 and run.backend_info["n_gpu_layers"] == -1
     assert run.gpu_offload is bool(llama_cpp.llama_supports_gpu_offload()) is run.backend_info["gpu_offload"]
+
+
+def test_versus_takes_n_gpu_layers_minus_one_with_the_real_model(tmp_path):
+    db = tmp_path / "runs.db"
+    done = run_cli("versus", "canonical", "default@0", "-p", "0", "-n", "1", "--max-tokens", "8", "--n-gpu-layers", "-1",
+                   "--db", str(db), "--json")
+    assert done.returncode == 0, done.stderr
+    with Store(db) as store:
+        llama_side = store.get_run(json.loads(done.stdout)["b"]["run_id"])
+    assert llama_side.config["n_gpu_layers"] == -1 and llama_side.backend_info["n_gpu_layers"] == -1
+
+
+def test_the_repl_loads_its_model_with_n_gpu_layers(monkeypatch):
+    import pycodex.generation.llama.kind as kind
+    from pycodex.problems.sets import load_named
+    from pycodex.repl.session import Options, Session
+
+    asked: dict = {}
+    monkeypatch.setattr(kind, "create_llama_backend", lambda **options: asked.update(options) or _Fake(False))
+    Session(load_named("humaneval"), Options(n_gpu_layers=-1)).backend()
+    assert asked["n_gpu_layers"] == -1

@@ -14,7 +14,7 @@ from pycodex.cli.common import JudgeOption, ProblemSetOption, ProblemsFileOption
 def open_repl(
     *, model: Optional[str] = None, servers: Optional[List[str]] = None, server_model: Optional[str] = None, chat: bool = False,
     n: Optional[int] = None, temperature: Optional[float] = None, top_p: Optional[float] = None, max_tokens: Optional[int] = None,
-    seed: Optional[int] = None, threads: Optional[int] = None, judge: str = "strict",
+    seed: Optional[int] = None, threads: Optional[int] = None, judge: str = "strict", n_gpu_layers: int = 0,
     problems_file: Optional[Path] = None, problem_set: Optional[str] = None,
 ) -> int:
     """The REPL with these flags (None: the REPL's default); `pycodex solve` with no text calls it too."""
@@ -29,7 +29,7 @@ def open_repl(
     for name, value in (("n", n), ("temperature", temperature), ("top_p", top_p), ("max_tokens", max_tokens), ("seed", seed)):
         if value is not None:
             settings = settings.with_value(name, str(value))
-    options = Options(model=spec, judge=check_judge(judge), threads=threads)
+    options = Options(model=spec, judge=check_judge(judge), threads=threads, n_gpu_layers=n_gpu_layers)
     return run(load_problem_set(problems_file, problem_set), options, settings)
 
 
@@ -41,6 +41,7 @@ def repl_command(
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="New tokens per sample at most (default 192)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed: the same seed gives the same samples (default random)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for generation (default: the cores not busy with other work)."),
+    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers to offload to a GPU (-1 = all; needs a GPU build of llama-cpp-python)."),
     judge: str = JudgeOption,
     problems_file: Optional[Path] = ProblemsFileOption,
     problem_set: Optional[str] = ProblemSetOption,
@@ -56,7 +57,7 @@ def repl_command(
     """
     code = open_repl(
         model=model, servers=servers, server_model=server_model, chat=chat, n=n, temperature=temperature, top_p=top_p,
-        max_tokens=max_tokens, seed=seed, threads=threads, judge=judge, problems_file=problems_file, problem_set=problem_set,
+        max_tokens=max_tokens, seed=seed, threads=threads, n_gpu_layers=n_gpu_layers, judge=judge, problems_file=problems_file, problem_set=problem_set,
     )
     raise typer.Exit(code)
 

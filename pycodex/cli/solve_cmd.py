@@ -77,7 +77,7 @@ def solve_command(
 
         raise typer.Exit(open_repl(
             model=model, servers=servers, server_model=server_model, chat=chat, n=1 if greedy else n, temperature=0.0 if greedy else temperature,
-            top_p=top_p, max_tokens=max_tokens, seed=seed, threads=threads, judge=judge,
+            top_p=top_p, max_tokens=max_tokens, seed=seed, threads=threads, n_gpu_layers=n_gpu_layers, judge=judge,
         ))
     task = parse_task(_read_input(text, file), name)
     if greedy:

@@ -38,6 +38,7 @@ def versus_command(
     as_json: bool = JsonOption,
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples of the paired interval (as report --compare)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for generation, each llama side."),
+    n_gpu_layers: int = typer.Option(0, "--n-gpu-layers", help="Layers of each llama side on a GPU (-1 = all; needs a GPU build of llama-cpp-python)."),
     ctx: Optional[int] = typer.Option(None, "--ctx", min=16, help="Context of each sequence in tokens (llama; default 2048)."),
 ) -> None:
     """Run A and B on the same problems with the same seed at once, store them as a linked pair,
@@ -58,7 +59,7 @@ def versus_command(
     base, problem_set = build_config(
         backend="llama", model=None, samples_file=None, problems=problems, problems_file=problems_file, n=n,
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed, preset=preset, k=k, timeout=timeout,
-        workers=workers, memory_limit=memory_limit, name=None, threads=threads, n_gpu_layers=0, ctx=ctx, verbose=False,
+        workers=workers, memory_limit=memory_limit, name=None, threads=threads, n_gpu_layers=n_gpu_layers, ctx=ctx, verbose=False,
         judge=judge, problem_set_name=problem_set_name,
     )
     with Store(db) as store:

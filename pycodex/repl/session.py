@@ -27,6 +27,7 @@ class Options:
     model: str = "default"  # a BackendSpec string: a GGUF path, `default`, `server:URL ...`, `canonical`
     judge: str = "strict"
     threads: int | None = None
+    n_gpu_layers: int = 0  # a llama model's layers on the GPU (-1: all)
 
 
 class Session:
@@ -78,7 +79,8 @@ class Session:
         if self.spec.kind == "llama":
             from pycodex.generation.llama.kind import create_llama_backend
 
-            return create_llama_backend(model=self.spec.model, threads=self.options.threads, samples=self.settings.n, show_progress=False)
+            return create_llama_backend(model=self.spec.model, threads=self.options.threads, n_gpu_layers=self.options.n_gpu_layers,
+                                        samples=self.settings.n, show_progress=False)
         return self.spec.create(problem_set=self.problem_set)
 
     @property
