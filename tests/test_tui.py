@@ -37,12 +37,26 @@ async def test_browser_lists_every_problem_and_filters_as_you_type(tmp_path):
             "HumanEval/16",
             *(f"HumanEval/{i}" for i in range(160, 164)),
         }
-        await pilot.press("enter")  # the filter hands focus to the table
+        await pilot.press("down")  # the filter hands focus to the table
         assert app.focused is table(app)
         await pilot.press("escape")  # clears the filter
         await pilot.pause()
         assert table(app).row_count == 164
         assert "164/164 problems" in screen_text(app)
+
+
+@async_test
+async def test_browser_docstrings_readable_at_100x30_and_80x24(tmp_path):
+    from textual.widgets.data_table import ColumnKey
+
+    for size, least in (((100, 30), 32), ((80, 24), 16)):
+        app = make_app(tmp_path)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            doc = table(app).columns[ColumnKey("doc")]
+            assert doc.width >= least, (size, doc.width)  # it was about 20 at 100x30
+            first_line = app.problem_set.get("HumanEval/0").first_docstring_line
+            assert first_line[: least - 2] in screen_text(app)
 
 
 @async_test
@@ -96,7 +110,7 @@ async def test_open_a_problem_and_switch_tabs(tmp_path):
 
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("slash", *"fib", "enter", "enter")
+        await pilot.press("slash", *"fib", "enter")  # Enter in the filter opens the first match
         await pilot.pause()
         assert isinstance(app.screen, ProblemScreen)
         assert app.screen.problem.task_id == "HumanEval/55"
@@ -500,7 +514,7 @@ async def test_problem_set_chooser_switches_the_browser_and_runs_record_the_set(
         assert [s.base_passed for s in screen.samples.values()] == [True]
         assert "base passed" in screen_text(app)
         run_id = screen.run_id
-        await pilot.press("escape")
+        await pilot.press("escape", "escape")  # the samples, the problem, back to the browser
         await pilot.press("P")
         await pilot.pause()
         await pilot.press("down", "enter")  # the third: chains

@@ -20,23 +20,23 @@ def test_browser(snap_compare, tmp_path):
 
 
 def test_browser_filtered(snap_compare, tmp_path):
-    assert snap_compare(make_app(tmp_path), press=["slash", *"fib", "enter", "j"], terminal_size=SIZE)
+    assert snap_compare(make_app(tmp_path), press=["slash", *"fib", "down", "j"], terminal_size=SIZE)
 
 
 def test_problem_view(snap_compare, tmp_path):
-    assert snap_compare(make_app(tmp_path), press=["slash", *"fib", "enter", "enter"], terminal_size=SIZE)
+    assert snap_compare(make_app(tmp_path), press=["slash", *"fib", "enter"], terminal_size=SIZE)
 
 
 def test_problem_view_tests_tab(snap_compare, tmp_path):
-    assert snap_compare(make_app(tmp_path), press=["slash", *"fib", "enter", "enter", "3"], terminal_size=SIZE)
+    assert snap_compare(make_app(tmp_path), press=["slash", *"fib", "enter", "3"], terminal_size=SIZE)
 
 
 def test_generate_form(snap_compare, tmp_path):
-    assert snap_compare(make_app(tmp_path), press=["slash", *"fib", "enter", "g", "f1"], terminal_size=SIZE)
+    assert snap_compare(make_app(tmp_path), press=["slash", *"fib", "down", "g", "f1"], terminal_size=SIZE)
 
 
 async def _samples_with_verdicts(pilot):
-    await pilot.press("slash", *"fib", "enter", "g", "enter")
+    await pilot.press("slash", *"fib", "down", "g", "enter")
     await wait_for(pilot, lambda: run_done(pilot.app.screen), what="the run")
     samples = pilot.app.screen.samples
     assert [(samples[i].status, samples[i].detail) for i in range(4)] == [
@@ -124,7 +124,7 @@ def test_help(snap_compare, tmp_path):
 def test_projector_theme(snap_compare, tmp_path):
     async def run_before(pilot):
         pilot.app.theme = "projector"
-        await pilot.press("slash", *"fib", "enter", "enter", "2")
+        await pilot.press("slash", *"fib", "enter", "2")
 
     assert snap_compare(make_app(tmp_path), run_before=run_before, terminal_size=SIZE)
 

@@ -25,6 +25,7 @@ COLUMNS = (
     ("doc", "Docstring"),
 )
 SORTABLE = ("id", "entry", "asserts", "last", "best")
+ENTRY_SHARE = 0.18  # of the table's width at most for the entry point (the docstring gets the rest)
 
 
 def problem_matches(problem, needle: str) -> bool:
@@ -70,10 +71,17 @@ class ProblemTable(DataTable):
         self.fit_docstring_column()
 
     def fit_docstring_column(self) -> None:
-        """The docstring column takes whatever width the others leave (no horizontal scrolling)."""
+        """The docstring column takes whatever width the others leave (no horizontal scrolling); the
+        entry point column gives up its longest names' tails (…) beyond ENTRY_SHARE of the width."""
         doc = self.columns.get(ColumnKey("doc"))
-        if doc is None or not self.size.width:
+        entry = self.columns.get(ColumnKey("entry"))
+        if doc is None or entry is None or not self.size.width:
             return
+        longest = max((len(p.entry_point) for p in self._problems), default=0)
+        entry_width = max(len("Entry point") + 2, min(longest, int(self.size.width * ENTRY_SHARE)))
+        if entry.auto_width or entry.width != entry_width:
+            entry.auto_width = False
+            entry.width = entry_width
         others = sum(c.get_render_width(self) for key, c in self.columns.items() if key.value != "doc")
         available = self.size.width - others - 2 * self.cell_padding - 2  # vertical scrollbar
         width = max(12, available)
@@ -114,7 +122,7 @@ class ProblemTable(DataTable):
             last, best = self.app.pass_rates.get(problem.task_id, (None, None))
             self.add_row(
                 problem.task_id,
-                Text(problem.entry_point, style="bold"),
+                Text(problem.entry_point, style="bold", overflow="ellipsis", no_wrap=True),
                 Text(str(problem.assert_count), justify="right"),
                 rate_text(self.app, last),
                 rate_text(self.app, best),

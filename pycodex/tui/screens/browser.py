@@ -96,8 +96,12 @@ class BrowserScreen(Screen):
         self._update_count()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the filter opens the highlighted match (the first, unless ↓ moved on)."""
         if event.input.id == "filter":
-            self.query_one(ProblemTable).focus()
+            table = self.query_one(ProblemTable)
+            table.focus()
+            if table.row_count:
+                self.action_open()
 
     def on_key(self, event) -> None:
         # Down arrow in the filter box goes to the table (type, then arrow to pick).
