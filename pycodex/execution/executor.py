@@ -383,7 +383,7 @@ class Executor:
         try:
             layers = reply.pop("layers", None)
             verdict = Verdict(**{k: reply[k] for k in ("status", "detail", "seconds", "output")}, judge=judge)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             return Verdict(CRASHED, f"executor got a malformed reply: {exc}", judge=judge)
         return (verdict, layers) if job.get("probe") else verdict
 

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from typing import Callable, Iterable
 
-from pycodex.execution.verdict import Verdict
+from pycodex.execution.verdict import Verdict, VerdictStatus
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class JudgedVerdict(Verdict):
     def base_result(self) -> str | None:
         if self.base_status is None:
             return None
-        return Verdict(self.base_status, self.base_detail).result
+        return Verdict(VerdictStatus(self.base_status), self.base_detail).result
 
 
 def submit_judged(executor, problem, completion: str) -> Future:

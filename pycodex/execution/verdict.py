@@ -28,11 +28,14 @@ OUTPUT_LIMIT = 16 * 1024  # bytes of stdout+stderr kept per sample
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # one of STATUSES
+    status: VerdictStatus  # (a str given is read as its VerdictStatus)
     detail: str = ""  # failed: "AssertionError: msg (line N: assert ...)"; crashed: "signal SIGSEGV"
     seconds: float = 0.0
     output: str = ""  # captured stdout+stderr, first OUTPUT_LIMIT bytes
     judge: str = STRICT  # which judge gave it (JUDGES)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", VerdictStatus(self.status))
 
     @property
     def passed(self) -> bool:

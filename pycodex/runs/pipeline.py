@@ -123,7 +123,7 @@ class Pipeline:
 
     def run(self) -> RunFinished:
         started = time.monotonic()
-        status = store_mod.FAILED
+        status: store_mod.RunStatus = store_mod.FAILED
         error: str | None = None
         try:
             problems, config = self._prepare()
@@ -345,7 +345,7 @@ class Pipeline:
 
     # -- the end ------------------------------------------------------------------------
 
-    def _finished_event(self, status: str, wall: float, error: str | None) -> RunFinished:
+    def _finished_event(self, status: store_mod.RunStatus, wall: float, error: str | None) -> RunFinished:
         recorder = self.recorder
         if self.run_id is None:
             return RunFinished(run_id="", status=status, pass_at_k={}, totals={"error": error})

@@ -9,7 +9,8 @@ import sqlite3
 from typing import Any, Callable, ContextManager, Iterable
 
 from pycodex.errors import UserError
-from pycodex.store.records import RunRecord, SampleRecord
+from pycodex.execution.verdict import VerdictStatus
+from pycodex.store.records import RunRecord, RunStatus, SampleRecord
 
 
 class StoreReads:
@@ -37,7 +38,7 @@ class StoreReads:
         return RunRecord(
             id=row["id"],
             name=row["name"],
-            status=row["status"],
+            status=RunStatus(row["status"]),
             backend=row["backend"],
             model=row["model"],
             model_sha256=row["model_sha256"],
@@ -130,7 +131,7 @@ class StoreReads:
             seed=row["seed"],
             created_at=row["created_at"],
             session=row["session"],
-            status=row["r_status"],
+            status=None if row["r_status"] is None else VerdictStatus(row["r_status"]),
             passed=None if row["r_passed"] is None else bool(row["r_passed"]),
             detail=row["r_detail"],
             exec_seconds=row["r_seconds"],

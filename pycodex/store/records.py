@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from pycodex import __version__
+from pycodex.execution.verdict import VerdictStatus
 
 
 class RunStatus(StrEnum):
@@ -32,7 +33,7 @@ RUNNING, FINISHED, CANCELLED, INTERRUPTED, FAILED, IMPORTED = RunStatus
 class RunRecord:
     id: str
     name: str | None
-    status: str  # as stored; see effective_status
+    status: RunStatus  # as stored; see effective_status
     backend: str
     model: str | None
     model_sha256: str | None
@@ -64,7 +65,7 @@ class RunRecord:
         return self.n * len(self.task_ids)
 
     @property
-    def effective_status(self) -> str:
+    def effective_status(self) -> RunStatus:
         """`running` whose process no longer exists on this host reads as `interrupted`."""
         if self.status == RUNNING and not _process_alive(self.pid, self.host):
             return INTERRUPTED
@@ -106,7 +107,7 @@ class SampleRecord:
     created_at: float
     session: int
     # The verdict, when the sample has been executed.
-    status: str | None = None
+    status: VerdictStatus | None = None
     passed: bool | None = None
     detail: str | None = None
     exec_seconds: float | None = None
