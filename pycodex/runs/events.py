@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from pycodex.execution.verdict import VerdictStatus
+from pycodex.generation.base import SampleFinished
 from pycodex.store.records import RunStatus
 
 
@@ -54,17 +55,23 @@ class SampleDelta:
 
 @dataclass(frozen=True)
 class SampleGenerated:
-    """A sample is complete and stored; it is now queued for execution."""
+    """A sample is complete and stored; it is now queued for execution. `sample` is the backend's
+    own frozen record of it (its index the run's), carried unchanged from the backend to the store
+    and the screens; its fields read through: event.completion, .tokens, .sum_logprob,
+    .mean_logprob, .finish_reason, .seconds, .raw."""
 
     run_id: str
     task_id: str
-    index: int
-    completion: str
-    tokens: int
-    sum_logprob: float
-    mean_logprob: float
-    finish_reason: str
-    seconds: float
+    sample: SampleFinished
+
+    @property
+    def index(self) -> int:
+        return self.sample.index
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "sample":
+            raise AttributeError(name)
+        return getattr(self.sample, name)
 
 
 @dataclass(frozen=True)

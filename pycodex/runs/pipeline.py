@@ -2,7 +2,8 @@
 
 The CLI (`pycodex eval`, `pycodex sweep`) and the TUI both drive this one class:
 
-    config = RunConfig(backend="llama", task_ids=["HumanEval/0"], params=SamplingParams(n=10, temperature=0.8))
+    request = RunRequest(BackendSpec.parse("default"), ("HumanEval/0",), SamplingParams(n=10, temperature=0.8))
+    config = make_config(request, problem_set)   # (runs/config.py: the one place a RunConfig is made)
     with Store(db) as store:
         finished = Pipeline(config, store=store, on_event=handler).run()   # blocking
     # from another thread: pipeline.cancel()

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import replace
 from typing import Any, Callable
 
 from pycodex.generation.base import SampleFinished
@@ -112,7 +113,9 @@ class RunRecorder:
             self.maybe_progress()
 
     def sample(self, task_id: str, index: int, event: SampleFinished, seed: int | None) -> None:
-        """A finished sample: stored, counted, announced."""
+        """A finished sample (the backend's record; index: the run's index of it): stored, counted, announced."""
+        if event.index != index:
+            event = replace(event, index=index)
         self.store.add_sample(
             self.rid,
             task_id,
@@ -131,19 +134,7 @@ class RunRecorder:
             self.generated += 1
             self.session_generated += 1
             self.session_tokens += event.tokens
-        self.emit(
-            SampleGenerated(
-                run_id=self.rid,
-                task_id=task_id,
-                index=index,
-                completion=event.completion,
-                tokens=event.tokens,
-                sum_logprob=event.sum_logprob,
-                mean_logprob=event.mean_logprob,
-                finish_reason=event.finish_reason,
-                seconds=event.seconds,
-            )
-        )
+        self.emit(SampleGenerated(run_id=self.rid, task_id=task_id, sample=event))
 
     def generation_time(self, seconds: float) -> None:
         try:
