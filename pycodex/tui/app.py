@@ -29,10 +29,6 @@ from pycodex.runs.workbench import Workbench
 from pycodex.tui.messages import BackendChanged
 
 
-def model_label(model: str) -> str:
-    return BackendSpec.parse(model).label
-
-
 class PycodexApp(App):
     """`pycodex` with no arguments."""
 
@@ -228,7 +224,7 @@ class PycodexApp(App):
     # -- model / backend ---------------------------------------------------------------
     @property
     def model_label(self) -> str:
-        return model_label(self.model)
+        return self.workbench.model_label
 
     def running_sessions(self) -> list:
         return self.workbench.running_sessions()
