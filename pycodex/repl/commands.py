@@ -115,7 +115,7 @@ class Repl:
             raise UserError(str(exc).replace("or pass --name NAME", "or write it as a stub (def NAME(...): and the docstring)")) from None
         params = self.session.settings.params()
         result = self.run_job(params.n, f"sampling {params.n} completion(s) of {task.entry_point}",
-                              lambda stop, on_event: self.session.solve_text(text, stop=stop, on_event=on_event))
+                              lambda stop, on_event: self.session.solve(task, stop=stop, on_event=on_event))
         self.console.print(render.solve_result(result))
 
     # -- the commands -------------------------------------------------------------------------

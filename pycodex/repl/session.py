@@ -17,7 +17,7 @@ from pycodex.generation.spec import BackendSpec
 from pycodex.problems.problem import Problem, ProblemSet
 from pycodex.repl.settings import Settings
 from pycodex.repl.work import Evaluation, Generation, Listener, evaluate, generate
-from pycodex.solve import EXAMPLE_TIMEOUT, SolveResult, SolveTask, parse_task, solve
+from pycodex.solve import EXAMPLE_TIMEOUT, SolveResult, SolveTask, solve
 
 
 @dataclass(frozen=True)
@@ -150,9 +150,8 @@ class Session:
         return self.last
 
     # -- the jobs -------------------------------------------------------------------------------
-    def solve_text(self, text: str, *, stop: threading.Event, on_event: Listener | None = None) -> SolveResult:
-        """A docstring with >>> examples or a stub: sampled, run on its examples, ranked (as `pycodex solve`)."""
-        task = parse_task(text)
+    def solve(self, task: SolveTask, *, stop: threading.Event, on_event: Listener | None = None) -> SolveResult:
+        """A docstring with >>> examples or a stub (parse_task's): sampled, run on its examples, ranked (as `pycodex solve`)."""
         self.subject, self.last = task, None
         return self._solve(task, stop, on_event)
 
