@@ -91,9 +91,15 @@ def _load_builtins() -> None:
 
 
 def kinds() -> dict[str, type[BackendKind]]:
-    """Every registered kind by name, in registration order."""
+    """Every registered kind by name: the built-in ones in BUILTIN_MODULES' order, then the others
+    in registration order (whichever module was imported first: the order stays the same)."""
     _load_builtins()
-    return dict(_KINDS)
+
+    def place(item: tuple[str, type[BackendKind]]) -> int:
+        module = item[1].__module__
+        return BUILTIN_MODULES.index(module) if module in BUILTIN_MODULES else len(BUILTIN_MODULES)
+
+    return dict(sorted(_KINDS.items(), key=place))  # a stable sort: registration order within a module
 
 
 def choosable() -> list[str]:
