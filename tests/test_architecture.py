@@ -116,8 +116,8 @@ def test_no_module_is_over_450_lines():
 
 
 MAX_FUNCTION_LINES = 80
-# Being rewritten by the sandbox work (issue 18) at the time of writing: split once it has landed.
-LONG_FUNCTIONS_PENDING = {"pycodex/execution/worker.py:run", "pycodex/execution/executor.py:_serve"}
+# The worker's sample loop (issue 18's, timed to the millisecond): split it with care, then empty this.
+LONG_FUNCTIONS_PENDING = {"pycodex/execution/worker.py:run"}
 
 
 def long_functions() -> dict[str, int]:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -130,6 +131,20 @@ class _WorkerProcess:
 
 def _report(on_result: Callable[[int, Verdict], None], index: int, future: Future) -> None:
     on_result(index, future.result())
+
+
+@dataclass
+class _Feed:
+    """What one executor thread knows of the worker it feeds (Executor._serve and its steps)."""
+
+    slot: int
+    worker: _WorkerProcess | None = None
+    sent: deque = field(default_factory=deque)  # [order, item, job, future, started] written to the worker, oldest first
+    retry: deque = field(default_factory=deque)  # (order, item, future) not started by a worker that died or is closing
+    slow: bool = False  # the worker handed back the job queued behind its current one: send it nothing
+    closing: bool = False
+    placed: bool = False  # holding one of the executor's places (a slow job gives it up)
+    cpu: int | None = None  # where the worker runs fast samples (cpus.py)
 
 
 class Executor:
@@ -265,109 +280,111 @@ class Executor:
         """Feed one worker. Up to QUEUED_PER_WORKER jobs are written to it at a time, so that it
         starts the next one the moment it answers. Only the oldest has started; the others stay
         pending (close(cancel_pending=True) cancels them: they run, their verdicts are dropped)."""
-        worker: _WorkerProcess | None = None
-        sent: deque = deque()  # [order, item, job, future, started] written to the worker, oldest first
-        retry: deque = deque()  # (order, item, future) not started by a worker that died or is closing
-        slow = False  # the worker handed back the job queued behind its current one: send it nothing
-        closing = False
-        placed = False  # holding one of the executor's places (a slow job gives it up)
-        cpu: int | None = None  # where the worker runs fast samples (cpus.py)
+        feed = _Feed(slot)
         try:
             while True:
-                while len(sent) < QUEUED_PER_WORKER and not slow:
-                    if closing and not retry:
-                        break
-                    if not placed:
-                        if sent:  # (written before its predecessor turned slow: it runs, nothing more)
-                            break
-                        cpu = self._take_place(cpu)
-                        placed = True
-                    if retry:
-                        order, item, future = retry.popleft()
-                    elif closing:
-                        break
-                    else:
-                        try:
-                            order, item, future = self._jobs.get(block=not sent)
-                        except queue.Empty:
-                            break
-                        if future is None:
-                            closing = True
-                            continue
-                    if sent and (worker is None or not worker.alive()):
-                        retry.appendleft((order, item, future))  # its turn comes once the dead worker's job is settled
-                        break
-                    if sent:
-                        if future.cancelled():
-                            continue
-                    elif not self._start(future):
-                        continue
-                    try:
-                        job = self._job(item)
-                        job["cpu"] = cpu
-                        if worker is None or not worker.alive():
-                            worker = _WorkerProcess(slot, self.memory_limit_mb, self.judge)
-                        worker.send(job)
-                    except Exception as exc:  # noqa: BLE001 - every sample gets a verdict
-                        if sent:  # the worker died under an earlier job: this one never reached it
-                            retry.appendleft((order, item, future))
-                            break
-                        if worker is not None:
-                            worker.kill()
-                            worker = None
-                        future.set_result(Verdict(CRASHED, f"executor worker failed: {type(exc).__name__}: {exc}"))
-                        continue
-                    if sent:
-                        with self._lock:
-                            self._waiting.add(future)
-                    sent.append([order, item, job, future, not sent])
-                if not sent:
-                    if closing and not retry:
+                self._fill(feed)
+                if not feed.sent:
+                    if feed.closing and not feed.retry:
                         return
                     continue
-                _, item, job, future, started = sent.popleft()
-                assert worker is not None, "jobs are sent only to a started worker"
-                reply = worker.recv(_reply_wait(job))
-                while reply is not None and (reply.get("handed_back") or reply.get("slow")):
-                    if reply.get("slow"):  # past worker.SLOW_AFTER / SLOW_CPU: more work starts beside it
-                        if placed:
-                            placed = False
-                            self._give_place_to_another(cpu)
-                        slow = True
-                        reply = worker.recv(_reply_wait(job))
-                        continue
-                    # This sample is slow: the worker gave back the one queued behind it, for a free
-                    # worker to take (or this one, later, when closing).
-                    if sent:
-                        later_order, later_item, _, later_future, _ = sent.popleft()
-                        with self._lock:
-                            self._waiting.discard(later_future)
-                        if closing:
-                            retry.append((later_order, later_item, later_future))
-                        else:
-                            self._jobs.put((later_order, later_item, later_future))
-                    slow = True
-                    reply = worker.recv(_reply_wait(job))
-                slow = False
-                if reply is None:  # dead or silent under this job; the ones behind it never started
-                    worker.kill()
-                    worker = None
-                    retry.extend((later[0], later[1], later[3]) for later in sent)
-                    sent.clear()
-                if sent:  # the worker has gone on to the next one
-                    sent[0][4] = self._start(sent[0][3])
-                if started:
-                    future.set_result(self._verdict(reply, job))
+                self._settle_oldest(feed)
         finally:
-            if placed:
-                self._cpus.give_back(cpu)
+            if feed.placed:
+                self._cpus.give_back(feed.cpu)
                 self._places.release()
-            if worker is not None:
-                worker.kill(grace=2.0)
+            if feed.worker is not None:
+                feed.worker.kill(grace=2.0)
             # Only when an exception escaped: nothing is left hanging.
-            for future in [entry[3] for entry in sent] + [entry[2] for entry in retry]:
+            for future in [entry[3] for entry in feed.sent] + [entry[2] for entry in feed.retry]:
                 if not future.done() and (future.running() or self._start(future)):
                     future.set_result(Verdict(CRASHED, "executor stopped"))
+
+    def _fill(self, feed: _Feed) -> None:
+        """Write jobs to the worker until QUEUED_PER_WORKER are out (none more while its sample is slow)."""
+        while len(feed.sent) < QUEUED_PER_WORKER and not feed.slow:
+            if feed.closing and not feed.retry:
+                return
+            if not feed.placed:
+                if feed.sent:  # (written before its predecessor turned slow: it runs, nothing more)
+                    return
+                feed.cpu = self._take_place(feed.cpu)
+                feed.placed = True
+            if feed.retry:
+                order, item, future = feed.retry.popleft()
+            elif feed.closing:
+                return
+            else:
+                try:
+                    order, item, future = self._jobs.get(block=not feed.sent)
+                except queue.Empty:
+                    return
+                if future is None:
+                    feed.closing = True
+                    continue
+            if feed.sent and (feed.worker is None or not feed.worker.alive()):
+                feed.retry.appendleft((order, item, future))  # its turn comes once the dead worker's job is settled
+                return
+            if feed.sent:
+                if future.cancelled():
+                    continue
+            elif not self._start(future):
+                continue
+            try:
+                job = self._job(item)
+                job["cpu"] = feed.cpu
+                if feed.worker is None or not feed.worker.alive():
+                    feed.worker = _WorkerProcess(feed.slot, self.memory_limit_mb, self.judge)
+                feed.worker.send(job)
+            except Exception as exc:  # noqa: BLE001 - every sample gets a verdict
+                if feed.sent:  # the worker died under an earlier job: this one never reached it
+                    feed.retry.appendleft((order, item, future))
+                    return
+                if feed.worker is not None:
+                    feed.worker.kill()
+                    feed.worker = None
+                future.set_result(Verdict(CRASHED, f"executor worker failed: {type(exc).__name__}: {exc}"))
+                continue
+            if feed.sent:
+                with self._lock:
+                    self._waiting.add(future)
+            feed.sent.append([order, item, job, future, not feed.sent])
+
+    def _settle_oldest(self, feed: _Feed) -> None:
+        """The oldest job's reply (a slow sample hands back the job queued behind it), to its Future."""
+        _, item, job, future, started = feed.sent.popleft()
+        assert feed.worker is not None, "jobs are sent only to a started worker"
+        reply = feed.worker.recv(_reply_wait(job))
+        while reply is not None and (reply.get("handed_back") or reply.get("slow")):
+            if reply.get("slow"):  # past worker.SLOW_AFTER / SLOW_CPU: more work starts beside it
+                if feed.placed:
+                    feed.placed = False
+                    self._give_place_to_another(feed.cpu)
+                feed.slow = True
+                reply = feed.worker.recv(_reply_wait(job))
+                continue
+            # This sample is slow: the worker gave back the one queued behind it, for a free
+            # worker to take (or this one, later, when closing).
+            if feed.sent:
+                later_order, later_item, _, later_future, _ = feed.sent.popleft()
+                with self._lock:
+                    self._waiting.discard(later_future)
+                if feed.closing:
+                    feed.retry.append((later_order, later_item, later_future))
+                else:
+                    self._jobs.put((later_order, later_item, later_future))
+            feed.slow = True
+            reply = feed.worker.recv(_reply_wait(job))
+        feed.slow = False
+        if reply is None:  # dead or silent under this job; the ones behind it never started
+            feed.worker.kill()
+            feed.worker = None
+            feed.retry.extend((later[0], later[1], later[3]) for later in feed.sent)
+            feed.sent.clear()
+        if feed.sent:  # the worker has gone on to the next one
+            feed.sent[0][4] = self._start(feed.sent[0][3])
+        if started:
+            future.set_result(self._verdict(reply, job))
 
     def _start(self, future: Future) -> bool:
         """Mark a future running (False: it was cancelled)."""
