@@ -112,7 +112,7 @@ class Versus:
     with side 0 (A) or 1 (B). run() blocks; cancel() is thread-safe."""
 
     def __init__(self, store, plan: VersusPlan, *, problem_set=None, on_event: Callable[[int, Any], None] | None = None,
-                 executor=None, backends: tuple[Any, Any] = (None, None)):
+                 executor=None):
         self.store = store
         self.plan = plan
         self.on_event = on_event
@@ -131,9 +131,8 @@ class Versus:
         self._executor = executor
         self._lock = threading.Lock()
         self.pipelines = [
-            Pipeline(config, store=store, problem_set=problem_set, executor=executor, backend=backend, run_id=run_id,
-                     on_event=functools.partial(self._event, side))
-            for side, (config, run_id, backend) in enumerate(zip(plan.configs, plan.run_ids, backends))
+            Pipeline(config, store=store, problem_set=problem_set, executor=executor, run_id=run_id, on_event=functools.partial(self._event, side))
+            for side, (config, run_id) in enumerate(zip(plan.configs, plan.run_ids))
         ]
 
     def cancel(self) -> None:
