@@ -88,6 +88,14 @@ async def test_versus_of_two_replays(tmp_path):
         await pilot.pause()
         assert "+     return -1" not in screen_text(app)
 
+        await pilot.press("escape", "n", "enter")  # the same versus again: both runs stored, nothing redone
+        await wait_for(pilot, lambda: screen.status == "finished" and screen.finished and screen.finished[0].totals.get("session") == 2,
+                       what="the second versus")
+        assert [f.totals["generated_this_session"] for f in screen.finished] == [0, 0]
+        assert [f.run_id for f in screen.finished] == [side.run_id for side in screen.state.sides]
+        assert screen.state.sample(1, "HumanEval/2", 1).status == "failed"  # the stored samples, loaded
+        assert_matches_report(tmp_path, screen)
+
 
 @async_test
 async def test_versus_real_model_against_a_replay(tmp_path):

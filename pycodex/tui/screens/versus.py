@@ -56,6 +56,7 @@ class VersusScreen(Screen):
         self.session: VersusSession | None = None
         self.comparison: dict[str, Any] = {}
         self.status = "idle"
+        self.finished: tuple = ()  # both sides' RunFinished, once the versus ends
         self._dirty = False
         self.sub_title = "versus: A and B on the same problems"
 
@@ -107,6 +108,7 @@ class VersusScreen(Screen):
         task_ids = [p.task_id for p in self.problem_set.select(request.problems)]
         self.state.reset(task_ids, request.n, (side_label(request.a), side_label(request.b)))
         self.comparison = {}
+        self.finished = ()
         self.status = "starting"
         for grid in self.query(PassGrid):
             grid.cursor = 0
@@ -143,6 +145,7 @@ class VersusScreen(Screen):
             if not cancelled:
                 self.notify(message.error, title="Versus failed", severity="error", timeout=10)
         else:
+            self.finished = message.finished
             statuses = {f.status for f in message.finished}
             self.status = "finished" if statuses == {"finished"} else ("cancelled" if "cancelled" in statuses else "failed")
         for side in self.state.sides:
