@@ -18,7 +18,6 @@ from pycodex.errors import UserError
 from pycodex.report.build import CI_LEVEL, DEFAULT_BOOTSTRAP, bootstrap_intervals, per_problem_matrix
 
 MATRIX_CELLS = ("both", "only_a", "only_b", "neither")
-GENERATIVE_BACKENDS = ("llama", "server")  # the backends whose samples depend on the seed
 
 
 def solved_cell(a_passed: int, b_passed: int) -> str:
@@ -85,7 +84,7 @@ def check_comparable(a: Any, b: Any) -> None:
         only_a, only_b = sorted(set(a.task_ids) - set(b.task_ids)), sorted(set(b.task_ids) - set(a.task_ids))
         example = (only_a or only_b)[0]
         raise UserError(f"{where}: different problems ({len(a.task_ids)} vs {len(b.task_ids)}; {example} is in only one)")
-    if a.backend in GENERATIVE_BACKENDS and b.backend in GENERATIVE_BACKENDS and a.seed != b.seed:
+    if _seeded(a.backend) and _seeded(b.backend) and a.seed != b.seed:
         raise UserError(f"{where}: different seeds ({a.seed} vs {b.seed}); run both with the same --seed (pycodex versus does)")
 
 
@@ -93,3 +92,11 @@ def compare_reports(a: dict[str, Any], b: dict[str, Any], *, resamples: int = DE
     """Two build_report() dicts compared pair by pair (`report --compare --json`'s "comparison")."""
     order = [row["task_id"] for row in a["per_problem"]]
     return {"runs": [a["run"]["id"], b["run"]["id"]]} | paired_comparison(totals_of(a), totals_of(b), order=order, resamples=resamples, seed=seed)
+
+
+def _seeded(kind: str) -> bool:
+    """A backend kind whose samples depend on the run's seed: one that generates and is no replay."""
+    from pycodex.generation import registry
+
+    found = registry.find_kind(kind)
+    return found is not None and found.generates and not found.replay
