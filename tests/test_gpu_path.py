@@ -95,6 +95,9 @@ def test_a_run_records_gpu_offload_and_its_resume_says_fresh_draws(tmp_path):
         assert not _resume(store, cpu, gpu=False)  # CPU only: the uninterrupted run's samples
         again = store.create_run(config=config.to_dict(), backend="llama", task_ids=["HumanEval/0"], n=2, backend_info={"gpu_offload": False})
         assert _resume(store, again, gpu=True) and store.get_run(again).gpu_offload is True  # offloaded now
+    shown = run_cli("runs", "show", gpu, "--db", str(tmp_path / "runs.db"))
+    assert shown.returncode == 0 and "layers on a GPU" in shown.stdout
+    assert json.loads(run_cli("runs", "show", cpu, "--db", str(tmp_path / "runs.db"), "--json").stdout)["gpu_offload"] is False
 
 
 def test_the_resume_note_is_printed(tmp_path, capsys):

@@ -107,7 +107,8 @@ def show_run(
         return
     out = console()
     out.print(f"[bold cyan]run {record.label()}[/]  {record.effective_status}")
-    out.print(f"  backend {record.backend}" + (f" · model {record.model}" if record.model else "") + (f" · sha256 {record.model_sha256[:16]}…" if record.model_sha256 else ""))
+    out.print(f"  backend {record.backend}" + (f" · model {record.model}" if record.model else "") + (f" · sha256 {record.model_sha256[:16]}…" if record.model_sha256 else "")
+              + (" · layers on a GPU (a resume draws fresh samples)" if record.gpu_offload else ""))
     params = record.config.get("params", {})
     out.print(
         f"  {len(record.task_ids)} problems · n={record.n} · T={params.get('temperature')} · top_p={params.get('top_p')} · "
