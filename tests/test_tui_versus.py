@@ -75,7 +75,12 @@ async def test_versus_of_two_replays(tmp_path):
         assert "-50.0 pt" in text and "only A 1" in text and "both 2" in text
         assert_matches_report(tmp_path, screen)
 
-        await pilot.press("right", "right", "enter")  # HumanEval/2
+        await pilot.press("tab")  # B's grid
+        assert app.focused is screen.query_one("#grid-b")
+        await pilot.press("right", "right")  # the grids move together
+        await pilot.pause()
+        assert [grid.cursor for grid in screen.query("PassGrid")] == [2, 2, 2] and "HumanEval/2" in screen_text(app)
+        await pilot.press("enter")  # HumanEval/2
         await wait_for(pilot, lambda: type(app.screen).__name__ == "VersusProblemScreen", what="the problem screen")
         problem = app.screen
         await pilot.pause(0.3)

@@ -34,7 +34,6 @@ class VersusScreen(Screen):
     BINDINGS = [
         Binding("escape", "cancel_or_back", "Cancel / back"),
         Binding("n", "new_versus", "New versus"),
-        Binding("tab", "focus_next", "Next grid", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -69,13 +68,15 @@ class VersusScreen(Screen):
                                ("solved", SolvedGrid(self.state.sides[0], id="grid-solved"))):
                 with Vertical():
                     yield Static(side, classes="grid-title", id=f"title-{grid.id}")
-                    with VerticalScroll():
+                    with VerticalScroll(can_focus=False):  # Tab goes grid to grid
                         yield grid
         yield Static("", id="vs-cell")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#grid-a", PassGrid).focus()
+        for grid in self.query(PassGrid):
+            self.watch(grid, "cursor", self._cursor_moved, init=False)
         self.set_interval(1 / REDRAW_HZ, self._redraw_if_dirty)
         self._update()
         if self.request is None:
@@ -216,11 +217,8 @@ class VersusScreen(Screen):
             text.append("  " + LEGEND, style="dim")
         self.query_one("#vs-cell", Static).update(text)
 
-    def on_key(self, event) -> None:
-        self.call_after_refresh(self._sync_cursors)
-
-    def _sync_cursors(self) -> None:
-        cursor = self._focused_grid().cursor
+    def _cursor_moved(self, cursor: int) -> None:
+        """The three grids show the same problem."""
         for grid in self.query(PassGrid):
             grid.cursor = cursor
         self._update_cell()
