@@ -304,8 +304,30 @@ def test_fallback_modes_still_judge(mode, judge_name):
     assert passed["status"] == "passed" and passed["usable"], passed
     layers = {name: active for name, active, _ in passed["layers"]}
     assert layers["namespaces"] == (mode == "userns") and layers["resource limits"]
+    for layer in ("filesystem", "private /proc", "random pids"):  # (a user without root is as isolated)
+        assert layers.get(layer, False) == (mode == "userns"), (layer, passed["layers"])
     assert failed["status"] == "failed" and failed["usable"], failed
     assert looping["status"] == "timed out" and not looping["usable"], looping
+
+
+def test_slots_hence_uids_are_drawn_at_random_and_never_repeat_in_a_run():
+    """A worker's slot (its samples' uid is SANDBOX_UID_BASE + slot) is neither a count (a sample's uid
+    would say how many workers, so how many slow samples, came before it) nor a pid (pids repeat,
+    in PID namespaces most, and a uid's kernel state could then meet the next run)."""
+    from pycodex.execution.executor import _next_slot
+    from pycodex.execution.sandbox import SLOTS
+
+    taken: list[int] = []
+    for _ in range(200):
+        taken.append(_next_slot(taken))
+    assert len(set(taken)) == 200 and all(0 <= slot < SLOTS for slot in taken)
+    assert max(taken) - min(taken) > 1000 * 200  # spread over the range, not a run of neighbours
+    runs = []
+    for _ in range(2):
+        with Executor(workers=2, timeout=2.0) as executor:
+            assert executor.submit(ADD, "    return a + b\n").result(timeout=60).passed
+            runs.append(set(executor.slots))
+    assert all(len(run) == 2 for run in runs) and not runs[0] & runs[1]
 
 
 def test_a_bad_item_still_gets_a_verdict(executor):

@@ -178,9 +178,26 @@ def _build(plan: _Plan, staging: str, hidden: list[str]) -> None:
         mount("tmpfs", staging + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
 
 
-def enter_sample_root(scratch: str) -> list[str]:
-    """In Z, root of its own mount namespace (private propagation), before /proc is mounted:
-    build the root and pivot into it. Returns the allowed paths (for sandbox-info)."""
+def _mount_proc(target: str) -> tuple[bool, str]:
+    """A proc of the sandbox's PID namespace showing processes only. Mounted before the pivot: in
+    a user namespace the kernel allows a new proc only beside one it can see whole."""
+    from pycodex.execution.syscalls import MS_NODEV, MS_NOEXEC, MS_NOSUID, mount
+
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    try:
+        try:
+            mount("proc", target, "proc", flags, "hidepid=invisible,subset=pid")
+            return True, "only the sandbox's own processes (no system-wide files: subset=pid), others' hidden"
+        except OSError:
+            mount("proc", target, "proc", flags, "hidepid=2")
+            return True, "fresh /proc: only the sandbox's PID namespace, other users' processes hidden"
+    except OSError as exc:
+        return False, f"mount proc failed: {exc.strerror}"
+
+
+def enter_sample_root(scratch: str) -> tuple[list[str], tuple[bool, str]]:
+    """In Z, root of its own mount namespace (private propagation): build the root and pivot into
+    it. Returns the allowed paths and the /proc layer (for sandbox-info)."""
     from pycodex.execution.syscalls import MNT_DETACH, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REMOUNT, mount, pivot_root, umount
 
     dirs, files = allowed_paths()
@@ -197,13 +214,14 @@ def enter_sample_root(scratch: str) -> list[str]:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, os.path.join(staging, "dev", name))
+    proc = _mount_proc(os.path.join(staging, "proc"))
     os.chdir(staging)
     pivot_root(".", ".")
     umount(".", MNT_DETACH)  # the old root: nothing of the host is reachable now
     os.chdir("/")
     mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _forget_the_host(dirs, files[0])
-    return dirs + files
+    return dirs + files, proc
 
 
 def _forget_the_host(dirs: list[str], executable: str) -> None:

@@ -246,22 +246,13 @@ def _isolate_filesystem(layers: list) -> None:
         except OSError:
             pass
     scattered = _open_pid_counter()
-    allowed = rootfs.enter_sample_root(SCRATCH)
+    allowed, (proc, what) = rootfs.enter_sample_root(SCRATCH)
     layers.append(("filesystem", True, f"an empty root with only the interpreter, the standard library and "
                    f"{len(allowed) - len(rootfs.stdlib_dirs()) - 1} shared libraries, read-only (no site-packages, "
                    "no pycodex, no data); the host's root detached"))
     layers.append(("scratch directory", True, f"{SCRATCH}: a new 64 MiB tmpfs for each sample, the only writable "
                    "place, unmounted afterwards"))
-    try:
-        try:
-            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible,subset=pid")
-            what = "only the sandbox's own processes (no system-wide files: subset=pid), others' hidden"
-        except OSError:
-            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2")
-            what = "fresh /proc: only the sandbox's PID namespace, other users' processes hidden"
-        layers.append(("private /proc", True, what))
-    except OSError as exc:
-        layers.append(("private /proc", False, f"mount proc failed: {exc.strerror}"))
+    layers.append(("private /proc", proc, what))
     layers.append(("no shared IPC", len(disabled) == 4, f"disabled in the sandbox's IPC namespace: {', '.join(disabled) or 'none'}"))
     layers.append(("random pids", scattered, "each sample's pid drawn at random" if scattered
                    else "ns_last_pid not writable: a sample's pid counts the processes made before it"))
