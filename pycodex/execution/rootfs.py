@@ -227,7 +227,7 @@ def enter_sample_root(scratch: str) -> tuple[list[str], tuple[bool, str]]:
 def _forget_the_host(dirs: list[str], executable: str) -> None:
     """Python's own view: imports from the standard library only; modules loaded from anywhere
     else (site-packages, pycodex) dropped, so that a sample's import finds nothing."""
-    sys.path[:] = [p for p in sys.path if p in dirs]
+    sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) in dirs]
     sys.path_importer_cache.clear()
     sys.executable = sys._base_executable = executable  # type: ignore[attr-defined]
     sys.prefix, sys.exec_prefix = sys.base_prefix, sys.base_exec_prefix
