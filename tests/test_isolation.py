@@ -361,7 +361,8 @@ def test_a_sample_finds_no_data_no_earlier_sample_and_no_state(tmp_path):
     state = [("correct, first", CORRECT), ("plant", attack(PLANT)), ("correct, after the plant", CORRECT),
              ("search", attack(SEARCH))]
     learning = [(f"learn #{i}", attack("pass", PRELUDE + LEARN)) for i in range(5)]
-    pids = [(f"pid #{i}", "    import os\n    print('pid', os.getpid())\n    return None\n") for i in range(4)]
+    pids = [(f"pid #{i}", "    import os\n    print('pid', os.getpid())\n    try:\n        os.pidfd_open(os.getpid())\n"
+             "        print('pidfd opened')\n    except OSError:\n        pass\n    return None\n") for i in range(4)]
     first, second, run_a, run_b = run_rounds(
         [[1, disk + memory], [1, state + pids], [1, [("correct, before learning", CORRECT)] + learning],
          [2, learning + [("correct, after learning", CORRECT)]]], tmp_path / "canary")
@@ -377,6 +378,7 @@ def test_a_sample_finds_no_data_no_earlier_sample_and_no_state(tmp_path):
     assert all(f"learn #{i}" in run for run in (run_a, run_b) for i in range(5))
     pid_list = [int(re.search(r"pid (\d+)", second[f"pid #{i}"][2]).group(1)) for i in range(4)]
     assert not all(0 < b - a < 10 for a, b in zip(pid_list, pid_list[1:])), pid_list  # not a count
+    assert not any("pidfd opened" in second[f"pid #{i}"][2] for i in range(4))  # (its inode number is one)
 
 
 _LISTER = r"""    import json, os

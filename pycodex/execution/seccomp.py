@@ -15,6 +15,8 @@ under it. Refused with EPERM:
 * the kernel log (syslog): a sample's crashes are written there, another could read them;
 * sockets other than AF_UNIX: with no network they reach nothing, but IP sockets count in the
   network namespace's counters (/proc/net/snmp), which the next sample of a worker could read;
+* pidfds (pidfd_open, clone's CLONE_PIDFD): a pidfd's inode number counts every process the
+  machine made, which a sample could advance for the next one to read; memfd_secret and aio;
 * new namespaces (unshare, setns, clone with a CLONE_NEW* flag; clone3 answers ENOSYS, so that
   libc falls back to clone) and the mount API beyond mount(2): with a user namespace of its own, a
   sample would have capabilities again;
@@ -37,7 +39,7 @@ PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 _LOAD, _JEQ, _JSET, _RET = 0x20, 0x15, 0x45, 0x06
 _ALLOW, _EPERM, _ENOSYS = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
 _SIGCHLD = 17
-_NEW_NAMESPACES = 0x7E020080  # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME
+_NEW_NAMESPACES = 0x7E021080  # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME, and CLONE_PIDFD
 AF_UNIX = 1
 # fcntl commands: F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE, F_NOTIFY
 _LOCK_COMMANDS = (5, 6, 7, 36, 37, 38, 1024, 1026)
@@ -53,6 +55,8 @@ X86_64_DENIED = {
     "kernel log": (103,),  # syslog
     "namespaces and mounts": (272, 308, 155, 428, 429, 430, 431, 432, 433, 442),  # unshare, setns, pivot_root, new mount API
     "tracing": (298, 321, 323),  # perf_event_open, bpf, userfaultfd
+    "pidfds": (434, 438),  # pidfd_open, pidfd_getfd: a pidfd's inode number counts every pid the machine made
+    "secret memory, aio": (447, 206),  # memfd_secret, io_setup
 }
 _X86_64 = {"arch": 0xC000003E, "rt_sigaction": 13, "clone": 56, "clone3": 435, "fcntl": 72, "socket": 41,
            "socketpair": 53, "preadv2": 327, "pwritev2": 328}
