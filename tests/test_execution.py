@@ -304,7 +304,7 @@ def test_fallback_modes_still_judge(mode, judge_name):
     assert passed["status"] == "passed" and passed["usable"], passed
     layers = {name: active for name, active, _ in passed["layers"]}
     assert layers["namespaces"] == (mode == "userns") and layers["resource limits"]
-    for layer in ("filesystem", "private /proc", "random pids"):  # (a user without root is as isolated)
+    for layer in ("filesystem", "no /proc", "random pids"):  # (a user without root is as isolated)
         assert layers.get(layer, False) == (mode == "userns"), (layer, passed["layers"])
     assert failed["status"] == "failed" and failed["usable"], failed
     assert looping["status"] == "timed out" and not looping["usable"], looping

@@ -418,7 +418,10 @@ _PROBE = '''def probe():
         seen["network"] = "connected"
     except OSError as exc:
         seen["network"] = errno.errorcode.get(exc.errno, str(exc)) if exc.errno else type(exc).__name__
-    seen["processes"] = len([d for d in os.listdir("/proc") if d.isdigit()])
+    try:
+        seen["processes"] = len([d for d in os.listdir("/proc") if d.isdigit()])
+    except OSError:
+        seen["processes"] = 0
     print(json.dumps(seen))
     return 1
 '''
@@ -443,7 +446,7 @@ def sandbox_info(judge: str = STRICT) -> list[tuple[str, bool, str]]:
         seen = json.loads(verdict.output.strip().splitlines()[-1])
         result.append(("observed", not seen["root_writable"] and seen["network"] != "connected",
                        f"uid {seen['uid']}, cwd {seen['cwd']}, / writable: {'yes' if seen['root_writable'] else 'no'}, "
-                       f"network: {seen['network']}, {seen['processes']} process(es) visible, "
+                       f"network: {seen['network']}, {seen['processes'] or 'no'} process(es) visible, "
                        f"environment: {', '.join(seen['env'])}"))
     except (ValueError, KeyError, IndexError):
         result.append(("observed", False, f"the probe's report was unreadable: {verdict.output[:200]!r}"))

@@ -4,8 +4,8 @@ library only (used by the zygote, see sandbox.py).
 
 Z builds the root once, in its own mount namespace: a small tmpfs holding the directories on the
 way to each allowed path (host symlinks such as /lib -> usr/lib copied as symlinks), each allowed
-file or directory bind-mounted read-only at its own path, /dev with five devices, an empty /proc
-and /tmp; then pivot_root into it and detach the old root, so that nothing else of the host is
+file or directory bind-mounted read-only at its own path, /dev with four devices, /tmp (no
+/proc); then pivot_root into it and detach the old root, so that nothing else of the host is
 reachable by any path (no site-packages, no pycodex, no problem data, no home, no project). The
 standard library's site-packages and dist-packages are covered by empty read-only tmpfs mounts.
 """
@@ -17,7 +17,7 @@ import sys
 import sysconfig
 
 HIDDEN = ("site-packages", "dist-packages")
-DEVICES = ("null", "zero", "full", "random", "urandom")
+DEVICES = ("null", "full", "random", "urandom")  # (not /dev/zero: its shared mappings are memfds)
 _PT_INTERP, _PT_LOAD, _PT_DYNAMIC = 3, 1, 2
 _DT_NEEDED, _DT_STRTAB, _DT_RPATH, _DT_RUNPATH = 1, 5, 15, 29
 
@@ -178,26 +178,11 @@ def _build(plan: _Plan, staging: str, hidden: list[str]) -> None:
         mount("tmpfs", staging + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
 
 
-def _mount_proc(target: str) -> tuple[bool, str]:
-    """A proc of the sandbox's PID namespace showing processes only. Mounted before the pivot: in
-    a user namespace the kernel allows a new proc only beside one it can see whole."""
-    from pycodex.execution.syscalls import MS_NODEV, MS_NOEXEC, MS_NOSUID, mount
-
-    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
-    try:
-        try:
-            mount("proc", target, "proc", flags, "hidepid=invisible,subset=pid")
-            return True, "only the sandbox's own processes (no system-wide files: subset=pid), others' hidden"
-        except OSError:
-            mount("proc", target, "proc", flags, "hidepid=2")
-            return True, "fresh /proc: only the sandbox's PID namespace, other users' processes hidden"
-    except OSError as exc:
-        return False, f"mount proc failed: {exc.strerror}"
-
-
-def enter_sample_root(scratch: str) -> tuple[list[str], tuple[bool, str]]:
+def enter_sample_root(scratch: str) -> list[str]:
     """In Z, root of its own mount namespace (private propagation): build the root and pivot into
-    it. Returns the allowed paths and the /proc layer (for sandbox-info)."""
+    it. Returns the allowed paths (for sandbox-info). There is no /proc: each of its entries takes
+    its inode number from the counter that pipes and sockets use (see seccomp.py), and
+    the standard library needs none of it."""
     from pycodex.execution.syscalls import MNT_DETACH, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REMOUNT, mount, pivot_root, umount
 
     dirs, files = allowed_paths()
@@ -209,19 +194,15 @@ def enter_sample_root(scratch: str) -> tuple[list[str], tuple[bool, str]]:
     staging = "/tmp"  # (every source is held open by then: covering the host's /tmp loses nothing)
     mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     _build(plan, staging, hidden)
-    for name in ("proc", "tmp", scratch.strip("/")):
+    for name in ("tmp", scratch.strip("/")):
         os.makedirs(os.path.join(staging, name), mode=0o755, exist_ok=True)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, os.path.join(staging, "dev", name))
-    proc = _mount_proc(os.path.join(staging, "proc"))
     os.chdir(staging)
     pivot_root(".", ".")
     umount(".", MNT_DETACH)  # the old root: nothing of the host is reachable now
     os.chdir("/")
     mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _forget_the_host(dirs, files[0])
-    return dirs + files, proc
+    return dirs + files
 
 
 def _forget_the_host(dirs: list[str], executable: str) -> None:

@@ -246,13 +246,14 @@ def _isolate_filesystem(layers: list) -> None:
         except OSError:
             pass
     scattered = _open_pid_counter()
-    allowed, (proc, what) = rootfs.enter_sample_root(SCRATCH)
+    allowed = rootfs.enter_sample_root(SCRATCH)
     layers.append(("filesystem", True, f"an empty root with only the interpreter, the standard library and "
                    f"{len(allowed) - len(rootfs.stdlib_dirs()) - 1} shared libraries, read-only (no site-packages, "
                    "no pycodex, no data); the host's root detached"))
     layers.append(("scratch directory", True, f"{SCRATCH}: a new 64 MiB tmpfs for each sample, the only writable "
                    "place, unmounted afterwards"))
-    layers.append(("private /proc", proc, what))
+    layers.append(("no /proc", True, "the sample's root has no /proc (its entries' inode numbers are a counter "
+                   "any process advances); the worker reads the time limits from the host's"))
     layers.append(("no shared IPC", len(disabled) == 4, f"disabled in the sandbox's IPC namespace: {', '.join(disabled) or 'none'}"))
     layers.append(("random pids", scattered, "each sample's pid drawn at random" if scattered
                    else "ns_last_pid not writable: a sample's pid counts the processes made before it"))
@@ -270,7 +271,7 @@ def prepare_zygote(mode: str, slot: int) -> list:
     else:
         layers.append(("filesystem", False, "no mount namespace: the user's files are readable and writable"))
         layers.append(("scratch directory", True, "fresh temporary directory for each sample, removed afterwards"))
-        layers.append(("private /proc", False, "no PID namespace"))
+        layers.append(("no /proc", False, "no mount namespace: the host's /proc"))
     return layers
 
 

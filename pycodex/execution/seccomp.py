@@ -13,8 +13,10 @@ under it. Refused with EPERM:
 * page-cache probes (fadvise, readahead, mincore, cachestat, preadv2/pwritev2 with flags such as
   RWF_NOWAIT) and io_uring (which would do them, or any of the above, outside this filter);
 * the kernel log (syslog): a sample's crashes are written there, another could read them;
-* sockets other than AF_UNIX: with no network they reach nothing, but IP sockets count in the
-  network namespace's counters (/proc/net/snmp), which the next sample of a worker could read;
+* new pipes, sockets and memfds (and shared anonymous mappings, memfds by another name): each
+  takes its inode number from a per-CPU counter that every process advances, which a sample
+  could set for the next one to read (fstat); IP sockets besides count in the network
+  namespace's counters (a sample's own FIFOs in its scratch still work);
 * pidfds (pidfd_open, clone's CLONE_PIDFD): a pidfd's inode number counts every process the
   machine made, which a sample could advance for the next one to read; memfd_secret and aio;
 * new namespaces (unshare, setns, clone with a CLONE_NEW* flag; clone3 answers ENOSYS, so that
@@ -36,11 +38,11 @@ import ctypes
 import os
 
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
-_LOAD, _JEQ, _JSET, _RET = 0x20, 0x15, 0x45, 0x06
+_LOAD, _JEQ, _JSET, _AND, _RET = 0x20, 0x15, 0x45, 0x54, 0x06
 _ALLOW, _EPERM, _ENOSYS = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
 _SIGCHLD = 17
 _NEW_NAMESPACES = 0x7E021080  # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME, and CLONE_PIDFD
-AF_UNIX = 1
+_MAP_SHARED_ANONYMOUS = 0x21  # a shared anonymous mapping is a memfd by another name
 # fcntl commands: F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE, F_NOTIFY
 _LOCK_COMMANDS = (5, 6, 7, 36, 37, 38, 1024, 1026)
 
@@ -57,9 +59,12 @@ X86_64_DENIED = {
     "tracing": (298, 321, 323),  # perf_event_open, bpf, userfaultfd
     "pidfds": (434, 438),  # pidfd_open, pidfd_getfd: a pidfd's inode number counts every pid the machine made
     "secret memory, aio": (447, 206),  # memfd_secret, io_setup
+    # Every new pipe, socket or memfd takes its inode number from a per-CPU counter that anything
+    # on the machine advances: a sample could set it for the next one to read (fstat).
+    "new pipes, sockets, memfds": (22, 293, 41, 53, 319),  # pipe, pipe2, socket, socketpair, memfd_create
 }
-_X86_64 = {"arch": 0xC000003E, "rt_sigaction": 13, "clone": 56, "clone3": 435, "fcntl": 72, "socket": 41,
-           "socketpair": 53, "preadv2": 327, "pwritev2": 328}
+_X86_64 = {"arch": 0xC000003E, "rt_sigaction": 13, "clone": 56, "clone3": 435, "fcntl": 72, "mmap": 9,
+           "preadv2": 327, "pwritev2": 328}
 _AARCH64 = {"arch": 0xC00000B7, "rt_sigaction": 134}
 
 
@@ -106,7 +111,7 @@ def _program(machine: str) -> list[tuple[int, int, int, int]] | None:
             code += [(_JEQ, "deny", 0, nr) for nr in numbers]
         code += [(_JEQ, "enosys", 0, table["clone3"]),
                  (_JEQ, "clone", 0, table["clone"]), (_JEQ, "fcntl", 0, table["fcntl"]),
-                 (_JEQ, "socket", 0, table["socket"]), (_JEQ, "socket", 0, table["socketpair"]),
+                 (_JEQ, "mmap", 0, table["mmap"]),
                  (_JEQ, "flags", 0, table["preadv2"]), (_JEQ, "flags", 0, table["pwritev2"])]
     code += [(_JEQ, 0, "allow", table["rt_sigaction"]),
              (_LOAD, 0, 0, _arg(0)), (_JEQ, 0, "allow", _SIGCHLD),  # another signal: allowed
@@ -117,7 +122,8 @@ def _program(machine: str) -> list[tuple[int, int, int, int]] | None:
                  ("label", "fcntl"), (_LOAD, 0, 0, _arg(1))]
         code += [(_JEQ, "deny", 0, command) for command in _LOCK_COMMANDS]
         code += [(_RET, 0, 0, _ALLOW),
-                 ("label", "socket"), (_LOAD, 0, 0, _arg(0)), (_JEQ, "allow", "deny", AF_UNIX),
+                 ("label", "mmap"), (_LOAD, 0, 0, _arg(3)), (_AND, 0, 0, _MAP_SHARED_ANONYMOUS),
+                 (_JEQ, "deny", "allow", _MAP_SHARED_ANONYMOUS),
                  ("label", "flags"), (_LOAD, 0, 0, _arg(5)), (_JEQ, "allow", "deny", 0),
                  ("label", "enosys"), (_RET, 0, 0, _ENOSYS)]
     code += [("label", "allow"), (_RET, 0, 0, _ALLOW), ("label", "deny"), (_RET, 0, 0, _EPERM)]
@@ -150,4 +156,4 @@ def install(libc) -> tuple[str, bool, str]:
         return ("seccomp", True, "changing SIGCHLD's action refused; keyrings, IPC, locks and the rest of "
                 f"the deny list are x86_64 only (not refused on {machine})")
     return ("seccomp", True, "refused: changing SIGCHLD's action, " + ", ".join(X86_64_DENIED)
-            + ", fcntl locks, sockets other than AF_UNIX, new namespaces, foreign ABIs")
+            + ", fcntl locks, shared anonymous mappings, new namespaces, foreign ABIs")
