@@ -314,12 +314,11 @@ def test_slots_hence_uids_are_drawn_at_random_and_never_repeat_in_a_run():
     """A worker's slot (its samples' uid is SANDBOX_UID_BASE + slot) is neither a count (a sample's uid
     would say how many workers, so how many slow samples, came before it) nor a pid (pids repeat,
     in PID namespaces most, and a uid's kernel state could then meet the next run)."""
-    from pycodex.execution.executor import _next_slot
-    from pycodex.execution.sandbox import SLOTS
+    from pycodex.execution.sandbox import SLOTS, next_slot
 
     taken: list[int] = []
     for _ in range(200):
-        taken.append(_next_slot(taken))
+        taken.append(next_slot(taken))
     assert len(set(taken)) == 200 and all(0 <= slot < SLOTS for slot in taken)
     assert max(taken) - min(taken) > 1000 * 200  # spread over the range, not a run of neighbours
     runs = []

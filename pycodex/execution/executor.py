@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from pycodex.execution import cpus, limits
+from pycodex.execution import cpus, limits, sandbox
 from pycodex.execution.verdict import CRASHED, STRICT, Verdict, program_parts
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -39,18 +39,6 @@ QUEUED_PER_WORKER = 2  # jobs written to a worker ahead: it never waits for this
 # Limits count the time a sample used, not the wall clock, so sharing the CPUs changes no verdict.
 SLOW_PER_WORKER = 3
 _REPLY_SLACK = 30.0  # seconds past a job's own limits before a silent worker is declared dead
-
-
-def _next_slot(taken: list[int]) -> int:
-    """A worker's slot, hence its sandbox uids (sandbox.SANDBOX_UID_BASE + slot): drawn at random,
-    never one the run has used. Not a count (a sample's uid would tell how many workers started
-    before it, that is how many samples were slow) nor a pid (pids repeat, in PID namespaces most)."""
-    from pycodex.execution.sandbox import SLOTS
-
-    while True:
-        slot = int.from_bytes(os.urandom(4), "little") % SLOTS
-        if slot not in taken:
-            return slot
 
 
 def _reply_wait(job: dict) -> float:
@@ -252,7 +240,7 @@ class Executor:
 
     def _start_thread(self) -> None:
         """(Under self._lock.) One more thread, with its own worker and sandbox slot."""
-        slot = _next_slot(self.slots)
+        slot = sandbox.next_slot(self.slots)
         self.slots.append(slot)
         thread = threading.Thread(target=self._serve, args=(slot,), daemon=True, name="pycodex-executor")
         thread.start()
@@ -418,10 +406,7 @@ _PROBE = '''def probe():
         seen["network"] = "connected"
     except OSError as exc:
         seen["network"] = errno.errorcode.get(exc.errno, str(exc)) if exc.errno else type(exc).__name__
-    try:
-        seen["processes"] = len([d for d in os.listdir("/proc") if d.isdigit()])
-    except OSError:
-        seen["processes"] = 0
+    seen["processes"] = len([d for d in os.listdir("/proc") if d.isdigit()]) if os.path.isdir("/proc") else 0
     print(json.dumps(seen))
     return 1
 '''

@@ -275,6 +275,16 @@ def prepare_zygote(mode: str, slot: int) -> list:
     return layers
 
 
+def next_slot(taken: list[int]) -> int:
+    """A worker's slot, hence its uids: drawn at random, never one the run has used. Not a count
+    (a sample's uid would tell how many workers started before it, that is how many samples were
+    slow) nor a pid (pids repeat, in PID namespaces most)."""
+    while True:
+        slot = int.from_bytes(os.urandom(4), "little") % SLOTS
+        if slot not in taken:
+            return slot
+
+
 def sample_uid(mode: str, slot: int) -> int:
     return SANDBOX_UID_BASE + slot if mode == "root" else os.getuid()
 
