@@ -90,7 +90,7 @@ def generate(
     notify = on_event or (lambda event: None)
     started = time.perf_counter()
     generation = Generation(problem, params)
-    futures: list[Future] = []
+    futures: list[tuple[Future, Sample]] = []
     stream = backend.generate(problem.prompt, params, task_id=problem.task_id)
     try:
         for event in stream:
@@ -102,7 +102,7 @@ def generate(
                 generation.samples.append(sample)
                 future = submit_judged(executor, problem, event.completion)
                 future.add_done_callback(functools.partial(_judged, sample=sample, task_id=problem.task_id, notify=notify))
-                futures.append(future)
+                futures.append((future, sample))
     finally:
         close = getattr(stream, "close", None)
         if close is not None:
@@ -115,18 +115,24 @@ def generate(
 
 
 def _judged(future: Future, sample: Sample, task_id: str, notify: Listener) -> None:
-    try:
-        verdict = future.result()
-    except CancelledError:
-        return
-    sample.detail = verdict.detail
-    sample.status = str(verdict.status)
-    notify(SampleJudged(task_id, sample.index, sample.status, sample.detail))
+    """A verdict as it comes: for the live view (the sample's fields are set again in _wait)."""
+    if _record(future, sample):
+        notify(SampleJudged(task_id, sample.index, str(sample.status), sample.detail))
 
 
-def _wait(futures: list[Future], stop: threading.Event) -> None:
-    """Until every verdict is in, or stop is set: then the ones not in yet are cancelled."""
-    for future in futures:
+def _record(future: Future, sample: Sample) -> bool:
+    if not future.done() or future.cancelled():
+        return False
+    verdict = future.result()
+    sample.status, sample.detail = str(verdict.status), verdict.detail
+    return True
+
+
+def _wait(futures: list[tuple[Future, Sample]], stop: threading.Event) -> None:
+    """Until every verdict is in, or stop is set: then the ones not in yet are cancelled. Each
+    sample's verdict is recorded here too, so that none is missing when this returns (a future's
+    callbacks may run after its result() has returned)."""
+    for future, _ in futures:
         while not future.done() and not stop.is_set():
             try:
                 future.result(timeout=0.1)
@@ -134,9 +140,10 @@ def _wait(futures: list[Future], stop: threading.Event) -> None:
                 continue
             except CancelledError:
                 break
-    if stop.is_set():
-        for future in futures:
+    for future, sample in futures:
+        if stop.is_set():
             future.cancel()
+        _record(future, sample)
 
 
 @dataclass(frozen=True)
