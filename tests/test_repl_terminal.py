@@ -195,7 +195,9 @@ def test_solve_with_no_text_on_a_terminal_opens_the_repl_with_its_settings(typed
     exe, *rest = pycodex_exe()
     child = pexpect.spawn(exe, [*rest, "solve", "--n", "3", "--seed", "4"], env=typed["env"], encoding="utf-8", dimensions=(50, 200), timeout=240)
     child.expect("pycodex>")
-    child.expect(r"n=3 T=0\.8 top_p=0\.95 max_tokens=192 seed=4")  # the toolbar: solve's flags and defaults
+    child.send("/set\r")
+    child.expect(r"n=3 T=0\.8 top_p=0\.95 max_tokens=192 seed=4")  # solve's flags and defaults
+    child.expect("pycodex>")
     child.sendeof()
     child.expect(pexpect.EOF)
     child.close()
