@@ -51,7 +51,7 @@ class HelpScreen(ModalScreen):
         from pycodex.tui.screens.runs import RunsScreen
         from pycodex.tui.screens.samples import SamplesScreen
         from pycodex.tui.screens.versus import VersusScreen
-        from pycodex.tui.screens.versus_problem import VersusProblemScreen
+        from pycodex.tui.screens.versus.problem import VersusProblemScreen
 
         sections = [
             ("Everywhere", type(self.app)),

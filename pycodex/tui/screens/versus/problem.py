@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from pycodex.runs.state import problem_pass_at_k
-from pycodex.runs.versus_state import VersusState
+from pycodex.runs.versus.state import VersusState
 from pycodex.tui.components.diff_card import DiffCard
 
 REFRESH_HZ = 10

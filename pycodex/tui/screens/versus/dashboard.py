@@ -14,11 +14,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from pycodex.runs.versus_state import VersusState
+from pycodex.runs.versus.state import VersusState
 from pycodex.runs.workbench import Workbench
 from pycodex.tui.components.pass_grid import PassGrid
 from pycodex.tui.components.solved_grid import LEGEND, SolvedGrid
-from pycodex.tui.versus_runner import VersusDeltas, VersusEnded, VersusEvent, VersusRequest, VersusSession, VersusStored
+from pycodex.tui.screens.versus.session import VersusDeltas, VersusEnded, VersusEvent, VersusRequest, VersusSession, VersusStored
 
 REDRAW_HZ = 10
 SHOWN_KS = (1, 2, 5, 10, 20, 50, 100)
@@ -87,7 +87,7 @@ class VersusScreen(Screen):
         if self.running:
             self.notify("a versus is running: Esc cancels it first", timeout=3)
             return
-        from pycodex.tui.screens.versus_form import VersusForm
+        from pycodex.tui.screens.versus.form import VersusForm
 
         initial = self.request or VersusRequest(a=None, b=None, problems="0-2")  # type: ignore[arg-type]
         texts = [self.default_model, self.default_model]
@@ -226,7 +226,7 @@ class VersusScreen(Screen):
     def on_pass_grid_cell_selected(self, message: PassGrid.CellSelected) -> None:
         if self.request is None:
             return
-        from pycodex.tui.screens.versus_problem import VersusProblemScreen
+        from pycodex.tui.screens.versus.problem import VersusProblemScreen
 
         self.app.push_screen(VersusProblemScreen(self.problem_set.get(message.task_id), self.state))
 

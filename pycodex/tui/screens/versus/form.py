@@ -8,7 +8,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from pycodex.tui.versus_runner import VersusRequest
+from pycodex.tui.screens.versus.session import VersusRequest
 
 MODEL_HINT = "default · FILE.gguf · canonical · samples:FILE · server:URL · run:ID (stored)"
 
