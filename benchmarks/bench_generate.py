@@ -283,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for every side (default: the idle cores, as pycodex picks)")
     parser.add_argument("--parallel", type=int, default=None, help="pycodex's slots (default: the backend's)")
     parser.add_argument("--n-gpu-layers", type=int, default=0, help="layers on the GPU, pycodex's and the anchors' (-1: all; default 0)")
+    parser.add_argument("--sampling-threads", type=int, default=None,
+                        help="pycodex's sampling threads (default: the backend's: 1 on the CPU, --threads with GPU offload)")
     parser.add_argument("--ctx", type=int, default=None, help="batched backend's context (default: the backend's)")
     parser.add_argument("--model", default=None, help="GGUF file (default: pycodex's model resolution)")
     parser.add_argument("--seed", type=int, default=0)
@@ -309,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     options = {"parallel": args.parallel} if args.parallel else {}
     backend = LlamaBackend(path, n_threads=threads, n_ctx=args.ctx, n_gpu_layers=args.n_gpu_layers, **options)
+    if args.sampling_threads:
+        backend.sampling_threads = args.sampling_threads
     batched(backend, prompts[:1], SamplingParams(n=1, max_tokens=4, temperature=0.8, seed=1))  # warm-up
 
     llm = None
@@ -385,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "n_gpu_layers": args.n_gpu_layers,
         "gpu_offload": backend.gpu_offload,
+        "sampling_threads": backend.sampling_threads,
         "load_before": [round(x, 1) for x in load_before],
         "load_after": [round(x, 1) for x in os.getloadavg()],
         "tokens_per_s": {k: [round(x, 1) for x in v] for k, v in rounds.items() if v},

@@ -9,7 +9,8 @@ Each check prints one JSON line as it ends:
    `import llama_cpp` first by hand) loads the model and finishes (exit 0, not a segfault);
 3. the bench workload with the step profile: `bench_generate.py --n-gpu-layers -1 --profile`
    (4 prompts x n=16, 128 tokens): tokens/s, the fraction of the decode-only ceiling (goal >= 0.5),
-   the split of a step (decode call, synchronize = compute + logits copy, the copy alone, sampling);
+   the split of a step (decode call, synchronize = compute + logits copy, the copy alone, sampling),
+   with the sampler on one thread and then on the backend's 8 (what it does with GPU offload);
 4. batch invariance on the GPU: 6 samples drawn in a mixed stream and each alone (same seeds), as
    the backend runs, with every step at one fixed row count, and that without CUDA graphs;
 5. a killed GPU eval resumed: `--resume` says its samples are fresh draws, and the run stores gpu_offload;
@@ -51,15 +52,18 @@ def import_order(db: str) -> None:
     emit("import_order_eval", rc=done.returncode, segfault=done.returncode == -signal.SIGSEGV, stderr=done.stderr[-400:])
 
 
-def bench() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_generate.py"), "--n-gpu-layers", "-1", "--threads", "4",
-                           "--skip-sequential", "--skip-server", "--profile", "--json"], capture_output=True, text=True, timeout=900)
+def bench(sampling_threads: int | None = None) -> None:
+    """The bench workload; sampling_threads 1 measures the single-thread sampler, None the backend's
+    choice with offload (its --threads: 8)."""
+    extra = ["--sampling-threads", str(sampling_threads)] if sampling_threads else []
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_generate.py"), "--n-gpu-layers", "-1", "--threads", "8",
+                           "--skip-sequential", "--skip-server", "--profile", "--json", *extra], capture_output=True, text=True, timeout=900)
     try:
         result = json.loads(done.stdout)
     except json.JSONDecodeError:
         emit("bench", rc=done.returncode, stderr=done.stderr[-800:])
         return
-    emit("bench", rc=done.returncode, **{k: result.get(k) for k in ("gpu_offload", "parallel", "median_tokens_per_s", "tokens",
+    emit("bench", rc=done.returncode, **{k: result.get(k) for k in ("gpu_offload", "sampling_threads", "parallel", "median_tokens_per_s", "tokens",
                                                                    "ceilings_tokens_per_s", "fraction_of_ceiling", "profile")})
 
 
@@ -153,7 +157,7 @@ def main() -> None:
     quick = "--quick" in sys.argv[1:]
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "runs.db")
-        for check in (models, lambda: import_order(db), bench, invariance_variants, lambda: resume_note(os.path.join(tmp, "resume.db"))):
+        for check in (models, lambda: import_order(db), lambda: bench(1), bench, invariance_variants, lambda: resume_note(os.path.join(tmp, "resume.db"))):
             try:
                 check()
             except Exception as exc:  # one check's failure must not hide the others'

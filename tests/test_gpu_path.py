@@ -190,3 +190,23 @@ def test_the_repl_loads_its_model_with_n_gpu_layers(monkeypatch):
     monkeypatch.setattr(kind, "create_llama_backend", lambda **options: asked.update(options) or _Fake(False))
     Session(load_named("humaneval"), Options(n_gpu_layers=-1)).backend()
     assert asked["n_gpu_layers"] == -1
+
+
+def test_sampling_on_several_threads_draws_the_same_samples():
+    """With GPU offload the backend samples on its threads (the CPU waits on the GPU): the same
+    tokens and log-probs as on one thread, here on the CPU with the real model."""
+    from pycodex.generation.llama.backend import LlamaBackend
+    from pycodex.generation.models import resolve_model
+
+    backend = LlamaBackend(resolve_model(show_progress=False).path, n_ctx=256, parallel=8, n_threads=1)
+    assert backend.sampling_threads == 1  # no offload: one sampling thread
+    params = SamplingParams(n=6, temperature=0.8, top_p=0.95, max_tokens=12, seed=4, stop=())
+
+    def draw():
+        events = [e for e in backend.generate('def add(a, b):\n    """Add two numbers."""\n', params) if isinstance(e, SampleFinished)]
+        return {e.index: (backend.last_token_ids[e.index], e.sum_logprob) for e in events}
+
+    one = draw()
+    backend.sampling_threads = 3
+    assert draw() == one
+    backend.close()

@@ -164,12 +164,13 @@ def test_same_tokens_as_the_previous_implementation(temperature, top_p):
         np.testing.assert_allclose(logprobs, want_logprobs, rtol=0, atol=1e-7)
 
 
-def test_rows_on_two_threads_equal_rows_on_one():
+def test_rows_on_several_threads_equal_rows_on_one():
     logits = np.stack([fixed_logits(s, spread=1.0 + s % 3, peaks=5 + s) for s in range(9)])
     uniforms = np.random.default_rng(3).random(9)
     one = sample_with_logprobs(logits, 0.8, 0.95, uniforms, threads=1)
-    two = sample_with_logprobs(list(logits), 0.8, 0.95, uniforms, threads=2)
-    assert one[0].tolist() == two[0].tolist() and one[1].tolist() == two[1].tolist()
+    for threads in (2, 4, 16):  # (16: more threads than rows)
+        many = sample_with_logprobs(list(logits), 0.8, 0.95, uniforms, threads=threads)
+        assert one[0].tolist() == many[0].tolist() and one[1].tolist() == many[1].tolist()
     # and a row's result does not depend on the rows beside it
     alone = [sample_with_logprobs(logits[i : i + 1], 0.8, 0.95, uniforms[i : i + 1]) for i in range(9)]
     assert [int(t[0]) for t, _ in alone] == one[0].tolist()

@@ -41,6 +41,7 @@ Token counts and log-probs: see llama_samples.finished_event.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import os
@@ -66,8 +67,7 @@ from pycodex.generation.base import (
 from pycodex.generation.llama.native import check_offload_order
 from pycodex.generation.llama.nucleus import sample_with_logprobs
 
-# (the settings stay importable from here)
-from pycodex.generation.llama.setup import (DEFAULT_BATCH, DEFAULT_CTX, DEFAULT_PARALLEL, MIN_STEP_ROWS, context_params,  # noqa: F401
+from pycodex.generation.llama.setup import (DEFAULT_BATCH, DEFAULT_CTX, DEFAULT_PARALLEL, MIN_STEP_ROWS, context_params,  # noqa: F401 (kept importable)
                                              default_parallel, default_threads, kv_bytes_per_token, set_llama_logging)
 
 
@@ -104,6 +104,7 @@ class LlamaBackend:
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = n_gpu_layers
         self.gpu_offload = n_gpu_layers != 0 and bool(llama_cpp.llama_supports_gpu_offload())  # runs record it
+        self.sampling_threads = self.n_threads if self.gpu_offload else 1  # (see _sample)
         if self.gpu_offload:  # (GPU kernels are not batch-invariant: docs/generation.md, "GPU")
             check_offload_order()
         model_params.use_mmap = True
@@ -378,8 +379,8 @@ class LlamaBackend:
 
     def _sample(self, live: list[_Sample], rows: list[np.ndarray]) -> tuple[list[int], list[float]]:
         """One token per live sample, each at its own request's temperature and top_p. On one
-        thread: a second sampling thread halved the sampling time but slowed llama.cpp's next
-        decode more (its OpenMP threads lose their cores; measured 114 against 143 tokens/s)."""
+        thread on the CPU: a second one halved the sampling time but slowed llama.cpp's next decode
+        more (measured 114 against 143 tokens/s); with GPU offload on sampling_threads (the CPU waits)."""
         groups: dict[tuple[float, float], list[int]] = {}
         for i, sample in enumerate(live):
             p = sample.request.params
@@ -388,7 +389,7 @@ class LlamaBackend:
         logprobs = [0.0] * len(live)
         for (temperature, top_p), positions in groups.items():
             uniforms = np.array([0.0 if temperature == 0 else live[i].rng.random() for i in positions])
-            tokens, lps = sample_with_logprobs([rows[i] for i in positions], temperature, top_p, uniforms, threads=1)
+            tokens, lps = sample_with_logprobs([rows[i] for i in positions], temperature, top_p, uniforms, threads=self.sampling_threads)
             for i, token, lp in zip(positions, tokens.tolist(), lps.tolist()):
                 chosen[i] = token
                 logprobs[i] = lp
@@ -414,8 +415,7 @@ class LlamaBackend:
 
     def generate_token_ids(self, prompt: str, params: SamplingParams) -> list[list[int]]:
         """Every sample's sampled token ids (to the stop, end-of-generation excluded), for tests and tools."""
-        for _ in self.generate(prompt, params):
-            pass
+        collections.deque(self.generate(prompt, params), maxlen=0)
         return [self.last_token_ids[i] for i in range(params.n)]
 
     # --- the rest of the Backend protocol --------------------------------------------------------

@@ -146,11 +146,13 @@ def _sample_row(row: np.ndarray, temperature: float, top_p: float, uniform: floa
     return token, float(row[token]) - log_total
 
 
-def _shared_pool() -> ThreadPoolExecutor:
+def _shared_pool(workers: int) -> ThreadPoolExecutor:
+    """The sampling threads beside the caller's, at least `workers` of them, kept for later calls (a
+    smaller pool that another caller may still hold is left to it, not shut down)."""
     global _pool
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pycodex-nucleus")
+        if _pool is None or _pool._max_workers < workers:
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pycodex-nucleus")
         return _pool
 
 
@@ -161,10 +163,11 @@ def sample_with_logprobs(
     log-probability at temperature 1. logits: a 2-D array or a list of 1-D rows (views of
     llama.cpp's logits buffer will do: nothing is copied); uniforms: one number in [0, 1) per row.
 
-    With several rows and threads > 1 a second thread takes every other row (numpy releases the
-    GIL in its passes over a row). A row's result depends on that row and its uniform alone, so
-    this changes nothing but the time. The llama backend samples on one thread: beside
-    llama.cpp's OpenMP threads a second one cost the next decode more than it saved."""
+    With several rows and threads > 1, the rows are dealt out to that many threads (row r to
+    thread r mod threads; numpy releases the GIL in its passes over a row). A row's result depends
+    on that row and its uniform alone, so this changes nothing but the time. The llama backend
+    samples on one thread on the CPU (beside llama.cpp's OpenMP threads a second one cost the next
+    decode more than it saved) and on its threads with GPU offload (the CPU waits on the GPU)."""
     if isinstance(logits, np.ndarray):
         logits = np.atleast_2d(logits)
     count = len(logits)
@@ -175,10 +178,13 @@ def sample_with_logprobs(
         for r in rows:
             tokens[r], logprobs[r] = _sample_row(logits[r], temperature, top_p, float(uniforms[r]))
 
+    threads = min(threads, count)
     if threads > 1 and count >= _THREADED_ROWS:
-        other = _shared_pool().submit(run, range(1, count, 2))
-        run(range(0, count, 2))
-        other.result()
+        pool = _shared_pool(threads - 1)
+        others = [pool.submit(run, range(t, count, threads)) for t in range(1, threads)]
+        run(range(0, count, threads))
+        for other in others:
+            other.result()
     else:
         run(range(count))
     return tokens, logprobs
