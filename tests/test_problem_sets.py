@@ -1,81 +1,22 @@
-"""The named problem sets: humaneval-plus (data, contracts, regeneration) and chains (section 6)."""
+"""The named problem sets: names and versions, and chains (section 6); EvalPlus's sets: test_evalplus.py."""
 
 from __future__ import annotations
-
-import ast
-import re
-import sys
-from pathlib import Path
 
 import pytest
 
 from pycodex.problems.chains import BLOCKS, LEAD, apply_chain, chain_problems
 from pycodex.errors import UserError
-from pycodex.problems.sets import NAMES, PLUS_VERSION, load_named
-
-PLUS_DIR = Path(__file__).resolve().parent.parent / "problems" / "humaneval_plus"
+from pycodex.problems.sets import NAMES, load_named
 
 
-@pytest.fixture(scope="module")
-def generator():
-    sys.path.insert(0, str(PLUS_DIR))
-    import contracts
-    import generate
 
-    yield generate, contracts
-    sys.path.remove(str(PLUS_DIR))
-
-
-def plus_inputs(problem) -> list[tuple]:
-    return ast.literal_eval(re.search(r"^_PLUS_INPUTS = (.*)$", problem.test, re.M).group(1))
-
-
-def test_the_three_sets_load_with_names_and_versions():
-    sizes = {name: len(load_named(name)) for name in NAMES}
-    assert sizes == {"humaneval": 164, "humaneval-plus": 164, "chains": 130}
-    plus = load_named("humaneval-plus")
-    assert plus.version == PLUS_VERSION and load_named("chains").version.startswith("1-seed")
+def test_the_sets_load_with_names_and_versions():
+    sizes = {name: len(load_named(name)) for name in ("humaneval", "humaneval-plus-mini", "chains")}
+    assert sizes == {"humaneval": 164, "humaneval-plus-mini": 164, "chains": 130}
+    assert set(NAMES) == {"humaneval", "humaneval-plus", "humaneval-plus-mini", "mbpp-plus", "chains"}
+    assert load_named("humaneval-plus-mini").version == "evalplus-mini-v0.1.10" and load_named("chains").version.startswith("1-seed")
     with pytest.raises(UserError, match="unknown problem set 'plus'"):
         load_named("plus")
-
-
-def test_plus_keeps_humaneval_and_adds_over_100_inputs_per_problem():
-    base, plus = load_named("humaneval"), load_named("humaneval-plus")
-    for b, p in zip(base, plus):
-        assert (p.task_id, p.prompt, p.canonical_solution, p.base_test) == (b.task_id, b.prompt, b.canonical_solution, b.test)
-        assert p.test.startswith(b.test.rstrip("\n")) and p.base_problem().test == b.test
-        assert p.extra_inputs == len(plus_inputs(p))
-    assert sum(p.extra_inputs for p in plus) / len(plus) >= 100
-
-
-def test_every_extra_input_keeps_its_contract_and_avoids_canonical_bugs(generator):
-    _, contracts = generator
-    for problem in load_named("humaneval-plus"):
-        contract = contracts.CONTRACTS[problem.number]
-        wrong = contracts.CANONICAL_WRONG.get(problem.number)
-        for args in plus_inputs(problem):
-            assert contract(*args), (problem.task_id, args)
-            assert not (wrong and wrong[0](*args)), (problem.task_id, args)
-
-
-def test_contracts_reject_what_docstrings_exclude(generator):
-    _, contracts = generator
-    c = contracts.CONTRACTS
-    assert not c[1](")(")  # unbalanced groups
-    assert not c[11]("10", "1")  # string_xor: equal lengths
-    assert not c[55](40) and c[55](10)  # recursive fib kept fast
-    assert not c[129]([[1, 2], [2, 3]], 2)  # every value 1..N*N exactly once
-    assert not c[44](8, 10)  # base < 10
-    assert contracts.CANONICAL_WRONG[97][0](19, -1) and not contracts.CANONICAL_WRONG[97][0](14, -15)
-
-
-def test_regeneration_of_a_few_problems_matches_the_shipped_rows(generator):
-    generate, _ = generator
-    plus = load_named("humaneval-plus")
-    assert generate.VERSION == PLUS_VERSION
-    for number in (0, 53, 97, 160):  # floats, a random base test, a canonical bug, eval in the canonical
-        row, stats = generate.plus_problem(plus.get(str(number)).base_problem())
-        assert row == plus.get(str(number)).to_row() and stats["kept"] == plus.get(str(number)).extra_inputs
 
 
 def test_chains_follow_section_6():

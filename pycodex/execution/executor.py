@@ -220,9 +220,10 @@ class Executor:
             return item
         problem, completion = item
         head, test = program_parts(problem.prompt, completion, problem.test, problem.entry_point)
+        own_limit = getattr(problem, "cpu_limit", None)  # EvalPlus sets: the limits evalplus gives the inputs
         job = {"head": head, "test": test, "entry_point": problem.entry_point,
-               "timeout": self.timeout, "wait_limit": self.wait_limit, "memory_mb": self.memory_limit_mb,
-               "judge": self.judge}
+               "timeout": own_limit or self.timeout, "wait_limit": own_limit or self.wait_limit,
+               "memory_mb": self.memory_limit_mb, "judge": self.judge}
         if self.judge == STRICT:  # the judge's trusted code: the problem's prompt (helpers) and test
             job.update(prompt=problem.prompt, offset=head.count("\n"))
         return job

@@ -316,6 +316,21 @@ CALL_FD, REPLY_FD = 4, 5  # in the sample's process: calls from the judge in, re
 _COMMIT = _frame({"kind": "commit"})  # (encoded once, in the zygote)
 
 
+def _over_limit(signum, frame):
+    raise TimeoutError("the call ran past its CPU-time limit")
+
+
+def _limit_call(seconds: float) -> None:
+    """A CPU-time timer on the next call (0: off). SIGPROF raises TimeoutError in the call, as
+    evalplus's time_limit raises in its sample; the sample can catch it or reset the timer, which
+    only lets it run on to the job's own CPU limit."""
+    import signal
+
+    if seconds > 0 and signal.getsignal(signal.SIGPROF) is not _over_limit:
+        signal.signal(signal.SIGPROF, _over_limit)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+
+
 def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REPLY_FD) -> None:
     """Run prompt + completion, then answer the judge's calls of the entry point until the judge
     closes its end. Never returns. Nothing here is trusted: the judge decodes every reply as plain
@@ -362,10 +377,16 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
         if data is None:  # the judge has finished
             _flush(streams)
             exit_(0)
-        _, args, kwargs = decode(data)
+        _, args, kwargs, *limit = decode(data)
         try:
+            if limit:  # the judge's CPU-time limit on this call (EvalPlus sets)
+                _limit_call(limit[0])
             value = function(*args, **kwargs)
+            if limit:
+                _limit_call(0)
         except BaseException as exc:  # noqa: BLE001 - the judge re-raises it by name
+            if limit:
+                _limit_call(0)
             reply(_raised(exc, encode))
             continue
         try:

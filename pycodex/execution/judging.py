@@ -1,9 +1,11 @@
-"""Judging a sample against a problem set: the plus test and, beside it, the base test.
+"""Judging a sample against a problem set: base and plus verdicts beside each other.
 
-A humaneval-plus problem is judged twice, by its full test (HumanEval's own test then the extra
-inputs: `passed`) and by HumanEval's test alone (`base_passed`), both through the executor as
-ordinary jobs, so either judge (strict or classic) runs them unchanged. Problems of other sets
-are judged once and have no base verdict (None).
+An EvalPlus problem (humaneval-plus, humaneval-plus-mini, mbpp-plus) is judged as evalplus judges:
+once on its base inputs (`base_passed`) and once on its extra inputs alone (`plus_status`), two
+ordinary executor jobs, so either judge (strict or classic) runs them unchanged; the sample passes
+(`passed`) when both pass. A problem with a base test but no separate plus test (a user's file with
+`base_test`) is judged by its full test and its base test. Problems of other sets are judged once
+and have no base verdict (None).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from pycodex.execution.verdict import Verdict, VerdictStatus
 
 @dataclass(frozen=True)
 class JudgedVerdict(Verdict):
-    """A Verdict with the base test's verdict beside it (humaneval-plus)."""
+    """A Verdict with the base test's verdict beside it, and for EvalPlus sets the extra inputs' own."""
 
     base_status: str | None = None
     base_detail: str = ""
+    plus_status: str | None = None  # EvalPlus sets: the verdict of the extra inputs alone
+    plus_detail: str = ""
 
     @property
     def base_passed(self) -> bool | None:
@@ -40,30 +44,30 @@ def submit_judged(executor, problem, completion: str) -> Future:
     base = problem.base_problem()
     if base is None:
         return executor.submit(problem, completion)
-    full_future, base_future = executor.submit(problem, completion), executor.submit(base, completion)
+    plus = problem.plus_problem()
+    main_future, base_future = executor.submit(plus or problem, completion), executor.submit(base, completion)
     combined: Future = Future()
     lock = threading.Lock()
 
     def on_cancel(f: Future) -> None:
         if f.cancelled():
-            full_future.cancel()
+            main_future.cancel()
             base_future.cancel()
 
     combined.add_done_callback(on_cancel)
 
     def on_part(_f: Future) -> None:
         with lock:
-            if full_future.done() and base_future.done() and not combined.done():
+            if main_future.done() and base_future.done() and not combined.done():
                 finish()
 
     def finish() -> None:
         try:
-            if full_future.cancelled() or base_future.cancelled():
+            if main_future.cancelled() or base_future.cancelled():
                 combined.cancel()
                 return
-            full, base_verdict = full_future.result(), base_future.result()
-            verdict = JudgedVerdict(**{f.name: getattr(full, f.name) for f in fields(Verdict)},
-                                    base_status=str(base_verdict.status), base_detail=base_verdict.detail)
+            main, base_verdict = main_future.result(), base_future.result()
+            verdict = _combine(main, base_verdict, separate_plus=plus is not None)
             if combined.set_running_or_notify_cancel():
                 combined.set_result(verdict)
         except BaseException as exc:  # noqa: BLE001 - the executor failed: hand it on
@@ -73,9 +77,21 @@ def submit_judged(executor, problem, completion: str) -> Future:
                 except Exception:  # noqa: BLE001 - lost a race with a cancel
                     pass
 
-    full_future.add_done_callback(on_part)
+    main_future.add_done_callback(on_part)
     base_future.add_done_callback(on_part)
     return combined
+
+
+def _combine(main: Verdict, base: Verdict, separate_plus: bool) -> JudgedVerdict:
+    """The sample's verdict: the full test's (or, with a separate plus test, the plus verdict when the
+    base passed, else the base's), the base verdict beside it."""
+    shown = main if not separate_plus or base.passed else base
+    values = {f.name: getattr(shown, f.name) for f in fields(Verdict)}
+    if separate_plus:
+        values["seconds"] = main.seconds + base.seconds
+    return JudgedVerdict(**values, base_status=str(base.status), base_detail=base.detail,
+                         plus_status=str(main.status) if separate_plus else None,
+                         plus_detail=main.detail if separate_plus else "")
 
 
 def _report(on_result: Callable[[int, Verdict], None], index: int, future: Future) -> None:

@@ -27,8 +27,12 @@ class Problem:
     entry_point: str
     canonical_solution: str
     test: str
-    # humaneval-plus: HumanEval's own test (`test` then runs it and the extra inputs); None elsewhere
+    # EvalPlus sets: the base inputs alone (`test` runs them, then the extra inputs); None elsewhere
     base_test: str | None = None
+    # EvalPlus sets: the extra inputs alone, and the CPU seconds a sample may use on the base and
+    # on the extra inputs (evalplus: min(60, the sum of the inputs' limits) + 1 each)
+    plus_test: str | None = None
+    cpu_limits: tuple[float, float] | None = None
     # chains: the block numbers (1-13) the docstring chains, in order; None elsewhere
     chain: tuple[int, ...] | None = None
 
@@ -41,9 +45,14 @@ class Problem:
     def assert_count(self) -> int:
         return sum(1 for line in self.test.splitlines() if line.strip().startswith("assert"))
 
+    @property
+    def cpu_limit(self) -> float | None:
+        """The CPU seconds a sample of this test may use (None: the executor's own limit)."""
+        return None if self.cpu_limits is None else sum(self.cpu_limits)
+
     @cached_property
     def extra_inputs(self) -> int:
-        """humaneval-plus: how many inputs the test adds to HumanEval's own (0 elsewhere)."""
+        """EvalPlus sets: how many inputs the test adds to the base inputs (0 elsewhere)."""
         match = re.search(r"^_PLUS_COUNT = (\d+)$", self.test, re.M)
         return int(match.group(1)) if match else 0
 
@@ -73,8 +82,18 @@ class Problem:
         return row
 
     def base_problem(self) -> "Problem | None":
-        """The same problem judged by HumanEval's own test only (None when it has no other test)."""
-        return None if self.base_test is None else replace(self, test=self.base_test, base_test=None)
+        """The same problem judged by its base inputs only (None when it has no other test)."""
+        if self.base_test is None:
+            return None
+        limits = None if self.cpu_limits is None else (self.cpu_limits[0], 0.0)
+        return replace(self, test=self.base_test, base_test=None, plus_test=None, cpu_limits=limits)
+
+    def plus_problem(self) -> "Problem | None":
+        """EvalPlus sets: the same problem judged by its extra inputs only (None elsewhere)."""
+        if self.plus_test is None:
+            return None
+        limits = None if self.cpu_limits is None else (0.0, self.cpu_limits[1])
+        return replace(self, test=self.plus_test, base_test=None, plus_test=None, cpu_limits=limits)
 
 
 class ProblemSet:

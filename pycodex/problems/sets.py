@@ -1,11 +1,14 @@
-"""The named problem sets: `--problem-set humaneval|humaneval-plus|chains`.
+"""The named problem sets: `--problem-set humaneval|humaneval-plus|humaneval-plus-mini|mbpp-plus|chains`.
 
-humaneval       the 164 problems of Chen et al. (2021), bundled (problems/HumanEval.jsonl.gz)
-humaneval-plus  the same 164 problems with ~144 extra inputs each (problems/HumanEvalPlus.jsonl.gz,
-                made by problems/humaneval_plus/generate.py); `test` runs HumanEval's own test then
-                the extra inputs, `base_test` is HumanEval's own test
-chains          130 synthetic problems chaining the paper's 13 string manipulations (section 6),
-                built from a seed (pycodex/problems/chains.py); each carries `chain`
+humaneval            the 164 problems of Chen et al. (2021), bundled (problems/HumanEval.jsonl.gz)
+humaneval-plus       EvalPlus's HumanEval+ v0.1.10: the 164 with ~750 extra inputs each, judged as
+                     evalplus 0.3.1 judges (pycodex/problems/evalplus.py); `test` runs the base
+                     inputs then the plus inputs, `base_test` and `plus_test` each alone
+humaneval-plus-mini  its Mini variant (the same 164, ~7 extra inputs each)
+mbpp-plus            EvalPlus's MBPP+ v0.1.0 (399 tasks; the prompt is a description and a test,
+                     the sample writes the whole function)
+chains               130 synthetic problems chaining the paper's 13 string manipulations (section 6),
+                     built from a seed (pycodex/problems/chains.py); each carries `chain`
 """
 
 from __future__ import annotations
@@ -13,18 +16,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pycodex import locations
 from pycodex.errors import UserError
-from pycodex.problems.problem import HUMANEVAL_SIZE, ProblemSet, load_humaneval, load_problems
+from pycodex.problems.problem import ProblemSet, load_humaneval, load_problems
 
-NAMES = ("humaneval", "humaneval-plus", "chains")
+NAMES = ("humaneval", "humaneval-plus", "humaneval-plus-mini", "mbpp-plus", "chains")
 INTROS = {  # one line each, for the TUI's browser and chooser
     "humaneval": "HumanEval (Chen et al. 2021): a sample passes when the problem's hidden asserts run clean.",
-    "humaneval-plus": "humaneval-plus: HumanEval's 164 with ~144 extra inputs each; a sample passes base (HumanEval's asserts) and plus.",
+    "humaneval-plus": "HumanEval+ (EvalPlus v0.1.10): HumanEval's 164 with ~750 extra inputs each; a sample passes base and plus.",
+    "humaneval-plus-mini": "HumanEval+ Mini (EvalPlus v0.1.10): the 164 with ~7 extra inputs each (a reduced HumanEval+); base and plus.",
+    "mbpp-plus": "MBPP+ (EvalPlus v0.1.0): 399 tasks; the prompt is a description and a test, the sample writes the function.",
     "chains": "chains (paper section 6): docstrings chaining 1-13 string manipulations; pass rate falls 2-3x per block.",
 }
 DEFAULT = "humaneval"
-PLUS_VERSION = "1-seed14"  # problems/humaneval_plus/generate.py VERSION
 
 
 def check_name(name: str) -> str:
@@ -39,12 +42,10 @@ def load_named(name: str = DEFAULT) -> ProblemSet:
     name = check_name(name)
     if name == "humaneval":
         return load_humaneval()
-    if name == "humaneval-plus":
-        problem_set = load_problems(locations.humaneval_plus_file())
-        if len(problem_set) != HUMANEVAL_SIZE or any(p.base_test is None for p in problem_set):
-            raise UserError(f"bundled humaneval-plus file {problem_set.source} is not the 164 problems with their base tests: reinstall pycodex")
-        problem_set.name, problem_set.version = name, PLUS_VERSION
-        return problem_set
+    if name != "chains":
+        from pycodex.problems import evalplus
+
+        return evalplus.load(name)
     from pycodex.problems.chains import load_chains
 
     return load_chains()
@@ -56,8 +57,8 @@ def load(path: str | Path | None = None, problem_set: str | None = None) -> Prob
 
 
 def run_set_summary(store, run_id: str, ks) -> dict:
-    """A stored run's set and version, and for humaneval-plus its pass@k by HumanEval's own tests
-    (`base_pass_at_k`, beside the run's pass@k by the plus tests)."""
+    """A stored run's set and version, and for EvalPlus sets its pass@k by the base inputs alone
+    (`base_pass_at_k`, beside the run's pass@k by base and plus)."""
     from pycodex.metrics import estimate_pass_at_k
 
     record = store.get_run(run_id)

@@ -1,0 +1,161 @@
+"""EvalPlus's sets: the release files (sha256 at load), evalplus 0.3.1's comparison rules, per-input
+CPU limits, MBPP's shape and EvalPlus's samples format. Parity with evalplus itself:
+test_evalplus_parity.py."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import shutil
+
+import numpy as np
+import pytest
+
+from pycodex.errors import UserError
+from pycodex.problems import plus_compare
+from pycodex.problems.plus_test import literal
+
+
+def _run(outputs, expected, atol=0, oracle="", inputs=None):
+    """plus_compare.run with a candidate that returns `outputs` in order: None if all pass, else the message."""
+    answers = iter(outputs)
+    inputs = inputs or [(i,) for i in range(len(expected))]
+    try:
+        plus_compare.run(lambda *args: next(answers), inputs, expected, [1.0] * len(expected), atol, oracle)
+    except AssertionError as exc:
+        return str(exc)
+    return None
+
+
+def test_an_int_expected_means_an_int_and_a_tolerance_only_where_evalplus_gives_one():
+    assert _run([float(10**60) + 1e50], [10**60]) is not None  # issue 18: HumanEval/46 off by 1e50 no longer passes
+    assert _run([10**60 + 1], [10**60]) is not None
+    assert _run([True], [1]) is None  # Python's == says so, and so does evalplus
+    assert _run([2.0], [2]) is None  # == again (evalplus: exact match first)
+    assert _run([0.1 + 1e-7], [0.1]) is None  # a float expected: atol 1e-6
+    assert _run([0.1 + 1e-5], [0.1]) is not None
+    assert _run([(1.0, 2.0)], [[1.0, 2.0]]) is not None  # with a tolerance the types must be the same
+    assert _run([[1.0, 2.0 + 1e-7]], [[1.0, 2.0]]) is None
+    assert _run([[1.0, 2.0 + 1e-7, 3.0]], [[1.0, 2.0]]) is not None
+    # evalplus rebinds its atol: after a float expected, an int expected is compared with 1e-6 too
+    assert _run([1.5, 10**15 + 1], [1.5, 10**15]) is None
+    assert _run([10**15 + 1, 1.5], [10**15, 1.5]) is not None
+    assert _run([3, 5], [3, 6], atol=1e-4) == "input #1: AssertionError: not close to the expected output"
+
+
+def test_special_oracles():
+    root = plus_compare._poly([1.0, -1.0], 1.0)
+    assert root == 0 and _run([1.0], [None], atol=1e-4, oracle="find_zero", inputs=[([-1.0, 1.0],)]) is None
+    assert _run([3.0], [None], atol=1e-4, oracle="find_zero", inputs=[([-1.0, 1.0],)]) is not None
+    assert _run([[3, 1, 2]], [(1, 2, 3)], oracle="set") is None and _run([[1, 2]], [(1, 2, 3)], oracle="set") is not None
+    from pycodex.execution.judge import Opaque
+
+    assert _run([Opaque("a re.Match"), None], [True, False], oracle="not_none") is None
+    assert _run([None], [True], oracle="not_none") is not None
+    assert _run([0], [17.0], oracle="sum_div") is None and _run([5], [17.0], oracle="sum_div") is not None
+    assert _run([7], [99], oracle="digit_distance", inputs=[(123, 256)]) is None  # |1-2| + |2-5| + |3-6|
+    assert _run([8], [99], oracle="digit_distance", inputs=[(123, 256)]) is not None
+    assert _run(["x"], [1], oracle="are_equivalent") is None
+
+
+def _numpy_allclose(a, b, atol):
+    try:
+        return bool(np.allclose(a, b, rtol=1e-07, atol=atol))
+    except Exception:  # noqa: BLE001 - numpy raising is evalplus's failure
+        return False
+
+
+def test_allclose_is_numpys_on_plain_data():
+    rng = random.Random(5)
+    atoms = [0, 1, -1, 2**63, 2**64, -(2**63) - 1, 1.5, 1.5 + 1e-7, 1e300, float("inf"), float("-inf"), float("nan"),
+             True, False, 1 + 2j, "a", None, 10**30]
+
+    def value(depth=0):
+        roll = rng.random()
+        if depth < 2 and roll < 0.35:
+            n = rng.randrange(0, 3)
+            items = [value(depth + 1) for _ in range(n)] if rng.random() < 0.5 else [value(depth + 1)] * n
+            return items if rng.random() < 0.7 else tuple(items)
+        return rng.choice(atoms)
+
+    pairs = [(value(), value()) for _ in range(8000)]
+    pairs += [([[1], [3]], [[1, 1], [3, 3]]), ([[]], [[]]), ([1, [2]], [1, [2]]), ([1.0, 2**64], [1.0, 2**64]), ([2**64], [2**64])]
+    # (what reaches allclose in evalplus: the same type, and for lists and tuples the same length)
+    pairs = [(a, b) for a, b in pairs if type(a) is type(b) and (not isinstance(a, (list, tuple)) or len(a) == len(b))]
+    assert len(pairs) > 900
+    for a, b in pairs:
+        for atol in (1e-6, 0.5):
+            assert plus_compare.allclose(a, b, atol) == _numpy_allclose(a, b, atol), (a, b, atol)
+
+
+def test_literals_read_back_exactly():
+    values = [float("nan"), float("-inf"), -0.0, 1e-320, complex(float("inf"), -0.0), {1: (2,)}, {3}, frozenset(), set(),
+              (1,), (), [b"\x00"], "\u2603\ud800"[:1], 2**9000, -(2**9000), None, True]
+    for value in values:
+        back = eval(literal(value))  # noqa: S307 - our own literal
+        assert repr(back) == repr(value) and type(back) is type(value)
+
+
+def test_release_files_are_checked_at_load(tmp_path, monkeypatch):
+    from pycodex import locations
+    from pycodex.problems import sets
+
+    source = locations.bundled_problems_dir()
+    for name in ("HumanEvalPlus-Mini-v0.1.10.jsonl.gz",):
+        data = gzip.decompress((source / name).read_bytes()).replace(b"has_close_elements", b"has_closer_elements", 1)
+        (tmp_path / name).write_bytes(gzip.compress(data))
+    shutil.copy(source / "HumanEval.jsonl.gz", tmp_path)
+    monkeypatch.setattr(locations, "bundled_problems_dir", lambda: tmp_path)
+    with pytest.raises(UserError, match="sha256 .* not the release's 78fbba88"):
+        sets.load_named("humaneval-plus-mini")
+
+
+@pytest.fixture(scope="module")
+def mbpp():
+    from pycodex.problems.sets import load_named
+
+    return load_named("mbpp-plus")
+
+
+def test_mbpp_shape_and_every_task_has_extra_inputs_but_one(mbpp):
+    first = mbpp.get("Mbpp/2")
+    assert first.prompt.startswith("'''\nWrite a function to find the shared elements") and "\nassert similar_elements(" in first.prompt
+    assert first.prompt.endswith("'''\n") and first.canonical_solution.lstrip().startswith("def similar_elements(")
+    assert [p.task_id for p in mbpp if p.extra_inputs == 0] == ["Mbpp/793"]  # (docs/problem-sets.md says why)
+    assert mbpp.get("124").cpu_limits[0] >= 3 * 1.0 + 1  # three base inputs, at least 1 s each, + 1
+
+
+def test_mbpp_judged_in_the_strict_judge_with_evalplus_oracles(mbpp):
+    from pycodex.evaluate import evaluate_samples
+
+    rows = [
+        {"task_id": "Mbpp/737", "solution": "import re\ndef check_str(s):\n    return re.match('[aeiouAEIOU]', s)\n"},  # objects: "not None"
+        {"task_id": "Mbpp/737", "completion": "def check_str(s):\n    return None\n"},
+        {"task_id": "Mbpp/2", "completion": "def similar_elements(a, b):\n    return list(set(b) & set(a))[::-1]\n"},  # set oracle
+        {"task_id": "Mbpp/124", "completion": "import cmath\ndef angle_complex(a, b):\n    return cmath.phase(a + b) + 1e-5\n"},
+        {"task_id": "Mbpp/3", "completion": "def is_not_prime(n):\n    while True:\n        pass\n"},
+    ]
+    verdicts = evaluate_samples(rows, mbpp, workers=2).verdicts
+    assert [(v.base_passed, v.plus_status) for v in verdicts] == [(True, "passed"), (False, "failed"), (True, "passed"),
+                                                                   (True, "passed"), (False, "failed")]
+    assert "TimeoutError" in verdicts[4].base_detail and "input #0" in verdicts[4].base_detail  # its own limit, not the job's
+
+
+def test_evalplus_results_file(tmp_path, mbpp):
+    from conftest import run_cli
+
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"task_id": "Mbpp/3", "solution": mbpp.get("3").canonical_solution},
+        {"task_id": "Mbpp/3", "completion": "def is_not_prime(n):\n    return n % 2 == 0\n"}]))
+    done = run_cli("evaluate", str(samples), "--problem-set", "mbpp-plus", "--evalplus-results", "--json")
+    assert done.returncode == 0, done.stderr
+    results = json.loads((tmp_path / "samples_eval_results.json").read_text())
+    assert set(results) == {"date", "hash", "eval"} and list(results["eval"]) == ["Mbpp/3"]
+    ok, wrong = results["eval"]["Mbpp/3"]
+    assert (ok["base_status"], ok["plus_status"], ok["base_fail_tests"]) == ("pass", "pass", [])
+    assert (wrong["base_status"], wrong["plus_status"]) == ("fail", "fail") and wrong["base_fail_tests"] == [[1]]
+    assert wrong["solution"] == mbpp.get("3").prompt + "def is_not_prime(n):\n    return n % 2 == 0\n"
+    done = run_cli("evaluate", str(samples), "--evalplus-results")
+    assert done.returncode == 2 and "--evalplus-results" in done.stderr
