@@ -66,13 +66,14 @@ def build_samples(set_name: str, problem_set, extra: list[dict], loops: int = 3)
         rows.append({"task_id": problem.task_id, "solution": problem.prompt + problem.canonical_solution})
         if set_name.startswith("mbpp"):
             rows += [{"task_id": problem.task_id, "solution": code} for code in whole_program_mutants(problem)]
-            rows.append({"task_id": problem.task_id, "completion": f"def {problem.entry_point}(*args):\n    return None\n"})
+            rows.append({"task_id": problem.task_id, "solution": f"def {problem.entry_point}(*args):\n    return None\n"})
         else:
             rows += [{"task_id": problem.task_id, "completion": code} for code in ast_mutants(problem, limit=3)]
             rows.append({"task_id": problem.task_id, "completion": "    return None\n"})
     first = problem_set.problems[0]
     loop = "    while True:\n        pass\n" if not set_name.startswith("mbpp") else f"def {first.entry_point}(*a):\n    while True:\n        pass\n"
-    rows += [{"task_id": first.task_id, "completion": loop}] * loops
+    key = "solution" if set_name.startswith("mbpp") else "completion"  # (MBPP+ v0.1.0's prompts end without a newline)
+    rows += [{"task_id": first.task_id, key: loop}] * loops
     return rows + extra
 
 

@@ -159,3 +159,17 @@ def test_evalplus_results_file(tmp_path, mbpp):
     assert wrong["solution"] == mbpp.get("3").prompt + "def is_not_prime(n):\n    return n % 2 == 0\n"
     done = run_cli("evaluate", str(samples), "--evalplus-results")
     assert done.returncode == 2 and "--evalplus-results" in done.stderr
+
+
+def test_mbpp_v020_is_not_rebuilt_byte_for_byte_so_v010_ships():
+    import hashlib
+    import importlib.util
+
+    from pycodex import locations
+
+    spec = importlib.util.spec_from_file_location("mbpp_v020", locations.bundled_problems_dir() / "mbpp_v020.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = module.rebuild()
+    assert data.count(b"\n") == 378 and len(data) == 2_565_735
+    assert hashlib.sha256(data).hexdigest() == "1e20ab833b9da5d330830f9c6ea1fe0dff01b1e853d7dd976059f9b1a7a62c67" != module.RELEASE_SHA256

@@ -18,8 +18,8 @@ ProblemsFileOption = typer.Option(
 ProblemSetOption = typer.Option(
     None,
     "--problem-set",
-    help="humaneval (default), humaneval-plus (the 164 with ~144 extra inputs each; base and plus verdicts) "
-    "or chains (the paper's chained string manipulations). See docs/problem-sets.md.",
+    help="humaneval (default), humaneval-plus (EvalPlus's HumanEval+, ~750 extra inputs per problem; base and plus verdicts), "
+    "humaneval-plus-mini, mbpp-plus (EvalPlus's MBPP+) or chains (the paper's chained string manipulations). See docs/problem-sets.md.",
 )
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON to stdout instead of tables.")
 JudgeOption = typer.Option(

@@ -28,13 +28,13 @@ def report_command(
     problems_file: Optional[Path] = ProblemsFileOption,
     problem_set_name: Optional[str] = typer.Option(
         None, "--problem-set", help="Read the problems (canonical solutions, chains) from this set instead of the run's own "
-        "(stored with it): humaneval, humaneval-plus or chains."),
+        "(stored with it): humaneval, humaneval-plus, humaneval-plus-mini, mbpp-plus or chains."),
 ) -> None:
     """pass@k with 95% intervals, the paper's Figures 7 and 8, per-problem counts and plots.
 
     Figure 7: choosing one of k samples by mean or sum log-prob vs random vs the oracle (pass@k).
     Figure 8: BLEU against the canonical solution, correct vs wrong samples.
-    humaneval-plus runs: pass@k by base and plus tests; chains runs: pass rate by chain length
+    EvalPlus runs: pass@k by base and base + extra inputs; chains runs: pass rate by chain length
     (`--json` key by_chain_length) beside the paper's 2-3x drop per block.
     """
     from pycodex.errors import UserError

@@ -22,7 +22,7 @@ from typing import Any
 
 # Bound here, in the zygote: pycodex's modules are hidden from sys.modules before samples run, so
 # an import inside a sample would load the module again from disk.
-from pycodex.execution.plain import FrameReader, NotPlain, decode, encode, write_frame
+from pycodex.execution.plain import FrameReader, NotPlain, as_plain_dict, decode, encode, write_frame
 
 SAMPLE_FILES = ("<completion>", "<test>")
 
@@ -391,8 +391,9 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
             continue
         try:
             message = encode(("return", value))
-        except NotPlain as exc:
-            message = encode(("notplain", str(exc)))
+        except NotPlain as exc:  # (a Counter is compared as the dict it is, as evalplus's == does)
+            mapping = as_plain_dict(value)
+            message = encode(("notplain", str(exc)) if mapping is None else ("return", mapping))
         except BaseException as exc:  # noqa: BLE001 - e.g. MemoryError while encoding
             message = encode(_raised(exc, encode))
         _flush(streams)

@@ -36,6 +36,19 @@ class NotPlain(ValueError):
     """A value that is not plain data (encoding), or bytes that are not a valid encoding (decoding)."""
 
 
+_STDLIB_DICTS = ("collections.Counter", "collections.OrderedDict", "collections.defaultdict")
+
+
+def as_plain_dict(value):
+    """A dict with the items of a Counter, OrderedDict or defaultdict (a returned value that `==`
+    compares as a dict), else None. Called where the value was made (the sample's side, or the
+    canonical solution's): what crosses is still plain data, compared by the judge."""
+    kind = type(value)
+    if f"{kind.__module__}.{kind.__qualname__}" not in _STDLIB_DICTS or not isinstance(value, dict):
+        return None
+    return dict(value)
+
+
 def _int_bytes(value: int) -> bytes:
     return value.to_bytes((value + (value < 0)).bit_length() // 8 + 1, "little", signed=True)
 

@@ -31,6 +31,13 @@ def cache_file(sha256: str) -> Path:
     return locations.cache_dir() / "evalplus" / f"{sha256}.plain"
 
 
+def _plain(value):
+    from pycodex.execution.plain import as_plain_dict
+
+    mapping = as_plain_dict(value)  # Mbpp/88 returns a Counter
+    return value if mapping is None else mapping
+
+
 def _run_inputs(function, inputs: list, not_none: bool) -> tuple[list, list[float], list[int]]:
     """(outputs, CPU seconds, the indices of the outputs replaced by the sha256 of their repr)."""
     import hashlib
@@ -43,7 +50,7 @@ def _run_inputs(function, inputs: list, not_none: bool) -> tuple[list, list[floa
         start = time.process_time()
         outputs.append(function(*args))
         seconds.append(time.process_time() - start)
-    outputs = [out is not None for out in outputs] if not_none else outputs
+    outputs = [out is not None for out in outputs] if not_none else [_plain(out) for out in outputs]
     for index, out in enumerate(outputs):
         text = repr(out)
         if len(text) > DIGEST_OVER:

@@ -41,15 +41,35 @@ def run_limit(limits: list[float]) -> float:
     return round(min(RUN_CAP, sum(limits)) + 1.0, 3)
 
 
-class Digest(str):
-    """An expected output too long to embed (expected.DIGEST_OVER): the sha256 of its repr."""
+class Digest:
+    """An expected output too long to embed (expected.DIGEST_OVER): the sha256 of its repr. Its
+    own repr is its literal in the test (plus_compare's Digest)."""
+
+    __slots__ = ("hex",)
+
+    def __init__(self, hex: str):
+        self.hex = hex
+
+    def __repr__(self) -> str:
+        return f"_Digest({self.hex!r})"
 
 
 def literal(value) -> str:
-    """Python source that evaluates to `value` (plain data, or a Digest)."""
+    """Python source that evaluates to `value` (plain data, or a Digest): its repr where that reads
+    back (no inf or nan in it, no int too long for a decimal literal), else built piece by piece."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int over sys.get_int_max_str_digits()
+        text = "inf"
+    if "inf" not in text and "nan" not in text:
+        return text
+    return _literal(value)
+
+
+def _literal(value) -> str:
     kind = type(value)
     if kind is Digest:
-        return f"_Digest({str(value)!r})"
+        return repr(value)
     if kind is float:
         if math.isnan(value):
             return "float('nan')"
@@ -57,14 +77,14 @@ def literal(value) -> str:
             return "float('inf')" if value > 0 else "float('-inf')"
         return repr(value)
     if kind is complex:
-        return f"complex({literal(value.real)}, {literal(value.imag)})"
+        return f"complex({_literal(value.real)}, {_literal(value.imag)})"
     if kind in (list, tuple):
-        inner = ", ".join(literal(v) for v in value)
+        inner = ", ".join(_literal(v) for v in value)
         return f"[{inner}]" if kind is list else (f"({inner},)" if len(value) == 1 else f"({inner})")
     if kind is dict:
-        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
     if kind in (set, frozenset):
-        inner = "[" + ", ".join(literal(v) for v in value) + "]"
+        inner = "[" + ", ".join(_literal(v) for v in value) + "]"
         return f"{kind.__name__}({inner})"
     if kind is int and abs(value) >= 1 << 8000:  # a decimal literal this long needs sys.set_int_max_str_digits
         return hex(value)

@@ -253,7 +253,7 @@ def render_base_pass_at_k(report: dict[str, Any], out) -> None:
     from rich.table import Table
 
     plus = {row["k"]: row for row in report["pass_at_k"]}
-    table = Table(title="humaneval-plus: HumanEval's own tests (base) and with the extra inputs (plus)", expand=False)
+    table = Table(title="base inputs alone (base) and with the extra inputs (plus)", expand=False)
     table.add_column("k", justify="right", style="bold")
     table.add_column("base", justify="right")
     table.add_column("plus", justify="right")

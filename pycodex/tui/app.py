@@ -372,7 +372,7 @@ class PycodexApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Pick model", "Bundled Gemma, another GGUF file, or canonical replay", self.action_pick_model)
-        yield SystemCommand("Problem set", "HumanEval, humaneval-plus (many more tests) or the paper's chains", self.action_pick_problem_set)
+        yield SystemCommand("Problem set", "HumanEval, EvalPlus's HumanEval+ and MBPP+, or the paper's chains", self.action_pick_problem_set)
         yield SystemCommand("Run dashboard", "Start a full HumanEval eval and watch it fill in", self.action_dashboard)
         yield SystemCommand("Versus", "Two models, or two temperatures, on the same problems side by side (V)", self.action_versus)
         yield SystemCommand("Run history", "Open a stored run", self.action_runs)

@@ -1,4 +1,4 @@
-"""Choose the problem set the browser shows and runs evaluate: humaneval, humaneval-plus or chains."""
+"""Choose the problem set the browser shows and runs evaluate: humaneval, EvalPlus's sets or chains."""
 
 from __future__ import annotations
 
