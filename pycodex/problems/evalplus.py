@@ -137,3 +137,12 @@ def load(name: str):
         raise UserError(f"the cached expected outputs of {name} lack {missing[0]}: delete {locations.cache_dir() / 'evalplus'}")
     problems = [problem(row, table[row["task_id"]], release.dataset) for row in rows]
     return ProblemSet(problems, source=locations.bundled_problems_dir() / release.file, name=name, version=release.version)
+
+
+if __name__ == "__main__":  # the child of expected.outputs(): the canonical solutions run here
+    import sys
+
+    from pycodex.problems.expected import write
+
+    chosen = RELEASES[sys.argv[1]]
+    write(read_rows(chosen), chosen.dataset, sys.argv[2])

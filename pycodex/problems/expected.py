@@ -81,7 +81,7 @@ def outputs(name: str, sha256: str) -> dict[str, tuple]:
         path.parent.mkdir(parents=True, exist_ok=True)
         print(f"pycodex: computing the expected outputs of {name} (once, cached in {path})", file=sys.stderr)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        done = subprocess.run([sys.executable, "-m", "pycodex.problems.expected", name, str(tmp)],
+        done = subprocess.run([sys.executable, "-m", "pycodex.problems.evalplus", name, str(tmp)],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if done.returncode != 0:
             tmp.unlink(missing_ok=True)
@@ -99,21 +99,16 @@ def outputs(name: str, sha256: str) -> dict[str, tuple]:
     return table
 
 
-def _child(name: str, target: str) -> None:
+def write(rows: list[dict], dataset: str, target: str) -> None:
+    """In the child (python -m pycodex.problems.evalplus NAME TARGET): compute and write the table."""
     import resource
 
     from pycodex.execution.plain import encode
-    from pycodex.problems.evalplus import RELEASES, read_rows
 
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    release = RELEASES[name]
-    with open(target, "wb") as f:
-        for task_id, values in compute(read_rows(release), release.dataset).items():
-            data = encode((task_id, *values))  # one task a frame: a release is over the codec's 16 MiB
-            f.write(len(data).to_bytes(4, "big") + data)
-
-
-if __name__ == "__main__":
     sys.setrecursionlimit(10_000)
     sys.set_int_max_str_digits(0)
-    _child(sys.argv[1], sys.argv[2])
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    with open(target, "wb") as f:
+        for task_id, values in compute(rows, dataset).items():
+            data = encode((task_id, *values))  # one task a frame: a release is over the codec's 16 MiB
+            f.write(len(data).to_bytes(4, "big") + data)
