@@ -141,9 +141,15 @@ def _parse_stub(text: str, name: str | None) -> SolveTask:
     return SolveTask(prompt=prompt, entry_point=function.name, docstring=docstring, examples=parse_examples(docstring))
 
 
+_ASSERT_EQUAL = re.compile(r"^(\s*)assert\s+(.+?)\s*==\s*(.+?)\s*$", re.M)
+
+
 def _parse_docstring(text: str, name: str | None) -> SolveTask:
     if "\n" not in text and "\\n" in text:
         text = text.replace("\\n", "\n")  # a one-line shell argument with literal \n
+    if text.strip()[:3] in ("'''", '"""'):  # MBPP's prompt, quotes and all
+        text = text.strip()[3:-3]
+    text = _ASSERT_EQUAL.sub(r"\1>>> \2\n\1\3", text)  # MBPP's `assert f(x) == y`: the example f(x) -> y
     docstring = textwrap.dedent(text).strip().replace('"""', '\\"\\"\\"')
     if not docstring or docstring.startswith(">>>"):
         raise UserError('the docstring needs a sentence saying what the function does, e.g. "Return the n-th Fibonacci number."')

@@ -25,6 +25,18 @@ def test_bare_docstring_with_literal_newlines_becomes_a_codex_prompt():
     compile(task.prompt + FIB_BODY, "<prompt>", "exec")
 
 
+def test_an_mbpp_prompt_is_a_task_its_assert_the_example():
+    from pycodex.problems.evalplus import mbpp_prompt
+
+    prompt = mbpp_prompt({"prompt": "'''\nWrite a function to find the shared elements from the given two lists.\n'''",
+                          "assertion": "\nassert similar_elements((3, 4, 5, 6),(5, 7, 4, 10)) == (4, 5)\nassert x(1) == 2\n"})
+    task = parse_task(prompt)
+    assert task.entry_point == "similar_elements" and len(task.examples) == 1
+    assert (task.examples[0].source, task.examples[0].want) == ("similar_elements((3, 4, 5, 6),(5, 7, 4, 10))", "(4, 5)")
+    problem = example_problems(task)[0]
+    assert problem.prompt.startswith("def similar_elements(") and "Write a function to find the shared" in problem.prompt
+
+
 def test_stub_keeps_signature_and_drops_body_after_docstring():
     stub = 'from typing import List\n\ndef total(xs: List[int]) -> int:\n    """Sum the list.\n    >>> total([1, 2])\n    3\n    """\n    pass\n'
     task = parse_task(stub)
