@@ -20,6 +20,7 @@ from pathlib import Path
 
 _STATUS = {"passed": "pass", "timed out": "timeout"}  # every other verdict is evalplus's "fail"
 _FAILED_INPUT = re.compile(r"input #(\d+): ")
+_FAILED_CALL = re.compile(r"\[call #(\d+)\]")
 
 
 def judged_pairs(rows, problem_set) -> list[tuple]:
@@ -57,11 +58,21 @@ def _mbpp_json(task_id: str, args):
     return args
 
 
-def _failed_tests(status: str, detail: str, inputs: list, task_id: str) -> list:
+def _failed_index(detail: str) -> int | None:
+    """The input a run failed on: "input #N" from the comparison, or the judge's "[call #N]" (a
+    return value that is not plain data: call N judged input N - 1)."""
     match = _FAILED_INPUT.search(detail or "")
-    if status == "passed" or match is None or int(match.group(1)) >= len(inputs):
+    if match:
+        return int(match.group(1))
+    match = _FAILED_CALL.search(detail or "")
+    return int(match.group(1)) - 1 if match else None
+
+
+def _failed_tests(status: str, detail: str, inputs: list, task_id: str) -> list:
+    index = _failed_index(detail)
+    if status == "passed" or index is None or not 0 <= index < len(inputs):
         return []
-    args = inputs[int(match.group(1))]
+    args = inputs[index]
     return [_mbpp_json(task_id, args) if task_id.startswith("Mbpp/") else args]
 
 

@@ -25,7 +25,8 @@ def test_verify_plus_and_chains_all_canonical_pass():
 
 
 def test_evaluate_plus_no_false_failure_on_other_correct_solutions_and_catches_a_base_survivor(tmp_path):
-    rows = [{"task_id": f"HumanEval/{n}", "completion": c} for n, c in ALTERNATIVES.items()]
+    # (not /44: EvalPlus fixed its canonical solution, change_base(0, b) is "0", which this alternative misses)
+    rows = [{"task_id": f"HumanEval/{n}", "completion": c} for n, c in ALTERNATIVES.items() if n != 44]
     rows.append({"task_id": "HumanEval/24", "completion": WRONG_24})
     # a forged "always equal" value: the strict judge only ever sees plain data
     rows.append({"task_id": "HumanEval/24", "completion": "    class A:\n        def __eq__(self, o):\n            return True\n    return A()\n"})
@@ -33,7 +34,7 @@ def test_evaluate_plus_no_false_failure_on_other_correct_solutions_and_catches_a
     done = run_cli("evaluate", str(samples), "--problem-set", "humaneval-plus-mini", "--k", "1", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     results = [json.loads(line) for line in (tmp_path / "s.jsonl_results.jsonl").read_text().splitlines()]
-    alternatives, wrong, forged = results[: len(ALTERNATIVES)], results[-2], results[-1]
+    alternatives, wrong, forged = results[:-2], results[-2], results[-1]
     false_failures = [(r["task_id"], r["result"]) for r in alternatives if not (r["passed"] and r["base_passed"])]
     assert false_failures == [] and len(alternatives) >= 36
     assert (wrong["base_passed"], wrong["passed"], wrong["plus_status"]) == (True, False, "failed") and "input #" in wrong["result"]

@@ -10,7 +10,7 @@ import struct
 import pytest
 
 from pycodex.execution import Executor
-from pycodex.execution.plain import MAX_DEPTH, NotPlain, decode, encode
+from pycodex.execution.plain import MAX_BYTES, MAX_DEPTH, MAX_ITEMS, NotPlain, decode, encode
 from pycodex.problems.problem import Problem
 
 # -- the codec --------------------------------------------------------------------------------------
@@ -73,9 +73,9 @@ def test_caps_on_depth_items_and_size():
         encode(deep)
     assert decode(encode(deep[0])) == deep[0]  # exactly at the cap: fine
     with pytest.raises(NotPlain, match="values"):
-        encode([None] * 1_000_001)
+        encode([None] * (MAX_ITEMS + 1))
     with pytest.raises(NotPlain, match="MiB"):
-        encode("x" * (17 * 1024 * 1024))
+        encode("x" * (MAX_BYTES + 1024 * 1024))
     shared = [0]
     for _ in range(40):
         shared = [shared, shared]  # small in memory, 2**40 values encoded

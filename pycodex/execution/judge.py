@@ -141,7 +141,7 @@ class Channel:
                 return Opaque(reply[1][:200])
             self._fail("failed", f"{self.entry_point}() returned {reply[1][:200]}, which is not plain data "
                        "(the strict judge accepts None, bool, int, float, complex, str, bytes, list, tuple, "
-                       "dict, set, frozenset)")
+                       f"dict, set, frozenset) [call #{self.calls}]")
         self._fail("failed", "the sample sent a malformed reply")
 
     def proxy(self):

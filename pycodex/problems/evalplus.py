@@ -111,13 +111,19 @@ def problem(row: dict, expected: tuple, dataset: str):
     from pycodex.problems.plus_test import Digest, call_limits, oracle, run_limit, test_source
     from pycodex.problems.problem import Problem
 
-    def outputs(values: list, digested: list[int]) -> list:
-        return [Digest(v) if i in set(digested) else v for i, v in enumerate(values)] if digested else values
+    def run(name: str, inputs: list, values: list, seconds: list, digested: list[int]) -> tuple:
+        """The run's inputs, outputs (Digests where digested) and limits, without the inputs whose
+        outputs no sample can return (expected.py: -1 - index)."""
+        marks = set(digested)
+        kept = [i for i in range(len(inputs)) if -1 - i not in marks]
+        limits = call_limits(seconds)
+        return (name, [inputs[i] for i in kept], [Digest(values[i]) if i in marks else values[i] for i in kept],
+                [limits[i] for i in kept])
 
     base_out, base_cpu, base_digested, plus_out, plus_cpu, plus_digested = expected
-    base = ("_BASE", row["base_input"], outputs(base_out, base_digested), call_limits(base_cpu))
-    plus = ("_PLUS", row["plus_input"], outputs(plus_out, plus_digested), call_limits(plus_cpu))
-    atol, name, count = row["atol"], oracle(dataset, row["entry_point"]), len(row["plus_input"])
+    base = run("_BASE", row["base_input"], base_out, base_cpu, base_digested)
+    plus = run("_PLUS", row["plus_input"], plus_out, plus_cpu, plus_digested)
+    atol, name, count = row["atol"], oracle(dataset, row["entry_point"]), len(plus[1])
     return Problem(task_id=row["task_id"], prompt=mbpp_prompt(row) if dataset == "mbpp" else row["prompt"], entry_point=row["entry_point"],
                    canonical_solution=row["canonical_solution"], test=test_source([base, plus], atol, name, count),
                    base_test=test_source([base], atol, name, 0), plus_test=test_source([plus], atol, name, count),

@@ -39,8 +39,11 @@ def _plain(value):
 
 
 def _run_inputs(function, inputs: list, not_none: bool) -> tuple[list, list[float], list[int]]:
-    """(outputs, CPU seconds, the indices of the outputs replaced by the sha256 of their repr)."""
+    """(outputs, CPU seconds, the indices of the outputs replaced by the sha256 of their repr, and
+    -1 - index for those over the plain-data codec's caps, which no sample can return)."""
     import hashlib
+
+    from pycodex.execution.plain import NotPlain, encode
 
     outputs: list = []
     seconds: list[float] = []
@@ -53,8 +56,14 @@ def _run_inputs(function, inputs: list, not_none: bool) -> tuple[list, list[floa
     outputs = [out is not None for out in outputs] if not_none else [_plain(out) for out in outputs]
     for index, out in enumerate(outputs):
         text = repr(out)
-        if len(text) > DIGEST_OVER:
-            outputs[index], digested = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), digested + [index]
+        if len(text) <= DIGEST_OVER:
+            continue
+        try:
+            encode(out)
+        except NotPlain:  # no sample could return it to the judge: the input is left out (-1 - index)
+            outputs[index], digested = None, digested + [-1 - index]
+            continue
+        outputs[index], digested = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), digested + [index]
     return outputs, seconds, digested
 
 
