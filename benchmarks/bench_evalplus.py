@@ -65,7 +65,7 @@ def build_samples(set_name: str, problem_set, extra: list[dict], loops: int = 3)
     for problem in problem_set:
         rows.append({"task_id": problem.task_id, "solution": problem.prompt + problem.canonical_solution})
         if set_name.startswith("mbpp"):
-            rows += [{"task_id": problem.task_id, "solution": code} for code in whole_program_mutants(problem)]
+            rows += [{"task_id": problem.task_id, "solution": code} for code in whole_program_mutants(problem, limit=1)]
             rows.append({"task_id": problem.task_id, "solution": f"def {problem.entry_point}(*args):\n    return None\n"})
         else:
             rows += [{"task_id": problem.task_id, "completion": code} for code in ast_mutants(problem, limit=3)]
@@ -88,7 +88,8 @@ def run_evalplus(set_name: str, data: Path, samples: Path, workers: int) -> tupl
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"evalplus failed: {done.stderr[-2000:]}")
-    return json.loads(result.read_text()), seconds
+    kept = result.replace(result.with_name(samples.stem + "_evalplus_eval_results.json"))  # (pycodex writes the same name)
+    return json.loads(kept.read_text()), seconds
 
 
 def run_pycodex(set_name: str, samples: Path, workers: int) -> tuple[dict, float]:
