@@ -173,3 +173,23 @@ def test_mbpp_v020_is_not_rebuilt_byte_for_byte_so_v010_ships():
     data = module.rebuild()
     assert data.count(b"\n") == 378 and len(data) == 2_565_735
     assert hashlib.sha256(data).hexdigest() == "1e20ab833b9da5d330830f9c6ea1fe0dff01b1e853d7dd976059f9b1a7a62c67" != module.RELEASE_SHA256
+
+
+def test_a_run_of_the_retired_pycodex_humaneval_plus_still_opens_and_reports(tmp_path):
+    from conftest import run_cli
+    from pycodex.store.database import Store
+
+    db = tmp_path / "runs.db"
+    with Store(db) as store:
+        rid = store.create_run(config={"problem_set": "humaneval-plus", "problem_set_version": "1-seed14"}, backend="canonical",
+                               task_ids=["HumanEval/0"], n=2)
+        for index, (passed, base) in enumerate(((False, True), (True, True))):
+            store.add_sample(rid, "HumanEval/0", index, completion="    return True\n")
+            store.add_result(rid, "HumanEval/0", index, status="passed" if passed else "failed", passed=passed, base_passed=base)
+        store.finish_run(rid, "finished")
+    done = run_cli("report", rid, "--db", str(db), "--json", "--no-bleu")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["run"]["problem_set"], report["run"]["problem_set_version"]) == ("humaneval-plus", "1-seed14")
+    assert report["pass_at_k"][0]["value"] == 0.5 and report["base_pass_at_k"][0]["value"] == 1.0
+    assert run_cli("runs", "show", rid, "--db", str(db)).returncode == 0
