@@ -10,7 +10,8 @@ same samples, round after round, through
   (server-sent events, a chunk per token), TextDeltas, the stall watch,
 
 with the same request bodies (pycodex's own `request_body`: the paper's sampling, per-sample seeds,
-log-probs; the anchor's with `stream: false`) and counts completion tokens the same way for both. Prints each round, the median
+log-probs; the anchor's with `stream: false`; both with llama-server's prompt cache off, else the
+second client of a round skips the prefill) and counts completion tokens the same way for both. Prints each round, the median
 ratio pycodex / anchor of aggregate tokens per second, and the load average. The target: >= 0.95.
 
     python benchmarks/bench_servers.py [--samples 64] [--max-tokens 64] [--rounds 3] [--threads 2]
@@ -151,6 +152,10 @@ def main() -> None:
     proc, url = start_server(binary, args.threads, args.ctx)
     try:
         backend = ServerBackend([url])
+        # No prompt cache: with it, whichever client runs second in a round finds the round's
+        # prompts already in the slots and skips their prefill (a 2x order effect here).
+        sent = backend.request_body
+        backend.request_body = lambda *a, **k: {**sent(*a, **k), "cache_prompt": False}  # type: ignore[method-assign]
         endpoint = backend.endpoints[0]
         print(f"llama-server {binary}: {endpoint.slots} slots ({endpoint.slots_from}), model {endpoint.model}")
         print(f"{args.samples} samples x {args.max_tokens} tokens per round, both clients {SLOTS} in flight; logprobs={backend.logprobs}, pycodex streams={backend.stream}")
