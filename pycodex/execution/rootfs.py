@@ -210,6 +210,9 @@ def _forget_the_host(dirs: list[str], executable: str) -> None:
     else (site-packages, pycodex) dropped, so that a sample's import finds nothing."""
     sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) in dirs]
     sys.path_importer_cache.clear()
+    import importlib.machinery
+
+    importlib.machinery.PathFinder.find_spec("_pycodex_warm")  # each path's finder made (and its listing read) here, once
     sys.executable = sys._base_executable = executable  # type: ignore[attr-defined]
     sys.prefix, sys.exec_prefix = sys.base_prefix, sys.base_exec_prefix
     for name, module in list(sys.modules.items()):
