@@ -7,6 +7,8 @@ on a thread so that Ctrl-C (KeyboardInterrupt on the main thread) stops them cle
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 from dataclasses import dataclass
 from typing import Callable
@@ -73,7 +75,9 @@ class Repl:
 
     # -- long jobs --------------------------------------------------------------------------
     def run_job(self, n: int, message: str, job):
-        """job(stop, on_event) on a thread under the live view; Ctrl-C sets stop and waits for what finished."""
+        """job(stop, on_event) on a thread under the live view. Ctrl-C (SIGINT) only sets stop while
+        it runs (no KeyboardInterrupt inside the view's drawing, however often it is pressed); the
+        job ends with what finished."""
         stop, done = threading.Event(), threading.Event()
         outcome: dict = {}
 
@@ -89,16 +93,14 @@ class Repl:
             message += " (loading the model first)"
         view = LiveView(n, self.console, enabled=self.live, on_verdict=self._say if self.live else None, on_progress=self._say)
         thread = threading.Thread(target=target, name="pycodex-repl-job", daemon=True)
-        with view:
+        with _sigint_sets(stop), view:
             view.status(message)
             thread.start()
-            while not done.is_set():  # (not thread.join: a join cut by Ctrl-C may think the thread ended)
-                try:
-                    done.wait(0.1)
-                except KeyboardInterrupt:
-                    if not stop.is_set():
-                        stop.set()
-                        view.status("stopping (Ctrl-C): keeping what finished")
+            told = False
+            while not done.wait(0.1):
+                if stop.is_set() and not told:
+                    told = True
+                    view.status("stopping (Ctrl-C): keeping what finished")
         if "error" in outcome:
             raise outcome["error"]
         return outcome["result"]
@@ -221,6 +223,19 @@ class Repl:
         if self.open_tui is None:
             raise UserError("the TUI needs a terminal")
         self.open_tui(problem.task_id)
+
+
+@contextlib.contextmanager
+def _sigint_sets(stop: threading.Event):
+    """While a job runs: SIGINT sets `stop` (on the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _index(argument: str, default: int) -> int:
