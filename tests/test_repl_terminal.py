@@ -14,7 +14,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import pycodex_exe
+from conftest import pycodex_exe
 
 pytestmark = pytest.mark.model
 
