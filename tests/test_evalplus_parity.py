@@ -41,7 +41,7 @@ def test_same_verdicts_and_failing_inputs_as_evalplus(set_name, tmp_path, monkey
     theirs, _ = run_evalplus(set_name, data, samples, workers=2)
     ours, _ = run_pycodex(set_name, samples, workers=2)
     count, disagreements = compare(set_name, ours, theirs)
-    assert count == len(rows) >= 15
+    assert count == len(rows) >= 13  # (two of the four MBPP tasks have no mutant site)
     assert [d for d in disagreements if d["reason"] is None] == []
     # the one known exception: evalplus 0.3.1 fails every HumanEval/32 sample (reporting no failing input),
     # pycodex passes the canonical one
