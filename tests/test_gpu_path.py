@@ -16,7 +16,8 @@ import pytest
 from conftest import run_cli
 from pycodex.generation.base import SampleFinished, SamplingParams, TextDelta
 from pycodex.runs.pipeline import Pipeline, RunConfig
-from pycodex.store.database import Store, _SCHEMA_V1
+from pycodex.store.database import Store
+from pycodex.store.schema import _SCHEMA_V1
 
 ORDER = "from pycodex.generation.llama.native import loaded_before_numpy; print('ORDER', 'numpy' in sys.modules, loaded_before_numpy())"
 

@@ -16,8 +16,8 @@ from pycodex.store.database import (
     RUNNING,
     SCHEMA_VERSION,
     Store,
-    _SCHEMA_V1,
 )
+from pycodex.store.schema import _SCHEMA_V1
 
 
 def _run(store: Store, **kw) -> str:

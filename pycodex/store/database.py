@@ -45,7 +45,7 @@ from pycodex.store.records import (  # noqa: F401  (the statuses are the store's
     versions,
 )
 from pycodex.store.reads import StoreReads
-from pycodex.store.schema import _MIGRATIONS, _SCHEMA_V1, SCHEMA_VERSION  # noqa: F401
+from pycodex.store.schema import _MIGRATIONS, SCHEMA_VERSION
 
 
 def _busy_timeout() -> float:
