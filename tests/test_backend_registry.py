@@ -4,6 +4,7 @@ script of its own (no pycodex file touched), is run end to end by `pycodex eval 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -51,10 +52,10 @@ TOY = textwrap.dedent(
 )
 
 
-def _toy_cli(tmp_path, *args: str) -> subprocess.CompletedProcess:
+def _toy_cli(tmp_path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     script = tmp_path / "toy_cli.py"
     script.write_text(TOY)
-    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_a_registered_class_is_a_backend_of_eval(tmp_path):
@@ -67,6 +68,18 @@ def test_a_registered_class_is_a_backend_of_eval(tmp_path):
     shown = json.loads(_toy_cli(tmp_path, "runs", "show", data["run_id"], "--db", db, "--json").stdout)
     assert shown["backend"] == "toy" and shown["model"] == "toy-1"
     assert shown["config"]["answer"] == "    return None\n" and shown["config"]["threads"] is None
+
+
+def test_eval_help_names_the_registered_kinds_and_pycodex_help_loads_none(tmp_path):
+    wide = os.environ | {"COLUMNS": "400"}
+    shown = _toy_cli(tmp_path, "eval", "--help", env=wide)
+    assert shown.returncode == 0, shown.stderr
+    listed = "llama (a local GGUF model, --model), canonical (replay the reference solutions), samples (replay --samples-file), "
+    assert listed + "server (OpenAI-compatible servers, --server URL) or toy." in shown.stdout  # the toy has no `about`
+    code = "import sys\nfrom pycodex.cli.app import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+    code += "print(sorted(m for m in sys.modules if m in ('numpy', 'pycodex.generation.registry', 'pycodex.generation.replay')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=wide)
+    assert loaded.stdout.strip().splitlines()[-1] == "[]", loaded.stdout + loaded.stderr
 
 
 def test_the_registry_lists_the_built_in_kinds_and_parses_their_strings():

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
 ProblemsFileOption = typer.Option(
     None,
@@ -21,6 +22,22 @@ ProblemSetOption = typer.Option(
     help="humaneval (default), humaneval-plus (EvalPlus's HumanEval+, ~750 extra inputs per problem; base and plus verdicts), "
     "humaneval-plus-mini, mbpp-plus (EvalPlus's MBPP+) or chains (the paper's chained string manipulations). See docs/problem-sets.md.",
 )
+BACKEND_HELP = "Which backend generates: the registered kinds, listed when --help is shown."
+
+
+class BackendChoices(TyperCommand):
+    """A command whose --backend help names the registered backend kinds, read from the registry
+    only when the help is shown (importing every kind would slow `pycodex --help`)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from pycodex.generation import registry
+
+        for param in self.params:
+            if param.name == "backend" and isinstance(param, TyperOption):
+                param.help = f"Which backend generates: {registry.choices_text()}."
+        super().format_help(ctx, formatter)
+
+
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON to stdout instead of tables.")
 JudgeOption = typer.Option(
     "strict",

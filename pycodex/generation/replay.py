@@ -60,6 +60,7 @@ class CanonicalBackend(BackendKind):
 
     name = kind = "canonical"
     replay = True
+    about = "replay the reference solutions"
 
     @classmethod
     def label(cls, options: Any) -> str:
@@ -93,6 +94,7 @@ class SamplesBackend(BackendKind):
     name = kind = "samples"
     Options = SamplesOptions
     replay = True
+    about = "replay --samples-file"
 
     @classmethod
     def parse(cls, text: str) -> SamplesOptions | None:

@@ -29,6 +29,7 @@ class LlamaKind(BackendKind):
     kind = "llama"
     Options = LlamaOptions
     fallback = True  # any other text names a model
+    about = "a local GGUF model, --model"
 
     @classmethod
     def parse(cls, text: str) -> LlamaOptions:

@@ -28,6 +28,7 @@ class ServerOptions:
 class ServerKind(BackendKind):
     kind = "server"
     Options = ServerOptions
+    about = "OpenAI-compatible servers, --server URL"
 
     @classmethod
     def parse(cls, text: str) -> ServerOptions | None:
