@@ -75,6 +75,6 @@ def test_a_slow_sample_is_let_loose_on_every_cpu_and_the_next_one_is_pinned_agai
         start = time.monotonic()
         slow, fast = executor.run([(AFFINITY, _affinity_sample(1.3)), (AFFINITY, _affinity_sample(0.0))])
     assert slow.passed and fast.passed, (slow, fast)
-    assert slow.output.strip() == str(CPUS)  # past worker.SLOW_CPU it may run anywhere
+    assert slow.output.strip() == str(CPUS)  # past watch.SLOW_CPU it may run anywhere
     assert fast.output.strip() in {f"[{cpu}]" for cpu in CPUS}
     assert time.monotonic() - start < 30

@@ -151,7 +151,7 @@ def test_without_proc_the_limit_is_the_wall_clock():
 
 def test_slow_samples_do_not_block_fast_ones():
     """One worker, three samples spinning first and fast ones after them: once a spinning sample
-    has used half its limit (worker.SLOW_CPU, at most 1 s), more work starts beside it (its limit
+    has used half its limit (watch.SLOW_CPU, at most 1 s), more work starts beside it (its limit
     is CPU time, so sharing the CPU changes no verdict); the fast samples are all judged while the
     last spinning one still runs, not after every spinning one in turn."""
     done: list[str] = []

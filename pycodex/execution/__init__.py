@@ -1,8 +1,8 @@
 """Sandboxed execution of samples: Executor, Verdict, build_program, sandbox_info.
 
 Layout: verdict.py (data), executor.py (main process: queue, threads, futures), worker.py
-(a pre-warmed process whose sandboxed zygote forks one locked-down process per sample),
-sandbox.py (namespaces, mounts, limits), harness.py (compile, run, judge, prove a pass).
+(a pre-warmed process whose sandboxed zygote forks one locked-down process per sample; watch.py
+its wait for one job), sandbox.py (namespaces, mounts, limits), harness.py (compile, run, judge, prove a pass).
 See docs/sandbox.md.
 Names are loaded lazily so that the worker process imports only what it needs.
 """

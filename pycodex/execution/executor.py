@@ -34,7 +34,7 @@ _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execut
 _WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LD_BIND_NOW": "1"}
 QUEUED_PER_WORKER = 2  # jobs written to a worker ahead: it never waits for this process between samples
 # Workers started beside slow samples, at most, per worker asked for: a slow sample (past
-# worker.SLOW_AFTER of waiting or SLOW_CPU of use) gives up its worker's place, and another
+# watch.SLOW_AFTER of waiting or SLOW_CPU of use) gives up its worker's place, and another
 # worker takes the next jobs.
 # Limits count the time a sample used, not the wall clock, so sharing the CPUs changes no verdict.
 SLOW_PER_WORKER = 3
@@ -345,7 +345,7 @@ class Executor:
         assert feed.worker is not None, "jobs are sent only to a started worker"
         reply = feed.worker.recv(_reply_wait(job))
         while reply is not None and (reply.get("handed_back") or reply.get("slow")):
-            if reply.get("slow"):  # past worker.SLOW_AFTER / SLOW_CPU: more work starts beside it
+            if reply.get("slow"):  # past watch.SLOW_AFTER / SLOW_CPU: more work starts beside it
                 if feed.placed:
                     feed.placed = False
                     self._give_place_to_another(feed.cpu)

@@ -21,7 +21,8 @@ sample's messages do not wake W and cost the sample its CPU: it reads the commit
 starts) at the first tick of the time limits, when most samples are long over. W keeps
 the time limits (limits.py: the CPU time and the waiting of the namespace's processes, read
 from the host's /proc): when one is reached it SIGKILLs Z and the kernel takes the whole
-namespace with it; the next job gets a new zygote.
+namespace with it; the next job gets a new zygote. W's wait for one job (its deadline, limits,
+turning slow, the job queued behind it) is watch.py's Watch.
 """
 
 from __future__ import annotations
@@ -35,24 +36,15 @@ import socket
 import struct
 import sys
 import time
-from typing import Any
+from typing import Callable
 
 from pycodex.execution import cpus, harness, limits, sandbox
-from pycodex.execution.classify import classify, classify_strict, wait_status
-from pycodex.execution.wire import JobReader, read_frames, read_messages, write_message
+from pycodex.execution.classify import classify, classify_strict
+from pycodex.execution.wire import JobReader, read_messages, write_message
 from pycodex.execution.judge import JudgeProcess, judge_uid
-from pycodex.execution.zygote import SIGINFO_SIZE, _exec_zygote, _zygote
+from pycodex.execution.watch import SETUP_GRACE, Watch, drain
+from pycodex.execution.zygote import _exec_zygote, _zygote
 
-SETUP_GRACE = 10.0  # seconds a sandbox may take to start before the sample's clock runs
-RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is handed back
-# A job is slow (the main process is told, and starts more work beside it) once it has waited
-# SLOW_AFTER seconds (sleeping, blocked: its CPU is idle), or used SLOW_CPU seconds of CPU time
-# plus waiting, or half its CPU limit if less (a sample that computes keeps its CPU that long:
-# another worker beside it would only share the CPU, at the price of its start; most samples
-# that get this far are loops), or run SLOW_WALL seconds of wall clock whatever it used. A busy
-# machine makes no sample slow.
-SLOW_AFTER, SLOW_CPU, SLOW_WALL = 0.1, 1.0, 2.0
-OUTPUT_LIMIT = 16 * 1024
 JUDGE_ONLY = ("test", "prompt", "offset")  # a strict job's fields that only the judge gets
 
 
@@ -132,21 +124,50 @@ class Zygote:
         except ChildProcessError:
             pass
 
-    def run(self, job: dict, data: bytes | None = None, jobs: "JobReader | None" = None,
-            hand_back=None, judge=None, on_slow=None) -> tuple[dict, bool]:
+    def run(self, job: dict, data: bytes | None = None, jobs: JobReader | None = None,
+            hand_back: Callable[[], None] | None = None, judge: JudgeProcess | None = None,
+            on_slow: Callable[[], None] | None = None) -> tuple[dict, bool]:
         """Judge one job (data: the job already encoded). Returns (reply, zygote still usable);
         judge.usable says whether the judge is.
 
-        jobs, hand_back: the job stream and a callable; once this job has run RETURN_AFTER seconds,
+        jobs, hand_back: the job stream and a callable; once this job has run watch.RETURN_AFTER s,
         a job queued behind it is popped off the stream and hand_back() tells the main process,
         which gives it to a free worker instead of letting it wait here behind a slow sample.
         judge: the strict judge's process (judge.JudgeProcess), which runs the test and calls the
         sample through two pipes made here; None: the classic in-process harness.
-        on_slow: called once when the job turns slow (SLOW_AFTER, SLOW_CPU, SLOW_WALL)."""
+        on_slow: called once when the job turns slow (watch.SLOW_AFTER, SLOW_CPU, SLOW_WALL).
+
+        Sends the job (_send), waits for its end (watch.Watch), reads what is left of the sample's
+        messages and output (killing the namespace if the sample is still running) and classifies
+        the end (_reply_to)."""
         if judge is not None:  # the test and its expected values go to the judge only, never to the sample
             data = json.dumps({k: v for k, v in job.items() if k not in JUDGE_ONLY}).encode()
         data = data if data is not None else json.dumps(job).encode()
         start = time.monotonic()
+        pipes = self._send(job, data, judge)
+        if pipes is None:
+            return _reply("crashed", "sandbox is gone", 0.0, ""), False
+        result_r, output_r = pipes
+        watch = Watch(job, start, self.sock, self.buffer, self.pid, result_r, output_r, judge, jobs, hand_back, on_slow)
+        watch.wait()
+        seconds = time.monotonic() - start
+        drain(result_r, watch.buffer, limit=1 << 20)
+        messages = watch.messages + read_messages(watch.buffer)
+        if watch.exit_status is not None:
+            messages.append({"kind": "exit", "status": watch.exit_status})
+        if not watch.alive:
+            self._kill_all(watch.groups)
+        drain(output_r, watch.output)
+        os.close(result_r)
+        os.close(output_r)
+        reply = self._reply_to(job, watch, messages, seconds)
+        if judge is not None:
+            judge.usable = watch.judge_alive and watch.verdict is not None  # (else it is killed: it may be mid-test)
+        return reply, watch.alive and watch.exit_status is not None
+
+    def _send(self, job: dict, data: bytes, judge: JudgeProcess | None) -> tuple[int, int] | None:
+        """Hand Z the job and the sample's pipes (and the judge its pipes to the sample). Returns W's
+        ends of the result and output pipes; None: the sandbox is gone (the judge is then unusable)."""
         result_r, result_w = os.pipe()
         output_r, output_w = os.pipe()
         # The job goes to the sample in a memfd that only S reads: Z, whose memory every later
@@ -167,132 +188,43 @@ class Zygote:
                 os.close(fd)
             if judge is not None:
                 judge.usable = False
-            return _reply("crashed", "sandbox is gone", 0.0, ""), False
+            return None
         finally:
             for fd in ours:
                 os.close(fd)
-        buffer, output, messages, groups = bytearray(), bytearray(), [], []
-        timed_out, alive, finished, committed, exit_status = False, True, False, False, None
-        verdict, judge_alive = None, judge is not None  # the strict judge's word on the job
-        output_open = True
-        deadline = start + SETUP_GRACE + job["timeout"]
-        # The result pipe is not watched while the sample runs: its commit (the program starts) is
-        # read at the first tick, when most samples are long over (waking here for it would only
-        # take the CPU from the sample). The limits then count the sample's tree from its fork.
-        meter, over, tick = None, None, start + limits.TICK
-        judge_base = limits.own_cpu(judge.pid) if judge is not None else None
-        slow_at = start + SLOW_WALL if on_slow is not None else float("inf")
-        # (The output pipe too is left alone until the first tick: a fast sample's output is read
-        # once it is over; a sample that fills the pipe before then waits for it.)
-        watched: list[Any] = [self.sock] + ([judge.sock] if judge is not None else [])
-        if jobs is not None and not jobs.closed:
-            watched.append(jobs.fd)
-        hand_back_at = start + RETURN_AFTER if jobs is not None else float("inf")
-        while not finished or (judge_alive and verdict is None):
-            now = time.monotonic()
-            if not committed and now >= tick:
-                _drain(result_r, buffer, limit=1 << 20)
-                for message in read_messages(buffer):
-                    if message.get("kind") == "commit" and not committed:
-                        committed = True
-                        assert self.pid is not None, "the zygote said its pid before it was used"
-                        meter = limits.Meter(self.pid, job["timeout"], job.get("wait_limit", job["timeout"]),
-                                             extra=(judge.pid,) if judge is not None else ())  # (the test's own work counts)
-                        meter.start_at(start, {judge.pid: judge_base} if judge is not None and judge_base is not None else {})
-                        deadline = start + (limits.backstop(meter.cpu_limit, meter.wait_limit)
-                                            if meter.mode != "wall" else job["timeout"])
-                    messages.append(message)
-                tick = tick if committed else now + limits.TICK
-                if output_r not in watched and output_open:
-                    watched.append(output_r)
-            if meter is not None and now >= tick:
-                meter.read(now)
-                over, tick = meter.exceeded(), now + limits.TICK
-                slow_use = min(SLOW_CPU, meter.cpu_limit / 2)
-                if (meter.waiting >= SLOW_AFTER or meter.cpu + meter.waiting >= slow_use) and meter.mode != "wall" \
-                        and slow_at != float("inf"):
-                    slow_at = now
-            if now >= deadline or over:
-                timed_out = committed
-                over = over or (f"wall-clock backstop ({deadline - start:g} s)" if committed else None)
-                alive = False
-                break
-            if now >= slow_at:
-                on_slow()
-                slow_at = float("inf")
-            if now >= hand_back_at and jobs is not None and jobs.frames:
-                jobs.frame()  # dropped here: the main process queues it again
-                hand_back()
-                hand_back_at = float("inf")
-            wake = min(deadline, tick, slow_at, hand_back_at if jobs is not None and jobs.frames else deadline)
-            ready, _, _ = select.select(watched, [], [], max(0.0, wake - now))
-            if jobs is not None and jobs.fd in ready:
-                jobs.fill()
-                if jobs.closed:
-                    watched.remove(jobs.fd)
-            if judge is not None and judge.sock in ready:
-                said = judge.read_messages()
-                if said is None:
-                    judge_alive = False
-                    watched.remove(judge.sock)
-                verdict = next((m for m in said or () if "kind" in m), verdict)
-            if self.sock in ready:  # Z: the sample's process group ("plain"), then its exit status
-                chunk = self.sock.recv(4096)
-                if not chunk:
-                    alive, finished = False, True
-                self.buffer += chunk
-                for frame in read_frames(self.buffer):
-                    if len(frame) == SIGINFO_SIZE and frame[:1] != b"{":
-                        exit_status, finished = wait_status(frame), True
-                        continue
-                    message = _json(frame)
-                    if isinstance(message.get("started"), int):
-                        groups.append(message["started"])
-                if finished:  # (only the judge's verdict is awaited now)
-                    watched.remove(self.sock)
-            if output_r in ready:
-                chunk = os.read(output_r, 65536)
-                if not chunk:  # every writer is gone; Z's word on the socket ends the job
-                    watched.remove(output_r)
-                    output_open = False
-                    continue
-                output += chunk[: max(0, OUTPUT_LIMIT - len(output))]
-        seconds = time.monotonic() - start
-        _drain(result_r, buffer, limit=1 << 20)
-        messages += read_messages(buffer)
-        if exit_status is not None:
-            messages.append({"kind": "exit", "status": exit_status})
-        if not alive:
-            for group in groups:
-                try:
-                    os.killpg(group, signal.SIGKILL)
-                except OSError:
-                    pass
-            self.kill()
-        _drain(output_r, output)
-        os.close(result_r)
-        os.close(output_r)
-        text = output.decode("utf-8", errors="replace")
-        if judge is not None:
-            status, detail = classify_strict(messages, verdict, judge_alive, timed_out, text, exit_status)
+        return result_r, output_r
+
+    def _kill_all(self, groups: list[int]) -> None:
+        """A sample still running at a limit: its process groups ("plain" mode), then Z."""
+        for group in groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except OSError:
+                pass
+        self.kill()
+
+    def _reply_to(self, job: dict, watch: Watch, messages: list[dict], seconds: float) -> dict:
+        """The job's reply: its status (classify.py), what it used, and on a probe the layers."""
+        text = watch.output.decode("utf-8", errors="replace")
+        if watch.judge is not None:
+            status, detail = classify_strict(messages, watch.verdict, watch.judge_alive, watch.timed_out, text,
+                                             watch.exit_status)
         else:
-            status, detail = classify(messages, timed_out, text)
+            status, detail = classify(messages, watch.timed_out, text)
         if status == "timed out" and not detail:
-            detail = over or ""
+            detail = watch.over or ""
         reply = _reply(status, detail, seconds, text)
-        if meter is not None:
-            reply["cpu"], reply["waiting"] = round(meter.cpu, 3), round(meter.waiting, 3)
+        if watch.meter is not None:
+            reply["cpu"], reply["waiting"] = round(watch.meter.cpu, 3), round(watch.meter.waiting, 3)
         if job.get("probe"):
             commit = next((m for m in messages if m.get("kind") == "commit"), {})
             measured, what = limits.describe(job["timeout"], job.get("wait_limit", job["timeout"]))
             kill = ("; at a limit the worker SIGKILLs the sandbox's PID namespace" if self.mode != "plain"
                     else "; at a limit the worker kills the sample's process group")
             reply["layers"] = commit.get("layers", []) + [("time limits", measured, what + kill)]
-            if judge is not None:
-                reply["layers"].append(_judge_layer(judge, self.mode))
-        if judge is not None:
-            judge.usable = judge_alive and verdict is not None  # (else it is killed: it may be mid-test)
-        return reply, alive and exit_status is not None
+            if watch.judge is not None:
+                reply["layers"].append(_judge_layer(watch.judge, self.mode))
+        return reply
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -301,30 +233,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _json(frame: bytes) -> dict:
-    try:
-        message = json.loads(frame)
-    except ValueError:
-        return {}
-    return message if isinstance(message, dict) else {}
-
-
 def _reply(status: str, detail: str, seconds: float, output: str) -> dict:
     return {"status": status, "detail": detail, "seconds": round(seconds, 4), "output": output}
-
-
-def _drain(fd: int, into: bytearray, limit: int = OUTPUT_LIMIT) -> None:
-    """Read what is already in a pipe without waiting (at most 1 MiB: a flood is not worth more),
-    keeping up to `limit` bytes in `into`."""
-    os.set_blocking(fd, False)
-    for _ in range(16):
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        if not chunk:
-            return
-        into += chunk[: max(0, limit - len(into))]
 
 
 def _judge_layer(judge, mode: str) -> tuple[str, bool, str]:
