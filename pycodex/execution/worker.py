@@ -130,9 +130,9 @@ class Zygote:
         """Judge one job (data: the job already encoded). Returns (reply, zygote still usable);
         judge.usable says whether the judge is.
 
-        jobs, hand_back: the job stream and a callable; once this job has run watch.RETURN_AFTER s,
-        a job queued behind it is popped off the stream and hand_back() tells the main process,
-        which gives it to a free worker instead of letting it wait here behind a slow sample.
+        jobs, hand_back: the job stream and a callable; once this job has run RETURN_AFTER seconds
+        (watch.py), a job queued behind it is popped off the stream and hand_back() tells the main
+        process, which gives it to a free worker instead of letting it wait here behind a slow sample.
         judge: the strict judge's process (judge.JudgeProcess), which runs the test and calls the
         sample through two pipes made here; None: the classic in-process harness.
         on_slow: called once when the job turns slow (watch.SLOW_AFTER, SLOW_CPU, SLOW_WALL).
