@@ -182,40 +182,46 @@ def _get(data: bytes, pos: int, depth: int, budget: _Budget, _u32=_U32.unpack_fr
         real, imag = _TWO_DOUBLES.unpack_from(data, pos)
         return complex(real, imag), pos + 16
     if tag == _T_LIST or tag == _T_TUPLE or tag == _T_DICT or tag == _T_SET or tag == _T_FROZENSET:
-        if depth >= MAX_DEPTH:
-            raise NotPlain(f"nested deeper than {MAX_DEPTH}")
-        (n,) = _u32(data, pos)
-        pos += 4
-        if n > len(data) - pos:  # every value takes at least one byte: a count larger than what is left lies
-            raise NotPlain("truncated")
-        budget.items -= 2 * n if tag == _T_DICT else n
-        if budget.items < 0:
-            raise NotPlain(f"more than {MAX_ITEMS} values")
-        depth += 1
-        if tag == _T_DICT:
-            result = {}
-            for _ in range(n):
-                key, pos = _get(data, pos, depth, budget)
-                value, pos = _get(data, pos, depth, budget)
-                try:
-                    result[key] = value
-                except TypeError:
-                    raise NotPlain("an unhashable dict key") from None
-            return result, pos
-        items: list[Any] = []
-        append = items.append
-        for _ in range(n):
-            value, pos = _get(data, pos, depth, budget)
-            append(value)
-        if tag == _T_LIST:
-            return items, pos
-        if tag == _T_TUPLE:
-            return tuple(items), pos
-        try:
-            return (set(items) if tag == _T_SET else frozenset(items)), pos
-        except TypeError:
-            raise NotPlain("an unhashable set element") from None
+        return _get_container(tag, data, pos, depth, budget)
     raise NotPlain(f"unknown tag {bytes([tag])!r}")
+
+
+def _get_container(tag: int, data: bytes, pos: int, depth: int, budget: _Budget, _u32=_U32.unpack_from):
+    """_get of a list, tuple, dict, set or frozenset (pos: after its tag), within MAX_DEPTH and the
+    message's MAX_ITEMS."""
+    if depth >= MAX_DEPTH:
+        raise NotPlain(f"nested deeper than {MAX_DEPTH}")
+    (n,) = _u32(data, pos)
+    pos += 4
+    if n > len(data) - pos:  # every value takes at least one byte: a count larger than what is left lies
+        raise NotPlain("truncated")
+    budget.items -= 2 * n if tag == _T_DICT else n
+    if budget.items < 0:
+        raise NotPlain(f"more than {MAX_ITEMS} values")
+    depth += 1
+    if tag == _T_DICT:
+        result = {}
+        for _ in range(n):
+            key, pos = _get(data, pos, depth, budget)
+            value, pos = _get(data, pos, depth, budget)
+            try:
+                result[key] = value
+            except TypeError:
+                raise NotPlain("an unhashable dict key") from None
+        return result, pos
+    items: list[Any] = []
+    append = items.append
+    for _ in range(n):
+        value, pos = _get(data, pos, depth, budget)
+        append(value)
+    if tag == _T_LIST:
+        return items, pos
+    if tag == _T_TUPLE:
+        return tuple(items), pos
+    try:
+        return (set(items) if tag == _T_SET else frozenset(items)), pos
+    except TypeError:
+        raise NotPlain("an unhashable set element") from None
 
 
 # -- frames on a pipe: a 4-byte big-endian length, then one encoding ---------------------------------
