@@ -17,10 +17,10 @@ import textwrap
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from pycodex.errors import UserError
-from pycodex.generation.base import Backend, SampleFinished, SamplingParams
+from pycodex.generation.base import Backend, SampleFinished, SamplingParams, sample_field
 from pycodex.problems.problem import Problem
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -49,19 +49,19 @@ class SolveTask:
 
 @dataclass
 class SolvedSample:
-    index: int
-    completion: str
-    finish_reason: str
-    tokens: int
-    sum_logprob: float
-    mean_logprob: float
-    seconds: float
+    """A sample and how it did on the examples; the backend's record's fields read through (s.index, s.completion…)."""
+
+    sample: SampleFinished
     examples_passed: int = 0
     examples_total: int = 0
     failures: list[str] = field(default_factory=list)  # one line per failed example
 
+    def __getattr__(self, name: str) -> Any:
+        return sample_field(self, name)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        fields = {k: v for k, v in self.sample.to_dict().items() if k != "raw"}
+        return fields | {"examples_passed": self.examples_passed, "examples_total": self.examples_total, "failures": list(self.failures)}
 
 
 @dataclass
@@ -294,16 +294,7 @@ def solve(
                 break
             notify(event)
             if isinstance(event, SampleFinished):
-                samples[event.index] = SolvedSample(
-                    index=event.index,
-                    completion=event.completion,
-                    finish_reason=event.finish_reason,
-                    tokens=event.tokens,
-                    sum_logprob=event.sum_logprob,
-                    mean_logprob=event.mean_logprob,
-                    seconds=event.seconds,
-                    examples_total=len(problems),
-                )
+                samples[event.index] = SolvedSample(event, examples_total=len(problems))
                 futures[event.index] = [executor.submit(p, event.completion) for p in problems]
                 _collect_ready(samples, futures, notify)
         if stop is not None and stop.is_set():

@@ -97,7 +97,7 @@ def test_non_literal_output_is_compared_by_repr_and_setup_lines_are_kept():
 
 def test_rank_orders_by_examples_then_mean_logprob():
     def sample(index, passed, mean):
-        return SolvedSample(index, "", "stop", 3, mean * 3, mean, 0.1, passed, 2)
+        return SolvedSample(SampleFinished(index, "", "stop", 3, mean * 3, mean, 0.1), passed, 2)
 
     ranked = rank([sample(0, 1, -0.1), sample(1, 2, -0.9), sample(2, 2, -0.2), sample(3, 0, -0.01)])
     assert [s.index for s in ranked] == [2, 1, 0, 3]

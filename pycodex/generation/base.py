@@ -9,8 +9,8 @@ the TUI) only ever see this interface.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Hashable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Hashable, Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
 # The paper's stop sequences (Chen et al. 2021, section 3.3).
 STOP_SEQUENCES: tuple[str, ...] = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -59,6 +59,10 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class SampleFinished:
+    """The one frozen record of a completion: made by the backend, carried unchanged by the
+    pipeline's SampleGenerated to the store (SampleRecord.sample), the screens (SampleState.sample)
+    and solve (SolvedSample.sample); each of those reads its fields through (`sample_field`)."""
+
     index: int
     completion: str  # cut at the first stop sequence
     finish_reason: str  # FINISH_STOP / FINISH_LENGTH / FINISH_EOS
@@ -73,6 +77,16 @@ class SampleFinished:
 
 
 GenerationEvent = TextDelta | SampleFinished
+SAMPLE_FIELDS = frozenset(f.name for f in fields(SampleFinished))
+
+
+def sample_field(holder: Any, name: str) -> Any:
+    """A field of the SampleFinished that `holder` carries as `sample`, for the holder's
+    `__getattr__` (event.completion, record.tokens): its fields are read through, never copied."""
+    sample = holder.__dict__.get("sample")
+    if sample is None or name not in SAMPLE_FIELDS:
+        raise AttributeError(f"{type(holder).__name__!r} object has no attribute {name!r}")
+    return getattr(sample, name)
 
 
 class Backend(Protocol):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from pycodex.execution.verdict import VerdictStatus
-from pycodex.generation.base import SampleFinished
+from pycodex.generation.base import SampleFinished, sample_field
 from pycodex.store.records import RunStatus
 
 
@@ -64,14 +64,8 @@ class SampleGenerated:
     task_id: str
     sample: SampleFinished
 
-    @property
-    def index(self) -> int:
-        return self.sample.index
-
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name == "sample":
-            raise AttributeError(name)
-        return getattr(self.sample, name)
+        return sample_field(self, name)
 
 
 @dataclass(frozen=True)

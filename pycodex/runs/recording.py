@@ -116,20 +116,7 @@ class RunRecorder:
         """A finished sample (the backend's record; index: the run's index of it): stored, counted, announced."""
         if event.index != index:
             event = replace(event, index=index)
-        self.store.add_sample(
-            self.rid,
-            task_id,
-            index,
-            completion=event.completion,
-            tokens=event.tokens,
-            sum_logprob=event.sum_logprob,
-            mean_logprob=event.mean_logprob,
-            finish_reason=event.finish_reason,
-            seconds=event.seconds,
-            seed=seed,
-            session=self.session,
-            reply=event.raw,
-        )
+        self.store.store_sample(self.rid, task_id, event, seed=seed, session=self.session)
         with self._lock:
             self.generated += 1
             self.session_generated += 1

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pycodex.generation.base import SampleFinished
 from pycodex.runs.events import PipelineEvent, ProblemStarted, Progress, RunFinished, RunStarted, SampleGenerated, SampleJudged
+from pycodex.store.records import SampleRecord
 
 VERDICT_ORDER = {"passed": 0, "failed": 1, "syntax error": 2, "timed out": 3, "crashed": 4, "out of memory": 5}
 PENDING_STATES = ("queued", "streaming", "running")
@@ -20,32 +22,36 @@ REPORT_KS = (1, 2, 5, 10, 20, 50, 100)
 class SampleState:
     task_id: str
     index: int
-    text: str = ""
+    text: str = ""  # streamed so far; the completion once generated
     status: str = "queued"  # queued / streaming / running / passed / failed / timed out / crashed / ...
     detail: str = ""
     passed: bool = False
-    tokens: int = 0
-    mean_logprob: float | None = None
-    sum_logprob: float | None = None
-    finish_reason: str = ""
-    gen_seconds: float | None = None
     exec_seconds: float | None = None
     base_passed: bool | None = None  # humaneval-plus: the verdict of HumanEval's own tests alone
     restarts: int = 0  # times a server backend started the sample again (its streamed text was void)
+    sample: SampleFinished | None = None  # the backend's record, once generated (from its event or the store)
 
     @property
     def judged(self) -> bool:
         return self.status not in PENDING_STATES
 
+    @property
+    def tokens(self) -> int:
+        return self.sample.tokens if self.sample else 0
+
+    @property
+    def mean_logprob(self) -> float | None:
+        return self.sample.mean_logprob if self.sample else None
+
+    @property
+    def finish_reason(self) -> str:
+        return self.sample.finish_reason if self.sample else ""
+
     def apply(self, event: SampleGenerated | SampleJudged) -> None:
         if isinstance(event, SampleGenerated):
+            self.sample = event.sample
             self.text = event.completion
             self.status = "running"
-            self.tokens = event.tokens
-            self.mean_logprob = event.mean_logprob
-            self.sum_logprob = event.sum_logprob
-            self.finish_reason = event.finish_reason
-            self.gen_seconds = event.seconds
         else:
             self.status = event.status
             self.detail = event.detail
@@ -54,7 +60,7 @@ class SampleState:
             self.base_passed = event.base_passed
 
     @classmethod
-    def from_record(cls, record: Any) -> "SampleState":
+    def from_record(cls, record: SampleRecord) -> "SampleState":
         """A stored sample (store.SampleRecord) and its verdict, if judged."""
         return cls(
             task_id=record.task_id,
@@ -63,13 +69,9 @@ class SampleState:
             status=record.status or "running",
             detail=record.detail or "",
             passed=bool(record.passed),
-            tokens=record.tokens,
-            mean_logprob=record.mean_logprob,
-            sum_logprob=record.sum_logprob,
-            finish_reason=record.finish_reason,
-            gen_seconds=record.seconds,
             exec_seconds=record.exec_seconds,
-            base_passed=getattr(record, "base_passed", None),
+            base_passed=record.base_passed,
+            sample=record.sample,
         )
 
 

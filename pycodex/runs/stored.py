@@ -47,7 +47,7 @@ def export_rows(sample_rows) -> list[dict[str, Any]]:
 
 def import_samples(store, path: Path, problem_set, *, name: str | None = None, timeout: float = 3.0, memory_limit_mb: int = 4096, workers: int | None = None, problems_file: str | None = None, judge: str = "strict") -> str:
     """Store a samples file as a run (backend `import`, status `imported`, nothing judged). Returns its id."""
-    from pycodex.generation.base import SamplingParams
+    from pycodex.generation.base import SampleFinished, SamplingParams
     from pycodex.generation.replay import ImportedSamples, SamplesOptions
     from pycodex.generation.spec import BackendSpec
     from pycodex.runs.config import make_config
@@ -85,22 +85,12 @@ def import_samples(store, path: Path, problem_set, *, name: str | None = None, t
         backend_info={"kind": ImportedSamples.kind, "samples_file": str(path.resolve())},
         status=IMPORTED,
     )
-    store.add_samples(
-        rid,
-        (
-            {
-                "task_id": t,
-                "index": i,
-                "completion": row["completion"],
-                "tokens": int(num(row, "tokens", 0)),
-                "sum_logprob": float(num(row, "sum_logprob")),
-                "mean_logprob": float(num(row, "mean_logprob")),
-                "finish_reason": row.get("finish_reason") if isinstance(row.get("finish_reason"), str) else "",
-            }
-            for t in task_ids
-            for i, row in enumerate(per_task[t])
-        ),
-    )
+    def sample(index: int, row: dict) -> SampleFinished:
+        finish = row.get("finish_reason")
+        return SampleFinished(index, row["completion"], finish if isinstance(finish, str) else "", int(num(row, "tokens", 0)),
+                              float(num(row, "sum_logprob")), float(num(row, "mean_logprob")), 0.0)
+
+    store.add_samples(rid, ((t, sample(i, row)) for t in task_ids for i, row in enumerate(per_task[t])))
     return rid
 
 

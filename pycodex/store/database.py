@@ -28,6 +28,7 @@ from typing import Any, Iterable, Iterator
 
 from pycodex import locations
 from pycodex.errors import UserError
+from pycodex.generation.base import SampleFinished
 
 from pycodex.store.records import (  # noqa: F401  (the statuses are the store's vocabulary)
     CANCELLED,
@@ -46,6 +47,16 @@ from pycodex.store.records import (  # noqa: F401  (the statuses are the store's
 )
 from pycodex.store.reads import StoreReads
 from pycodex.store.schema import _MIGRATIONS, SCHEMA_VERSION
+
+
+_INSERT_SAMPLE = """INSERT INTO samples (run_id, task_id, idx, completion, tokens, sum_logprob, mean_logprob,
+    finish_reason, seconds, seed, created_at, session, reply) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+
+def _sample_row(run_id: str, task_id: str, s: SampleFinished, seed: int | None, session: int, created_at: float) -> tuple:
+    """_INSERT_SAMPLE's values: a sample row is the backend's record of it, and where it was stored."""
+    return (run_id, task_id, s.index, s.completion, s.tokens, s.sum_logprob, s.mean_logprob, s.finish_reason, s.seconds,
+            seed, created_at, session, s.raw)
 
 
 def _busy_timeout() -> float:
@@ -358,41 +369,26 @@ class Store:
         session: int = 1,
         reply: str | None = None,
     ) -> None:
-        """Store one finished sample (committed at once). Storing the same (run, task, index) twice is an error."""
+        """store_sample() of a sample given field by field (tools and tests)."""
+        sample = SampleFinished(index, completion, finish_reason, tokens, sum_logprob, mean_logprob, seconds, raw=reply)
+        self.store_sample(run_id, task_id, sample, seed=seed, session=session)
+
+    def store_sample(self, run_id: str, task_id: str, sample: SampleFinished, *, seed: int | None = None, session: int = 1) -> None:
+        """Store one finished sample, the backend's record of it (committed at once). Storing the same
+        (run, task, index) twice is an error."""
         with self._locked() as conn:
             try:
-                conn.execute(
-                    """INSERT INTO samples (run_id, task_id, idx, completion, tokens, sum_logprob, mean_logprob,
-                       finish_reason, seconds, seed, created_at, session, reply) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (run_id, task_id, index, completion, tokens, sum_logprob, mean_logprob, finish_reason, seconds, seed, time.time(), session, reply),
-                )
+                conn.execute(_INSERT_SAMPLE, _sample_row(run_id, task_id, sample, seed, session, time.time()))
             except sqlite3.IntegrityError as exc:
-                raise RuntimeError(f"sample {task_id}#{index} of run {run_id} is already stored ({exc})") from None
+                raise RuntimeError(f"sample {task_id}#{sample.index} of run {run_id} is already stored ({exc})") from None
 
-    def add_samples(self, run_id: str, rows: Iterable[dict[str, Any]], session: int = 1) -> int:
-        """Bulk insert (import): rows with task_id, index, completion and optional fields. One transaction."""
+    def add_samples(self, run_id: str, samples: Iterable[tuple[str, SampleFinished]], session: int = 1) -> int:
+        """Bulk insert (import): (task id, sample) pairs, in one transaction."""
         now = time.time()
         count = 0
         with self._transaction() as conn:
-            for row in rows:
-                conn.execute(
-                    """INSERT INTO samples (run_id, task_id, idx, completion, tokens, sum_logprob, mean_logprob,
-                       finish_reason, seconds, seed, created_at, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    (
-                        run_id,
-                        row["task_id"],
-                        row["index"],
-                        row["completion"],
-                        row.get("tokens", 0),
-                        row.get("sum_logprob", 0.0),
-                        row.get("mean_logprob", 0.0),
-                        row.get("finish_reason", ""),
-                        row.get("seconds", 0.0),
-                        row.get("seed"),
-                        now,
-                        session,
-                    ),
-                )
+            for task_id, sample in samples:
+                conn.execute(_INSERT_SAMPLE, _sample_row(run_id, task_id, sample, None, session, now))
                 count += 1
         return count
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, ContextManager, Iterable
 
 from pycodex.errors import UserError
 from pycodex.execution.verdict import VerdictStatus
+from pycodex.generation.base import SampleFinished
 from pycodex.store.records import RunRecord, RunStatus, SampleRecord
 
 
@@ -121,13 +122,10 @@ class StoreReads:
         return SampleRecord(
             run_id=row["run_id"],
             task_id=row["task_id"],
-            index=row["idx"],
-            completion=row["completion"],
-            tokens=row["tokens"],
-            sum_logprob=row["sum_logprob"],
-            mean_logprob=row["mean_logprob"],
-            finish_reason=row["finish_reason"],
-            seconds=row["seconds"],
+            sample=SampleFinished(
+                index=row["idx"], completion=row["completion"], finish_reason=row["finish_reason"], tokens=row["tokens"],
+                sum_logprob=row["sum_logprob"], mean_logprob=row["mean_logprob"], seconds=row["seconds"], raw=row["reply"],
+            ),
             seed=row["seed"],
             created_at=row["created_at"],
             session=row["session"],
@@ -138,7 +136,6 @@ class StoreReads:
             judged_at=row["r_created_at"],
             judged_session=row["r_session"],
             judge=row["r_judge"],
-            reply=row["reply"],
             base_passed=None if row["r_base_passed"] is None else bool(row["r_base_passed"]),
         )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from pycodex import __version__
 from pycodex.execution.verdict import VerdictStatus
+from pycodex.generation.base import SampleFinished, sample_field
 
 
 class RunStatus(StrEnum):
@@ -94,15 +95,13 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class SampleRecord:
+    """A stored sample: the backend's record of it (`sample`; its fields read through:
+    record.index, .completion, .tokens…; a chat model's reply, its `raw`, is `reply`), when and in
+    which session it was stored, and its verdict once judged."""
+
     run_id: str
     task_id: str
-    index: int
-    completion: str
-    tokens: int
-    sum_logprob: float
-    mean_logprob: float
-    finish_reason: str
-    seconds: float
+    sample: SampleFinished
     seed: int | None
     created_at: float
     session: int
@@ -114,15 +113,26 @@ class SampleRecord:
     judged_at: float | None = None
     judged_session: int | None = None
     judge: str | None = None  # "strict" or "classic": which judge gave the verdict
-    reply: str | None = None  # chat models: the raw reply the completion was extracted from
     base_passed: bool | None = None  # humaneval-plus: the verdict of HumanEval's own test alone
+
+    def __getattr__(self, name: str) -> Any:
+        return sample_field(self, name)
+
+    @property
+    def reply(self) -> str | None:
+        """Chat models: the raw reply the completion was extracted from."""
+        return self.sample.raw
 
     @property
     def judged(self) -> bool:
         return self.status is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """Flat, as `runs show --json` prints it: the sample's fields beside the record's."""
+        sample = self.sample.to_dict()
+        reply = sample.pop("raw")
+        rest = {k: v for k, v in self.__dict__.items() if k not in ("run_id", "task_id", "sample", "base_passed")}
+        return {"run_id": self.run_id, "task_id": self.task_id} | sample | rest | {"reply": reply, "base_passed": self.base_passed}
 
 
 def _set_of(config: dict[str, Any]) -> str | None:
