@@ -188,9 +188,11 @@ def finished_to_dict(finished, store_path: Path, judge: str | None = None, set_s
 
 
 def print_finished(finished, store_path: Path, set_summary: dict | None = None) -> None:
+    from pycodex.store.records import CANCELLED, FINISHED
+
     out = console()
     t = finished.totals
-    color = {"finished": "green", "cancelled": "yellow"}.get(finished.status, "red")
+    color = {FINISHED: "green", CANCELLED: "yellow"}.get(finished.status, "red")
     set_label = f" {set_summary['problem_set']} {set_summary.get('problem_set_version') or ''}" if set_summary and set_summary.get("problem_set") else ""
     out.print(f"run [bold cyan]{finished.run_id}[/] [{color}]{finished.status}[/]{set_label}  ({store_path})")
     if finished.pass_at_k:
@@ -206,14 +208,17 @@ def print_finished(finished, store_path: Path, set_summary: dict | None = None) 
     )
     if t.get("error"):
         out.print(f"  [red]error:[/] {t['error']}")
-    if finished.status != "finished":
+    if finished.status != FINISHED:
         out.print(f"  resume with: pycodex eval --resume {finished.run_id}" + (f" --db {store_path}" if store_path else ""))
 
 
-def _exit_for(status: str) -> None:
-    if status == "cancelled":
+def exit_for(status: str) -> None:
+    """A run's exit: 130 cancelled, 1 not finished (failed, interrupted)."""
+    from pycodex.store.records import CANCELLED, FINISHED
+
+    if status == CANCELLED:
         raise typer.Exit(130)
-    if status != "finished":
+    if status != FINISHED:
         raise typer.Exit(1)
 
 
@@ -299,7 +304,7 @@ def eval_command(
             print_json(finished_to_dict(finished, store.path, pipeline.config.judge if pipeline.config else None, summary))
         else:
             print_finished(finished, store.path, summary)
-    _exit_for(finished.status)
+    exit_for(finished.status)
 
 
 def _resumed(store, resume: str, ignored: list[str], **runtime: Any):
@@ -361,7 +366,7 @@ def sweep_command(
     Resumable: a stored run with the same settings is reused (finished) or resumed (unfinished).
     """
     from pycodex.runs import sweep as sweep_mod
-    from pycodex.store.database import Store
+    from pycodex.store.database import FINISHED, Store
 
     temps = _parse_temperatures(temperatures)
     urls = server_opts.check(servers, backend=backend, model=model, server_model=server_model, chat=chat)
@@ -391,7 +396,7 @@ def sweep_command(
             sweep_mod.print_sweep(result, console())
     if result.cancelled:
         raise typer.Exit(130)
-    if any(status != "finished" for status in result.statuses.values()):
+    if any(status != FINISHED for status in result.statuses.values()):
         raise typer.Exit(1)
 
 

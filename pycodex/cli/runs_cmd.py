@@ -46,6 +46,8 @@ def list_runs(
         return
     from rich.table import Table
 
+    from pycodex.store.records import CANCELLED, FAILED, FINISHED, IMPORTED, INTERRUPTED, RUNNING
+
     table = Table(title=f"{len(runs)} run(s) in {path}", expand=False)
     named = any(r.name for r in runs)
     columns: list[tuple[str, dict[str, Any]]] = [("id", {"style": "bold cyan", "no_wrap": True})]
@@ -62,7 +64,7 @@ def list_runs(
     ]
     for col, kw in columns:
         table.add_column(col, **kw)
-    colors = {"finished": "green", "running": "blue", "cancelled": "yellow", "interrupted": "yellow", "failed": "red", "imported": "magenta"}
+    colors = {FINISHED: "green", RUNNING: "blue", CANCELLED: "yellow", INTERRUPTED: "yellow", FAILED: "red", IMPORTED: "magenta"}
     for r in runs:
         status = r.effective_status
         model = Path(r.model).name if r.model else ""
@@ -211,7 +213,7 @@ def import_run(
     as_json: bool = JsonOption,
 ) -> None:
     """Store an existing samples file as a run, and judge it unless --no-eval."""
-    from pycodex.cli.eval_cmd import finished_to_dict, print_finished
+    from pycodex.cli.eval_cmd import exit_for, finished_to_dict, print_finished
     from pycodex.problems.problem import load
     from pycodex.runs.request import check_execution
     from pycodex.runs.stored import import_samples
@@ -238,10 +240,7 @@ def import_run(
         else:
             console().print(f"imported {record.generated} samples of {len(record.task_ids)} problems as run [bold cyan]{rid}[/]")
             print_finished(finished, store.path)
-    if finished.status == "cancelled":
-        raise typer.Exit(130)
-    if finished.status != "finished":
-        raise typer.Exit(1)
+    exit_for(finished.status)
 
 
 @runs_app.command("evaluate")
@@ -253,7 +252,7 @@ def evaluate_run(
 ) -> None:
     """Judge the run's stored samples that have no verdict yet (generates nothing)."""
     from pycodex.cli.eval_cmd import finished_to_dict, print_finished
-    from pycodex.store.database import Store
+    from pycodex.store.database import CANCELLED, Store
 
     with Store(db) as store:
         finished = _judge(store, store.resolve(run), workers, as_json)
@@ -261,7 +260,7 @@ def evaluate_run(
             print_json(finished_to_dict(finished, store.path))
         else:
             print_finished(finished, store.path)
-    if finished.status == "cancelled":
+    if finished.status == CANCELLED:
         raise typer.Exit(130)
 
 

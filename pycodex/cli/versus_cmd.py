@@ -51,7 +51,7 @@ def versus_command(
     from pycodex.cli.eval_cmd import build_config
     from pycodex.errors import UserError
     from pycodex.runs.versus import Side, Versus, plan_versus
-    from pycodex.store.database import Store
+    from pycodex.store.database import CANCELLED, FINISHED, Store
 
     if bootstrap < 0:
         raise UserError(f"--bootstrap must be >= 0 (got {bootstrap})")
@@ -70,9 +70,9 @@ def versus_command(
         finished = _drive(versus, show_live=sys.stderr.isatty() and not as_json)
         _print_result(store, versus, finished, as_json=as_json, bootstrap=bootstrap)
     statuses = {f.status for f in finished}
-    if "cancelled" in statuses:
+    if CANCELLED in statuses:
         raise typer.Exit(130)
-    if statuses != {"finished"}:
+    if statuses != {FINISHED}:
         raise typer.Exit(1)
 
 
@@ -108,6 +108,7 @@ def _print_result(store, versus, finished, *, as_json: bool, bootstrap: int) -> 
     from pycodex.report.build import build_report
     from pycodex.report.paired import compare_reports
     from pycodex.report.render import render_compare
+    from pycodex.store.records import FINISHED
 
     reports = [build_report(store, f.run_id, bootstrap=bootstrap, bleu=False) for f in finished]
     comparison = compare_reports(reports[0], reports[1], resamples=bootstrap)
@@ -120,7 +121,7 @@ def _print_result(store, versus, finished, *, as_json: bool, bootstrap: int) -> 
         out.print(f"[bold]{side}[/]", end=" ")
         print_finished(f, store.path)
     render_compare(reports[0], reports[1], comparison, out, plots=False)
-    if any(f.status != "finished" for f in finished):
+    if any(f.status != FINISHED for f in finished):
         out.print("  run the same command again to finish both sides (nothing stored is redone)")
 
 

@@ -7,14 +7,38 @@ The CLI's live view and every TUI screen render these; none of them counts event
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from pycodex.execution.verdict import CRASHED, FAILED, OUT_OF_MEMORY, PASSED, SYNTAX_ERROR, TIMED_OUT, VerdictStatus
 from pycodex.generation.base import SampleFinished
 from pycodex.runs.events import PipelineEvent, ProblemStarted, Progress, RunFinished, RunStarted, SampleGenerated, SampleJudged
-from pycodex.store.records import SampleRecord
+from pycodex.store.records import RunStatus, SampleRecord
 
-VERDICT_ORDER = {"passed": 0, "failed": 1, "syntax error": 2, "timed out": 3, "crashed": 4, "out of memory": 5}
-PENDING_STATES = ("queued", "streaming", "running")
+
+class SamplePhase(StrEnum):
+    """A sample before its verdict, as a front end shows it; SampleState.status is one of these,
+    then the sample's VerdictStatus."""
+
+    QUEUED = "queued"
+    STREAMING = "streaming"  # its tokens are coming
+    RUNNING = "running"  # generated: its program runs in the sandbox
+
+
+class RunPhase(StrEnum):
+    """A run as a front end shows it where the store has no status for it; RunState.status is one
+    of these or the store's RunStatus (running, finished, cancelled, ...)."""
+
+    IDLE = "idle"  # nothing asked yet
+    LOADING = "loading"  # a stored run being read
+    STARTING = "starting"  # asked for, before its RunStarted
+    CANCELLING = "cancelling"  # cancel asked, before its RunFinished
+
+
+SampleView = SamplePhase | VerdictStatus
+RunView = RunPhase | RunStatus
+VERDICT_ORDER = {status: i for i, status in enumerate((PASSED, FAILED, SYNTAX_ERROR, TIMED_OUT, CRASHED, OUT_OF_MEMORY))}
+PENDING_STATES = tuple(SamplePhase)
 REPORT_KS = (1, 2, 5, 10, 20, 50, 100)
 
 
@@ -23,7 +47,7 @@ class SampleState:
     task_id: str
     index: int
     text: str = ""  # streamed so far; the completion once generated
-    status: str = "queued"  # queued / streaming / running / passed / failed / timed out / crashed / ...
+    status: SampleView = SamplePhase.QUEUED
     detail: str = ""
     passed: bool = False
     exec_seconds: float | None = None
@@ -51,7 +75,7 @@ class SampleState:
         if isinstance(event, SampleGenerated):
             self.sample = event.sample
             self.text = event.completion
-            self.status = "running"
+            self.status = SamplePhase.RUNNING
         else:
             self.status = event.status
             self.detail = event.detail
@@ -66,7 +90,7 @@ class SampleState:
             task_id=record.task_id,
             index=record.index,
             text=record.completion,
-            status=record.status or "running",
+            status=record.status or SamplePhase.RUNNING,
             detail=record.detail or "",
             passed=bool(record.passed),
             exec_seconds=record.exec_seconds,
@@ -113,7 +137,7 @@ class RunState:
     run_id: str | None = None
     task_ids: list[str] = field(default_factory=list)
     n: int = 0
-    status: str = "idle"  # idle / running / finished / cancelled / failed
+    status: RunView = RunPhase.IDLE
     tallies: dict[str, TaskTally] = field(default_factory=dict)
     tokens: int = 0
     tokens_per_second: float = 0.0
@@ -123,7 +147,7 @@ class RunState:
     config: dict = field(default_factory=dict)
     final_pass_at_k: dict[int, float] = field(default_factory=dict)
     resumable: bool = False  # a stored run with samples still to generate or judge
-    statuses: dict[str, int] = field(default_factory=dict)  # verdicts seen live, by status
+    statuses: dict[VerdictStatus, int] = field(default_factory=dict)  # verdicts seen live, by status
 
     def apply(self, event: PipelineEvent) -> None:
         """Fold one pipeline event into the state (token deltas carry no counts: ignored)."""
@@ -131,7 +155,7 @@ class RunState:
             if event.run_id != self.run_id or not self.tallies:
                 self.reset(event.task_ids, event.n)
             self.run_id = event.run_id
-            self.status = "running"
+            self.status = RunStatus.RUNNING
             self.config = event.config
         elif isinstance(event, ProblemStarted):
             self.current_task = event.task_id

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from pycodex.metrics import estimate_pass_at_k
 from pycodex.runs.pipeline import Pipeline, RunConfig
-from pycodex.store.database import FINISHED, IMPORTED, Store
+from pycodex.store.database import CANCELLED, FINISHED, IMPORTED, RunStatus, Store
 
 
 @dataclass
@@ -23,7 +23,7 @@ class SweepResult:
     temperatures: list[float]
     ks: list[int]
     run_ids: dict[float, str] = field(default_factory=dict)
-    statuses: dict[float, str] = field(default_factory=dict)
+    statuses: dict[float, RunStatus] = field(default_factory=dict)
     actions: dict[float, str] = field(default_factory=dict)  # created / resumed / reused
     pass_at_k: dict[float, dict[int, float]] = field(default_factory=dict)
     cancelled: bool = False
@@ -100,7 +100,7 @@ def run_sweep(
                 result.actions[t] = "created"
             finished = runner(pipeline, t, action) if runner else pipeline.run()
             result.run_ids[t], result.statuses[t] = finished.run_id, finished.status
-            if finished.status == "cancelled":
+            if finished.status == CANCELLED:
                 result.cancelled = True
         totals = store.totals(result.run_ids[t])
         result.pass_at_k[t] = estimate_pass_at_k(totals, base.ks) if totals else {}

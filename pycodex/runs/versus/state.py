@@ -9,7 +9,8 @@ from typing import Any, Sequence
 
 from pycodex.report.build import DEFAULT_BOOTSTRAP
 from pycodex.runs.events import SampleGenerated, SampleJudged
-from pycodex.runs.state import RunState, SampleState
+from pycodex.runs.state import RunPhase, RunState, SamplePhase, SampleState
+from pycodex.store.records import RUNNING
 
 SampleKey = tuple[int, str, int]  # (side, task id, sample index)
 
@@ -27,7 +28,7 @@ class VersusState:
         self.changed.clear()
         for side in self.sides:
             side.reset(task_ids, n)
-            side.status = "starting"
+            side.status = RunPhase.STARTING
 
     def sample(self, side: int, task_id: str, index: int) -> SampleState:
         key = (side, task_id, index)
@@ -45,11 +46,11 @@ class VersusState:
         """Streamed tokens of a sample still being generated (`restart`: a server retried it, the
         text so far is void)."""
         sample = self.sample(side, task_id, index)
-        if sample.status in ("queued", "streaming"):
+        if sample.status in (SamplePhase.QUEUED, SamplePhase.STREAMING):
             if restart:
                 sample.text, sample.restarts = "", sample.restarts + 1
             sample.text += text
-            sample.status = "streaming"
+            sample.status = SamplePhase.STREAMING
             self.changed.add((side, task_id, index))
 
     def load_stored(self, side: int, state: RunState, samples: list[SampleState]) -> None:
@@ -76,5 +77,5 @@ class VersusState:
 
     @property
     def running(self) -> bool:
-        return any(s.status in ("starting", "running") for s in self.sides)
+        return any(s.status in (RunPhase.STARTING, RUNNING) for s in self.sides)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from pycodex.runs.state import SampleState
+from pycodex.runs.state import SamplePhase, SampleState
 from pycodex.tui.components.sample_card import SampleCard
 from pycodex.diffing import diff_rows, similarity
 
@@ -35,7 +35,7 @@ class DiffCard(SampleCard):
 
     def _update_code(self) -> None:
         s = self.sample
-        if not self.show_diff or s.status in ("queued", "streaming"):
+        if not self.show_diff or s.status in (SamplePhase.QUEUED, SamplePhase.STREAMING):
             super()._update_code()
             return
         theme = self.app.current_theme
@@ -46,7 +46,7 @@ class DiffCard(SampleCard):
     def _update_title(self) -> None:
         super()._update_title()
         s = self.sample
-        if self.show_diff and s.status not in ("queued", "streaming"):
+        if self.show_diff and s.status not in (SamplePhase.QUEUED, SamplePhase.STREAMING):
             sub = str(self.border_subtitle or "")
             same = f"{similarity(self.canonical, s.text, ignore_whitespace=True):.0%} like canonical"
             self.border_subtitle = f"{sub} · {same}" if sub else same

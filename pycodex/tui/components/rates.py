@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from pycodex.execution.verdict import CRASHED, FAILED, OUT_OF_MEMORY, PASSED, SYNTAX_ERROR, TIMED_OUT
+from pycodex.runs.state import PENDING_STATES, SampleView
+
 
 def rate_color(app, rate: float | None) -> str:
     theme = app.current_theme
@@ -22,26 +25,26 @@ def rate_text(app, rate: float | None, width: int = 5) -> Text:
     return Text(f"{rate * 100:.0f}%".rjust(width), style=f"bold {rate_color(app, rate)}")
 
 
-VERDICT_LABELS = {
-    "passed": "PASS",
-    "failed": "FAIL",
-    "timed out": "TIMEOUT",
-    "crashed": "CRASH",
-    "out of memory": "OOM",
-    "syntax error": "SYNTAX",
+VERDICT_LABELS: dict[str, str] = {
+    PASSED: "PASS",
+    FAILED: "FAIL",
+    TIMED_OUT: "TIMEOUT",
+    CRASHED: "CRASH",
+    OUT_OF_MEMORY: "OOM",
+    SYNTAX_ERROR: "SYNTAX",
 }
 
 
-def verdict_label(status: str) -> str:
+def verdict_label(status: SampleView) -> str:
     return VERDICT_LABELS.get(status, status.upper())
 
 
-def verdict_style(app, status: str) -> str:
+def verdict_style(app, status: SampleView) -> str:
     theme = app.current_theme
-    if status == "passed":
+    if status == PASSED:
         return f"bold {theme.success or 'green'}"
-    if status in ("timed out", "out of memory"):
+    if status in (TIMED_OUT, OUT_OF_MEMORY):
         return f"bold {theme.warning or 'yellow'}"
-    if status in ("streaming", "running", "queued", "pending"):
+    if status in PENDING_STATES:
         return f"bold {theme.primary}"
     return f"bold {theme.error or 'red'}"

@@ -9,12 +9,13 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from pycodex.tui.components.rates import verdict_label, verdict_style
-from pycodex.runs.state import SampleState
+from pycodex.execution.verdict import FAILED, OUT_OF_MEMORY, PASSED, TIMED_OUT
+from pycodex.runs.state import SamplePhase, SampleState
 
 MAX_DETAIL_LINES = 6
-DEFAULT_DETAILS = {
-    "timed out": "no result within the time limit (an endless loop, or far too slow)",
-    "out of memory": "went over the memory limit",
+DEFAULT_DETAILS: dict[str, str] = {
+    TIMED_OUT: "no result within the time limit (an endless loop, or far too slow)",
+    OUT_OF_MEMORY: "went over the memory limit",
 }
 
 
@@ -46,20 +47,20 @@ class SampleCard(Vertical, can_focus=True):
 
     # -- updates -------------------------------------------------------------------------
     def append_text(self, text: str) -> None:
-        if self.sample.judged or self.sample.status == "running":
+        if self.sample.judged or self.sample.status == SamplePhase.RUNNING:
             return
         self.sample.text += text
-        self.sample.status = "streaming"
+        self.sample.status = SamplePhase.STREAMING
         self._update_title()
         self._code.update(Text(self.sample.text.rstrip("\n") or " "))
 
     def restart_text(self) -> None:
         """A server retried the sample: what was shown of it is void, its text starts again."""
-        if self.sample.judged or self.sample.status == "running":
+        if self.sample.judged or self.sample.status == SamplePhase.RUNNING:
             return
         self.sample.text = ""
         self.sample.restarts += 1
-        self.sample.status = "streaming"
+        self.sample.status = SamplePhase.STREAMING
         self._update_title()
         self._code.update(Text("…", style="dim"))
 
@@ -67,25 +68,25 @@ class SampleCard(Vertical, can_focus=True):
         self._update_title()
         self._update_code()
         self._update_detail()
-        self.set_class(self.sample.status == "passed", "passed")
-        self.set_class(self.sample.judged and self.sample.status != "passed", "failed")
+        self.set_class(self.sample.status == PASSED, "passed")
+        self.set_class(self.sample.judged and self.sample.status != PASSED, "failed")
 
     def _update_title(self) -> None:
         s = self.sample
         title = Text()
         title.append(f" #{s.index} ", style="bold")
-        if s.status == "queued":
+        if s.status == SamplePhase.QUEUED:
             title.append("queued", style="dim")
-        elif s.status == "streaming":
-            title.append("streaming…", style=verdict_style(self.app, "streaming"))
+        elif s.status == SamplePhase.STREAMING:
+            title.append("streaming…", style=verdict_style(self.app, SamplePhase.STREAMING))
             if s.restarts:
                 title.append(f" restarted ×{s.restarts}" if s.restarts > 1 else " restarted", style="dim")
-        elif s.status == "running":
-            title.append("running…", style=verdict_style(self.app, "running"))
+        elif s.status == SamplePhase.RUNNING:
+            title.append("running…", style=verdict_style(self.app, SamplePhase.RUNNING))
         else:
             title.append(f" {verdict_label(s.status)} ", style=verdict_style(self.app, s.status) + " reverse")
             if s.base_passed is not None:  # humaneval-plus: HumanEval's own tests beside the plus verdict
-                title.append(f" base {'passed' if s.base_passed else 'failed'} ", style=verdict_style(self.app, "passed" if s.base_passed else "failed"))
+                title.append(f" base {'passed' if s.base_passed else 'failed'} ", style=verdict_style(self.app, PASSED if s.base_passed else FAILED))
         self.border_title = title
         sub = []
         if s.tokens:
@@ -98,9 +99,9 @@ class SampleCard(Vertical, can_focus=True):
 
     def _update_code(self) -> None:
         s = self.sample
-        if not s.text and s.status in ("queued", "streaming"):
+        if not s.text and s.status in (SamplePhase.QUEUED, SamplePhase.STREAMING):
             self._code.update(Text("…", style="dim"))
-        elif s.status in ("queued", "streaming"):
+        elif s.status in (SamplePhase.QUEUED, SamplePhase.STREAMING):
             self._code.update(Text(s.text.rstrip("\n")))
         else:
             code = s.text.rstrip() or "(empty completion)"
@@ -109,7 +110,7 @@ class SampleCard(Vertical, can_focus=True):
     def _update_detail(self) -> None:
         s = self.sample
         detail = s.detail or DEFAULT_DETAILS.get(s.status, "")
-        if not s.judged or s.status == "passed" or not detail:
+        if not s.judged or s.status == PASSED or not detail:
             self._detail.display = False
             return
         lines = [line for line in detail.strip().splitlines() if line.strip()]

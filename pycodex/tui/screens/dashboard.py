@@ -16,7 +16,8 @@ from textual.widgets import Footer, Header, Static
 from pycodex.tui.components.pass_grid import PassGrid
 from pycodex.formatting import format_duration
 from pycodex.tui.messages import DeltasFlushed, PipelineEventMessage, RunEnded
-from pycodex.runs.state import RunState
+from pycodex.runs.state import RunPhase, RunState
+from pycodex.store.records import CANCELLED, FAILED, FINISHED, RUNNING
 
 if TYPE_CHECKING:
     from textual import getters
@@ -76,9 +77,9 @@ class DashboardScreen(WorkbenchScreen):
     def on_mount(self) -> None:
         if not self.state.task_ids and self.run_id is None:
             self.state.reset(self.app.problem_set.task_ids, 0)
-            self.state.status = "idle"
+            self.state.status = RunPhase.IDLE
         if self.run_id is not None and not self.state.tallies:
-            self.state.status = "loading"
+            self.state.status = RunPhase.LOADING
             self._load()
         self.query_one(PassGrid).focus()
         self.set_interval(1 / REDRAW_HZ, self._redraw_if_dirty)
@@ -102,7 +103,7 @@ class DashboardScreen(WorkbenchScreen):
         self._update()
 
     def _load_failed(self, error: str) -> None:
-        self.state.status = "failed"
+        self.state.status = FAILED
         self.notify(error, title="Cannot open run", severity="error")
         self._update()
 
@@ -122,7 +123,7 @@ class DashboardScreen(WorkbenchScreen):
             head.append(f"run {s.run_id} ", style="bold")
         else:
             head.append("no run yet ", style="bold")
-        status_style = {"running": "bold " + self.app.current_theme.primary, "finished": "bold " + (self.app.current_theme.success or "green")}
+        status_style: dict[str, str] = {RUNNING: "bold " + self.app.current_theme.primary, FINISHED: "bold " + (self.app.current_theme.success or "green")}
         head.append(f"[{s.status}]", style=status_style.get(s.status, "bold"))
         config = s.config or {}
         params = config.get("params") or {}
@@ -131,7 +132,7 @@ class DashboardScreen(WorkbenchScreen):
             head.append(f"  model {model}", style="dim")
         if params:
             head.append(f"  n={params.get('n')} T={params.get('temperature')} top_p={params.get('top_p')} seed={params.get('seed')}", style="dim")
-        if s.status == "idle":
+        if s.status == RunPhase.IDLE:
             head.append("   press n to start an eval (all 164 problems by default), R for stored runs", style="italic")
         elif s.resumable and not self.running:
             head.append("   unfinished: press r to resume it", style="italic")
@@ -150,9 +151,9 @@ class DashboardScreen(WorkbenchScreen):
                 text.append(f"pass@{k} ", style="dim")
                 text.append(f"{value * 100:.2f}%  ", style="bold")
             text.append(f"(over {problems} finished problem{'s' if problems != 1 else ''})", style="dim")
-        if s.status == "running" or s.tokens_per_second:
+        if s.status == RUNNING or s.tokens_per_second:
             text.append(f"   {s.tokens_per_second:.1f} tok/s", style="bold")
-        if s.status == "running":
+        if s.status == RUNNING:
             text.append(f"   ETA {format_duration(s.eta_seconds, unknown='?')}")
             if s.current_task:
                 text.append(f"   now {s.current_task}", style="dim")
@@ -186,7 +187,7 @@ class DashboardScreen(WorkbenchScreen):
     # -- live run ------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.session is not None and self.state.status in ("starting", "running")
+        return self.session is not None and self.state.status in (RunPhase.STARTING, RUNNING)
 
     def action_new_eval(self) -> None:
         if self.running:
@@ -226,7 +227,7 @@ class DashboardScreen(WorkbenchScreen):
         from pycodex.tui.runner import RunSession
 
         self.params = RunConfig.from_dict(config).params
-        s.status, s.resumable = "starting", False
+        s.status, s.resumable = RunPhase.STARTING, False
         self.session = RunSession(self, self.workbench, list(s.task_ids), self.params, run_id=self.run_id)
         self.session.start()
         self._update()
@@ -236,7 +237,7 @@ class DashboardScreen(WorkbenchScreen):
 
         self.params = params
         self.run_id = None
-        self.state = RunState(status="starting", model=self.app.model_label)
+        self.state = RunState(status=RunPhase.STARTING, model=self.app.model_label)
         self.state.reset(task_ids, params.n)
         self.state.config = {"params": params.to_dict()}
         grid = self.query_one(PassGrid)
@@ -270,12 +271,12 @@ class DashboardScreen(WorkbenchScreen):
             self.session.stop_timer()
         if message.error:
             cancelled = self.session is not None and self.session.cancel_requested
-            self.state.status = "cancelled" if cancelled else "failed"
+            self.state.status = CANCELLED if cancelled else FAILED
             if not cancelled:
                 self.notify(message.error, title="Run failed", severity="error", timeout=10)
         else:
-            self.state.status = getattr(message.finished, "status", "finished")
-        if self.state.status != "finished" and self.run_id:
+            self.state.status = getattr(message.finished, "status", FINISHED)
+        if self.state.status != FINISHED and self.run_id:
             self.state.resumable = True
             self.state.final_pass_at_k = dict(getattr(message.finished, "pass_at_k", {}) or {})
         self.state.current_task = None
@@ -285,7 +286,7 @@ class DashboardScreen(WorkbenchScreen):
     def action_cancel_or_back(self) -> None:
         if self.running and self.session is not None:
             self.session.cancel()
-            self.state.status = "cancelling"
+            self.state.status = RunPhase.CANCELLING
             self._update()
         else:
             self.app.pop_screen()

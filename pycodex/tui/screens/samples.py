@@ -15,7 +15,7 @@ from textual.widgets import Footer, Header, Static
 
 from pycodex.tui.components.sample_card import SampleCard
 from pycodex.tui.messages import BackendChanged, DeltasFlushed, PipelineEventMessage, RunEnded
-from pycodex.runs.state import VERDICT_ORDER, SampleState, problem_pass_at_k
+from pycodex.runs.state import VERDICT_ORDER, SamplePhase, SampleState, problem_pass_at_k
 
 if TYPE_CHECKING:
     from textual import getters
@@ -184,7 +184,7 @@ class SamplesScreen(WorkbenchScreen):
             self.status = getattr(message.finished, "status", "finished")
         for sample in self.samples.values():
             if not sample.judged and self.status != "finished":
-                sample.status = "queued"
+                sample.status = SamplePhase.QUEUED
         self._update_stats()
         self.app.refresh_pass_rates()
 
@@ -202,7 +202,7 @@ class SamplesScreen(WorkbenchScreen):
     # -- stats ---------------------------------------------------------------------------
     def _update_stats(self) -> None:
         samples = list(self.samples.values())
-        generated = sum(1 for s in samples if s.status not in ("queued", "streaming"))
+        generated = sum(1 for s in samples if s.status not in (SamplePhase.QUEUED, SamplePhase.STREAMING))
         judged = [s for s in samples if s.judged]
         passed = sum(1 for s in judged if s.passed)
         text = Text()
@@ -296,7 +296,7 @@ class SamplesScreen(WorkbenchScreen):
         card = self._focused_card() or (self._ordered_cards()[0] if self.cards else None)
         if card is None:
             return
-        if card.sample.status in ("queued", "streaming"):
+        if card.sample.status in (SamplePhase.QUEUED, SamplePhase.STREAMING):
             self.notify("this sample is still being generated", timeout=3)
             return
         from pycodex.tui.screens.diff import DiffScreen

@@ -14,8 +14,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from pycodex.runs.state import RunPhase, RunView
 from pycodex.runs.versus.state import VersusState
 from pycodex.runs.workbench import Workbench
+from pycodex.store.records import CANCELLED, FAILED, FINISHED, RUNNING
 from pycodex.tui.components.pass_grid import PassGrid
 from pycodex.tui.components.solved_grid import LEGEND, SolvedGrid
 from pycodex.tui.screens.versus.session import VersusDeltas, VersusEnded, VersusEvent, VersusRequest, VersusSession, VersusStored
@@ -54,7 +56,7 @@ class VersusScreen(Screen):
         self.request: VersusRequest | None = None
         self.session: VersusSession | None = None
         self.comparison: dict[str, Any] = {}
-        self.status = "idle"
+        self.status: RunView = RunPhase.IDLE
         self.finished: tuple = ()  # both sides' RunFinished, once the versus ends
         self._dirty = False
         self.sub_title = "versus: A and B on the same problems"
@@ -110,7 +112,7 @@ class VersusScreen(Screen):
         self.state.reset(task_ids, request.n, (side_label(request.a), side_label(request.b)))
         self.comparison = {}
         self.finished = ()
-        self.status = "starting"
+        self.status = RunPhase.STARTING
         for grid in self.query(PassGrid):
             grid.cursor = 0
         self.session = VersusSession(self, request, self.workbench)
@@ -120,13 +122,13 @@ class VersusScreen(Screen):
 
     @property
     def running(self) -> bool:
-        return self.session is not None and self.status in ("starting", "running", "cancelling")
+        return self.session is not None and self.status in (RunPhase.STARTING, RUNNING, RunPhase.CANCELLING)
 
     # -- events (UI thread) ------------------------------------------------------------
     def on_versus_event(self, message: VersusEvent) -> None:
         self.state.apply(message.side, message.event)
-        if self.status == "starting":
-            self.status = "running"
+        if self.status == RunPhase.STARTING:
+            self.status = RUNNING
         self._dirty = True
 
     def on_versus_stored(self, message: VersusStored) -> None:
@@ -142,13 +144,13 @@ class VersusScreen(Screen):
             self.session.stop()
         if message.error:
             cancelled = self.session is not None and self.session.cancel_requested
-            self.status = "cancelled" if cancelled else "failed"
+            self.status = CANCELLED if cancelled else FAILED
             if not cancelled:
                 self.notify(message.error, title="Versus failed", severity="error", timeout=10)
         else:
             self.finished = message.finished
             statuses = {f.status for f in message.finished}
-            self.status = "finished" if statuses == {"finished"} else ("cancelled" if "cancelled" in statuses else "failed")
+            self.status = FINISHED if statuses == {FINISHED} else (CANCELLED if CANCELLED in statuses else FAILED)
         for side in self.state.sides:
             side.current_task = None
         self._update()
@@ -231,9 +233,9 @@ class VersusScreen(Screen):
         self.app.push_screen(VersusProblemScreen(self.problem_set.get(message.task_id), self.state))
 
     def action_cancel_or_back(self) -> None:
-        if self.running and self.session is not None and self.status != "cancelling":
+        if self.running and self.session is not None and self.status != RunPhase.CANCELLING:
             self.session.cancel()
-            self.status = "cancelling"
+            self.status = RunPhase.CANCELLING
             self._update()
         else:
             self.app.pop_screen()
