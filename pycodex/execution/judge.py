@@ -28,6 +28,7 @@ import socket
 import struct
 from typing import NoReturn
 
+from pycodex.execution.callclock import CallClock, CallTimer, find_sample
 from pycodex.execution.harness import describe
 from pycodex.execution.plain import FrameReader, NotPlain, decode, encode, write_frame
 
@@ -87,16 +88,21 @@ def rebuild_exception(name, args, message) -> BaseException:
 class Channel:
     """J's ends of the pipes to one sample, and the proxy that calls through them."""
 
-    def __init__(self, call_fd: int, reply_fd: int, entry_point: str):
+    def __init__(self, call_fd: int, reply_fd: int, entry_point: str, sandbox: int | None = None):
         self.call_fd, self.replies, self.entry_point = call_fd, FrameReader(reply_fd), entry_point
         self.abort: tuple[str, str] | None = None  # (verdict kind, detail) once unusable
         self.calls = 0
         self.limit: float | None = None  # CPU seconds the sample may spend on the next call (set_limit)
         self.opaque = False  # a non-plain return is an Opaque value, not a failure
+        self.sandbox = sandbox  # Z's host pid (from W)
+        self.nspid: int | None = None  # S's pid in its namespace (its hello)
+        self.clock: CallClock | None = None  # made at the first call with a limit
+        self.late = False  # a call ran past its limit unanswered: its reply would answer the next
 
     def set_limit(self, seconds) -> None:
-        """The test's `__call_limit__(seconds)`: the next call's CPU-time limit, which the sample's
-        harness enforces with a timer (a call over it raises TimeoutError there)."""
+        """The test's `__call_limit__(seconds)`: the next call's limit, in CPU seconds, timed here
+        (callclock.py: a call over it raises TimeoutError in the test); the sample's harness also
+        arms a timer on it, which only stops an honest call sooner."""
         self.limit = float(seconds) if type(seconds) in (int, float) and seconds > 0 else None
 
     def _fail(self, kind: str, detail: str) -> NoReturn:
@@ -121,16 +127,20 @@ class Channel:
     def call(self, args: tuple, kwargs: dict):
         if self.abort is not None:
             raise _Abort(self.abort[1])
+        if self.late:
+            self._fail("failed", f"{self.entry_point}() was called again after a call ran past its limit")
+        limit = self.limit
         try:
-            data = encode(("call", args, kwargs) if self.limit is None else ("call", args, kwargs, self.limit))
+            data = encode(("call", args, kwargs) if limit is None else ("call", args, kwargs, limit))
         except NotPlain as exc:
             raise TypeError(f"{self.entry_point}() was given {exc}: the strict judge passes plain data only") from None
         self.calls += 1
+        timer = self._clock().begin() if limit is not None else None
         try:
             write_frame(self.call_fd, data)
         except OSError:
             self._fail("gone", "the sample ended before the tests finished")
-        reply = self.receive()
+        reply = self._reply_within(timer, limit) if timer is not None and limit is not None else self.receive()
         if type(reply) is tuple and len(reply) == 2 and reply[0] == "return":
             return reply[1]
         if type(reply) is tuple and len(reply) == 4 and reply[0] == "raise":
@@ -144,6 +154,26 @@ class Channel:
                        f"dict, set, frozenset) [call #{self.calls}]")
         self._fail("failed", "the sample sent a malformed reply")
 
+    def _clock(self) -> CallClock:
+        if self.clock is None:
+            sample = find_sample(self.sandbox, self.nspid) if self.sandbox and type(self.nspid) is int else None
+            self.clock = CallClock(sample, self.sandbox, _accounting())
+        return self.clock
+
+    def _reply_within(self, timer: CallTimer, limit: float):
+        """The reply, read once it comes within the call's limit; TimeoutError once the call is over
+        it (the reply unread: the channel takes no more calls)."""
+        over = None if self.replies.buffer else timer.wait(self.replies.fd, limit)
+        if over is None:
+            reply = self.receive()
+            over = timer.charge()
+            if over <= limit:
+                return reply
+        else:
+            self.late = True
+        raise TimeoutError(f"the call ran past its CPU-time limit ({limit:g} s of CPU time and waiting, "
+                           f"measured by the judge: {over:.2f} s)")
+
     def proxy(self):
         call = self.call
 
@@ -155,6 +185,16 @@ class Channel:
 
 
 _CODE_CACHE: dict[tuple[str, str], object] = {}
+_ACCOUNTING: list[str] = []
+
+
+def _accounting() -> str:
+    """How this machine lets J meter a sample (limits.accounting(), worked out once per J)."""
+    if not _ACCOUNTING:
+        from pycodex.execution import limits
+
+        _ACCOUNTING.append(limits.accounting())
+    return _ACCOUNTING[0]
 
 
 def _compiled(source: str, filename: str):
@@ -180,11 +220,15 @@ def judge(job: dict, call_fd: int, reply_fd: int) -> dict:
     """Judge one job against the sample on the other end of the pipes. Returns the verdict message:
     {"kind": "passed" | "failed" | "out of memory" | "syntax error" | "gone", "detail": ...}."""
     entry_point, test, offset = job["entry_point"], job["test"], int(job.get("offset", 0))
-    channel = Channel(call_fd, reply_fd, entry_point)
+    channel = Channel(call_fd, reply_fd, entry_point, job.get("sandbox") if type(job.get("sandbox")) is int else None)
     try:
+        hello = channel.receive()  # the harness's first word, before any sample code: its pid
         first = channel.receive()  # the sample has run prompt + completion, or says why not
     except _Abort:
         return _aborted(channel)
+    if not (type(hello) is tuple and len(hello) == 2 and hello[0] == "hello" and type(hello[1]) is int):
+        return {"kind": "failed", "detail": "the sample sent a malformed message"}
+    channel.nspid = hello[1]
     if type(first) is tuple and len(first) == 3 and first[0] == "error" and first[1] in (
             "syntax error", "failed", "out of memory") and type(first[2]) is str:
         return {"kind": first[1], "detail": first[2][:MESSAGE_LIMIT]}
@@ -318,9 +362,11 @@ class JudgeProcess:
             self.kill()
             raise RuntimeError("the judge did not start")
 
-    def start(self, job: dict, call_fd: int, reply_fd: int) -> None:
-        """Hand J a job and its ends of the pipes (the caller closes its copies)."""
-        data = json.dumps({k: job[k] for k in ("entry_point", "test", "prompt", "offset") if k in job}).encode()
+    def start(self, job: dict, call_fd: int, reply_fd: int, sandbox: int | None = None) -> None:
+        """Hand J a job and its ends of the pipes (the caller closes its copies); sandbox: the host
+        pid of the zygote whose child answers the calls (J's clock finds the sample under it)."""
+        fields = {k: job[k] for k in ("entry_point", "test", "prompt", "offset") if k in job}
+        data = json.dumps(fields | ({"sandbox": sandbox} if sandbox else {})).encode()
         socket.send_fds(self.sock, [struct.pack(">I", len(data))], [call_fd, reply_fd])
         self.sock.sendall(data)
 

@@ -40,6 +40,10 @@ RETURN_AFTER = 0.02  # seconds a job runs before the job queued behind it is han
 # that get this far are loops), or run SLOW_WALL seconds of wall clock whatever it used. A busy
 # machine makes no sample slow.
 SLOW_AFTER, SLOW_CPU, SLOW_WALL = 0.1, 1.0, 2.0
+# Seconds a strict sample may run on once the judge has its verdict (the judge has closed the
+# pipes: an honest sample reads their end and exits at once); then W kills the namespace (a
+# sample that ran past a call's limit and disarmed its own timer would run to the job's limit).
+VERDICT_GRACE = 0.5
 OUTPUT_LIMIT = 16 * 1024
 NEVER = float("inf")
 
@@ -64,6 +68,7 @@ class Watch:
         self.timed_out, self.alive, self.finished, self.committed = False, True, False, False
         self.exit_status: int | None = None
         self.verdict: dict | None = None  # the strict judge's word on the job
+        self.verdict_grace = NEVER  # when the sample must have ended, once the verdict is in
         self.judge_alive, self.output_open = judge is not None, True
         self.deadline = start + SETUP_GRACE + job["timeout"]
         self.meter: limits.Meter | None = None
@@ -84,7 +89,7 @@ class Watch:
                 self._read_commit(now)
             if self.meter is not None and now >= self.tick:
                 self._read_meter(self.meter, now)
-            if now >= self.deadline or self.over:
+            if now >= self.deadline or self.over or now >= self.verdict_grace:
                 self._stop()
                 return
             self._on_time(now)
@@ -142,7 +147,8 @@ class Watch:
 
     def _wake(self) -> float:
         queued = self.jobs is not None and self.jobs.frames
-        return min(self.deadline, self.tick, self.slow_at, self.hand_back_at if queued else self.deadline)
+        return min(self.deadline, self.tick, self.slow_at, self.verdict_grace,
+                   self.hand_back_at if queued else self.deadline)
 
     def _read(self, ready: list) -> None:
         if self.jobs is not None and self.jobs.fd in ready:
@@ -162,6 +168,8 @@ class Watch:
             self.judge_alive = False
             self.watched.remove(judge.sock)
         self.verdict = next((m for m in said or () if "kind" in m), self.verdict)
+        if self.verdict is not None and self.verdict_grace == NEVER:
+            self.verdict_grace = time.monotonic() + VERDICT_GRACE
 
     def _read_zygote(self) -> None:
         """Z: the sample's process group ("plain"), then its exit status (the siginfo waitid gave)."""

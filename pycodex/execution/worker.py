@@ -182,7 +182,7 @@ class Zygote:
             _write_all(job_fd, data)
             socket.send_fds(self.sock, [b"J"], ours[:5])
             if judge is not None:
-                judge.start(job, call_w, reply_r)
+                judge.start(job, call_w, reply_r, self.pid)
         except OSError:
             for fd in (result_r, output_r):
                 os.close(fd)
