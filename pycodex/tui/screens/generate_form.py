@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from pycodex.generation.base import DEFAULT_MAX_TOKENS, DEFAULT_TOP_P, SamplingParams
 from pycodex.runs.request import PRESETS, SamplingRequest
+from pycodex.tui.screens.request_form import RequestForm
 
 if TYPE_CHECKING:
     from textual import getters
@@ -33,13 +33,11 @@ DEFAULT_SINGLE = SamplingParams(n=4, temperature=0.8, top_p=DEFAULT_TOP_P, max_t
 DEFAULT_EVAL = SamplingParams(n=1, temperature=PRESETS["pass@1"].temperature, top_p=DEFAULT_TOP_P, max_tokens=DEFAULT_MAX_TOKENS)
 
 
-class GenerateForm(ModalScreen[GenerateRequest | None]):
+class GenerateForm(RequestForm[GenerateRequest]):
     if TYPE_CHECKING:
         app = getters.app(PycodexApp)
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "submit", "Start"),
         Binding("f1", "preset('pass@1')", "pass@1 preset"),
         Binding("f2", "preset('pass@10')", "pass@10 preset"),
         Binding("f3", "preset('pass@100')", "pass@100 preset"),
@@ -108,21 +106,12 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
         self.query_one("#top_p", Input).value = str(DEFAULT_TOP_P)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
+        """A preset's button; Start and Cancel are RequestForm's (Textual calls its handler next)."""
         button_id = event.button.id or ""
         if button_id.startswith("preset-"):
+            event.stop()
+            event.prevent_default()
             self.action_preset("pass@" + button_id[len("preset-") :])
-        elif button_id == "start":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
-
-    def _value(self, field: str) -> str:
-        return self.query_one(f"#{field}", Input).value.strip()
 
     def read_request(self) -> GenerateRequest:
         from pycodex.errors import UserError
@@ -144,16 +133,3 @@ class GenerateForm(ModalScreen[GenerateRequest | None]):
         if self.eval_mode:
             self.app.problem_set.select(problems)  # raises UserError on a bad selection
         return GenerateRequest(params=params, problems=problems or "all", ks=tuple(ks), preset=preset)
-
-    def action_submit(self) -> None:
-        from pycodex.errors import UserError
-
-        try:
-            request = self.read_request()
-        except UserError as exc:
-            self.query_one("#form-error", Static).update(str(exc))
-            return
-        self.dismiss(request)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -21,7 +21,8 @@ EXTRA = {
 
 def _section(title: str, screen_cls) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
-    for binding in getattr(screen_cls, "BINDINGS", []):
+    own = [c for c in reversed(screen_cls.__mro__) if c.__module__.startswith("pycodex.")]  # a base's first, as Textual merges them
+    for binding in [b for c in own for b in c.__dict__.get("BINDINGS", [])]:
         if isinstance(binding, tuple):
             binding = Binding(*binding)
         if binding.key == "ctrl+c":

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from pycodex.tui.screens.request_form import RequestForm
 from pycodex.tui.screens.versus.session import VersusRequest
 
 MODEL_HINT = "default · FILE.gguf · canonical · samples:FILE · server:URL · run:ID (stored)"
 
 
-class VersusForm(ModalScreen[VersusRequest | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Start")]
-
+class VersusForm(RequestForm[VersusRequest]):
     DEFAULT_CSS = """
     VersusForm { align: center middle; }
     VersusForm > Vertical { width: 76; max-width: 100%; height: auto; max-height: 100%; border: thick $primary; background: $surface; padding: 0 1; }
@@ -64,9 +61,6 @@ class VersusForm(ModalScreen[VersusRequest | None]):
     def on_mount(self) -> None:
         self.query_one("#a-model", Input).focus()
 
-    def _value(self, field: str) -> str:
-        return self.query_one(f"#{field}", Input).value.strip()
-
     def _side(self, side: str):
         from pycodex.errors import UserError
         from pycodex.generation.spec import BackendSpec
@@ -97,27 +91,3 @@ class VersusForm(ModalScreen[VersusRequest | None]):
         problems = self._value("problems") or "all"
         self.problem_set.select(problems)  # raises UserError on a bad selection
         return VersusRequest(self._side("a"), self._side("b"), problems=problems, n=n, top_p=self.initial.top_p, max_tokens=max_tokens, seed=seed)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "start":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
-    def action_submit(self) -> None:
-        from pycodex.errors import UserError
-
-        try:
-            request = self.read_request()
-        except UserError as exc:
-            self.query_one("#form-error", Static).update(str(exc))
-            return
-        self.dismiss(request)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
