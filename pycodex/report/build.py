@@ -213,23 +213,10 @@ def _canonical_solutions(run, problem_set=None) -> dict[str, str]:
 
 def _run_section(run) -> dict[str, Any]:
     """The report's "run": what was run, with what."""
-    return {
-        "id": run.id,
-        "name": run.name,
-        "status": run.effective_status,
-        "backend": run.backend,
-        "model": run.model,
-        "model_sha256": run.model_sha256,
-        "n": run.n,
-        "temperature": run.temperature,
-        "top_p": run.config.get("params", {}).get("top_p"),
-        "max_tokens": run.config.get("params", {}).get("max_tokens"),
-        "seed": run.seed,
-        "problems": len(run.task_ids),
-        "problem_set": run.problem_set,
-        "problem_set_version": run.problem_set_version,
-        "created_at": run.created_at,
-        "finished_at": run.finished_at,
+    params = run.config.get("params", {})
+    return run.summary() | {
+        "model_sha256": run.model_sha256, "top_p": params.get("top_p"), "max_tokens": params.get("max_tokens"),
+        "problem_set": run.problem_set, "problem_set_version": run.problem_set_version,
     }
 
 

@@ -9,24 +9,8 @@ from pycodex.metrics import estimate_pass_at_k
 
 
 def run_summary(run) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "name": run.name,
-        "status": run.effective_status,
-        "backend": run.backend,
-        "model": run.model,
-        "problems": len(run.task_ids),
-        "n": run.n,
-        "temperature": run.temperature,
-        "seed": run.seed,
-        "total": run.total,
-        "generated": run.generated,
-        "executed": run.executed,
-        "passed": run.passed,
-        "pass_rate": run.pass_rate,
-        "created_at": run.created_at,
-        "finished_at": run.finished_at,
-    }
+    """A run in `runs list --json`: what it is, and how far it got."""
+    return run.summary() | {"total": run.total, "generated": run.generated, "executed": run.executed, "passed": run.passed, "pass_rate": run.pass_rate}
 
 
 def export_rows(sample_rows) -> list[dict[str, Any]]:

@@ -85,6 +85,14 @@ class RunRecord:
     def label(self) -> str:
         return f"{self.id} ({self.name})" if self.name else self.id
 
+    def summary(self) -> dict[str, Any]:
+        """What the run is, for JSON: `runs list --json` and the report's "run" add their own fields."""
+        return {
+            "id": self.id, "name": self.name, "status": self.effective_status, "backend": self.backend, "model": self.model,
+            "problems": len(self.task_ids), "n": self.n, "temperature": self.temperature, "seed": self.seed,
+            "created_at": self.created_at, "finished_at": self.finished_at,
+        }
+
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items()}
         d["status"] = self.effective_status
