@@ -5,7 +5,7 @@ EvalPlus "solution"s, small mutants of every canonical solution, wrong variants,
 samples where given, a few infinite loops) and judges it twice in the same run, whole commands:
 `python -m evalplus.evaluate --dataset D --samples F --parallel <cores>` (the release file through
 HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH, its ground truth cached by a warm-up run) and
-`pycodex evaluate F --problem-set S --evalplus-results` (expected outputs cached). It compares
+`pycodex evaluate F --problem-set S --evalplus-results` (its CPU times cached by `prepare`). It compares
 base_status, plus_status and the failing inputs of every sample, prints each disagreement with
 the reason when known, and the ratio of the two wall times with the load average.
 
@@ -124,9 +124,10 @@ def compare(set_name: str, ours: dict, theirs: dict) -> tuple[int, list[dict]]:
 
 
 def bench(set_name: str, workdir: Path, extra: list[dict], workers: int) -> dict:
-    from pycodex.problems.sets import load_named
+    from pycodex.problems.sets import load_named, prepare
 
-    problem_set = load_named(set_name)  # computes pycodex's expected outputs once (cached)
+    problem_set = load_named(set_name)
+    prepare(problem_set, workers)  # pycodex's per-input CPU times on this machine, once (cached), outside the timing
     data = release_jsonl(set_name, workdir / f"{set_name}.jsonl")
     samples = workdir / f"{set_name}-samples.jsonl"
     rows = build_samples(set_name, problem_set, extra)

@@ -115,7 +115,9 @@ def evaluate_samples(
     from pycodex.execution.judging import run_judged
 
     from pycodex.evalplus_format import judged_pairs
+    from pycodex.problems.sets import prepare
 
+    prepare([problem_set.get(row["task_id"]) for row in rows], workers)  # (EvalPlus sets: CPU times measured once)
     pairs = judged_pairs(rows, problem_set)
     own = executor is None
     if own:

@@ -35,6 +35,10 @@ def root(
 
     Run `pycodex` with no command to open the terminal UI.
     """
+    from pycodex.cli.evaluate_cmd import progress_bar
+    from pycodex.problems.cpu_times import set_progress
+
+    set_progress(progress_bar)  # (EvalPlus sets: timing the canonical solutions once shows a bar on stderr)
     if ctx.invoked_subcommand is None:
         from pycodex.cli.tui_cmd import launch_tui
 

@@ -25,7 +25,7 @@ def list_problems(problems_file: Optional[Path] = ProblemsFileOption, problem_se
             "asserts": p.assert_count,
             "summary": p.first_docstring_line,
         }
-        | ({"extra_inputs": p.extra_inputs} if p.base_test is not None else {})
+        | ({"extra_inputs": p.extra_inputs} if p.has_base_test else {})
         | ({"chain": list(p.chain)} if p.chain is not None else {})
         for p in problem_set
     ]
@@ -52,10 +52,11 @@ def show_problem(
     problem_set_name: Optional[str] = ProblemSetOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """The prompt, canonical solution and tests of one problem, syntax-highlighted."""
+    """The prompt, canonical solution and tests of one problem, syntax-highlighted (EvalPlus sets: the
+    base inputs; `problems export` writes the whole test)."""
     problem = load_problem_set(problems_file, problem_set_name).get(task_id)
     if as_json:
-        print_json(problem.to_row() | {"asserts": problem.assert_count})
+        print_json(problem.view_row() | {"asserts": problem.assert_count})
         return
     from rich.panel import Panel
     from rich.syntax import Syntax
@@ -64,7 +65,7 @@ def show_problem(
     for title, code in (
         (f"{problem.task_id} · prompt", problem.prompt),
         ("canonical solution", problem.canonical_solution),
-        (f"tests · {problem.assert_count} asserts", problem.test),
+        (f"tests · {problem.assert_count} asserts", problem.test_view),
     ):
         out.print(Panel(Syntax(code.strip("\n"), "python", theme="monokai", line_numbers=False), title=title, title_align="left"))
 
@@ -84,9 +85,12 @@ def verify_problems(
     from pycodex.execution.judging import run_judged
     from pycodex.runs.request import check_execution
 
+    from pycodex.problems.sets import prepare
+
     check_execution(timeout, 4096, workers)
     check_judge(judge)
     problems = list(load_problem_set(problems_file, problem_set_name))
+    prepare(problems, workers)
     with progress_bar(len(problems), "verifying canonical solutions", enabled=not as_json) as on_result:
         with Executor(workers=workers, timeout=timeout, judge=judge) as executor:
             verdicts = run_judged(executor, [(p, p.canonical_solution) for p in problems], on_result=on_result)
@@ -114,9 +118,10 @@ def export_problems(
     as_json: bool = JsonOption,
 ) -> None:
     """Write a problem set in HumanEval's JSONL format (with its extra fields: base_test, chain), for other harnesses."""
-    from pycodex.problems.sets import export
+    from pycodex.problems.sets import export, prepare
 
     problem_set = load_problem_set(problems_file, problem_set_name)
+    prepare(problem_set)
     count = export(problem_set, output)
     if as_json:
         print_json({"problems": count, "output": str(output), "problem_set": problem_set.name, "problem_set_version": problem_set.version})

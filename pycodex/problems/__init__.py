@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 from pycodex import faces
 
-__all__ = ["Problem", "ProblemSet", "load_named", "load"]
-__getattr__ = faces.lazy(__name__, {"Problem": "problem", "ProblemSet": "problem", "load_named": "sets", "load": "sets"})
+__all__ = ["Problem", "ProblemSet", "load_named", "load", "prepare"]
+__getattr__ = faces.lazy(__name__, {"Problem": "problem", "ProblemSet": "problem", "load_named": "sets", "load": "sets",
+                                    "prepare": "sets"})
 
 if TYPE_CHECKING:
     from pycodex.problems.problem import Problem, ProblemSet
-    from pycodex.problems.sets import load, load_named
+    from pycodex.problems.sets import load, load_named, prepare

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 
 from pycodex import locations
@@ -28,15 +29,23 @@ class Release:
     version: str
     dataset: str  # "humaneval" or "mbpp": evalplus's comparison differs by dataset
     size: int
+    outputs_sha256: str  # of the expected outputs' frames (pycodex/problems/expected.py)
+
+    @property
+    def outputs_file(self) -> str:
+        return self.file.removesuffix(".jsonl.gz") + ".outputs.xz"
 
 
-RELEASES = {
+RELEASES: dict[str, Release] = {
     "humaneval-plus": Release("HumanEvalPlus-v0.1.10.jsonl.gz", "42526ec0e7d5f3ee0b06d6ced98f8c8bae3d76519151bfb3d36f79010645bd7f",
-                              "evalplus-v0.1.10", "humaneval", 164),
+                              "evalplus-v0.1.10", "humaneval", 164,
+                              "0db2b335b7ac8514cedbd5128ff797df6c43f6485868ecac58acf49ed84aff4e"),
     "humaneval-plus-mini": Release("HumanEvalPlus-Mini-v0.1.10.jsonl.gz", "78fbba8865b20c5a979cda6e02fd72538e1762e65980af7d1a6e93c3e87e93af",
-                                   "evalplus-mini-v0.1.10", "humaneval", 164),
+                                   "evalplus-mini-v0.1.10", "humaneval", 164,
+                                   "40fcba85bb4e705a222a276124dfbee0e33bb381e896fa974b5048b4e1bd7fc0"),
     "mbpp-plus": Release("MbppPlus-v0.1.0.jsonl.gz", "08405a4e8764a4941cfe0945d25a956355a0454f364ea902c4020a44e7057973",
-                         "evalplus-v0.1.0", "mbpp", 399),
+                         "evalplus-v0.1.0", "mbpp", 399,
+                         "a15b0b307173fec8e7b3e437586fcbf9c7fc79fb3ce6fd29962b5b49efc778ef"),
 }
 
 
@@ -106,49 +115,104 @@ def mbpp_prompt(row: dict) -> str:
     return f"{row['prompt'][:-3].rstrip()}\n{first_test}\n{quote}\n"
 
 
-def problem(row: dict, expected: tuple, dataset: str):
-    """A Problem from a release row and its expected outputs (pycodex/problems/expected.py)."""
+def build_tests(row: dict, expected: tuple, slow: list, dataset: str) -> tuple:
+    """(test, base_test, plus_test, cpu_limits) of a release row, from its expected outputs
+    (expected.read) and its slow inputs' CPU seconds on this machine (cpu_times.measure)."""
+    from pycodex.problems.cpu_times import seconds
     from pycodex.problems.plus_test import Digest, call_limits, oracle, run_limit, test_source
-    from pycodex.problems.problem import Problem
 
-    def run(name: str, inputs: list, values: list, seconds: list, digested: list[int]) -> tuple:
+    def run(name: str, inputs: list, values: list, cpu: list, digested: list[int]) -> tuple:
         """The run's inputs, outputs (Digests where digested) and limits, without the inputs whose
         outputs no sample can return (expected.py: -1 - index)."""
         marks = set(digested)
         kept = [i for i in range(len(inputs)) if -1 - i not in marks]
-        limits = call_limits(seconds)
+        limits = call_limits(cpu)
         return (name, [inputs[i] for i in kept], [Digest(values[i]) if i in marks else values[i] for i in kept],
                 [limits[i] for i in kept])
 
-    base_out, base_cpu, base_digested, plus_out, plus_cpu, plus_digested = expected
+    base_out, base_digested, plus_out, plus_digested = expected
+    base_cpu, plus_cpu = seconds(slow, len(row["base_input"]), len(row["plus_input"]))
     base = run("_BASE", row["base_input"], base_out, base_cpu, base_digested)
     plus = run("_PLUS", row["plus_input"], plus_out, plus_cpu, plus_digested)
     atol, name, count = row["atol"], oracle(dataset, row["entry_point"]), len(plus[1])
-    return Problem(task_id=row["task_id"], prompt=mbpp_prompt(row) if dataset == "mbpp" else row["prompt"], entry_point=row["entry_point"],
-                   canonical_solution=row["canonical_solution"], test=test_source([base, plus], atol, name, count),
-                   base_test=test_source([base], atol, name, 0), plus_test=test_source([plus], atol, name, count),
-                   cpu_limits=(run_limit(base[3]), run_limit(plus[3])))
+    return (test_source([base, plus], atol, name, count), test_source([base], atol, name, 0),
+            test_source([plus], atol, name, count), (run_limit(base[3]), run_limit(plus[3])))
+
+
+class PlusSource:
+    """One loaded release: its rows, and the tests of its tasks built so far (thread-safe)."""
+
+    def __init__(self, name: str, release: Release, rows: list[dict]):
+        self.name, self.release = name, release
+        self.rows = {row["task_id"]: row for row in rows}
+        self._outputs: dict | None = None
+        self._built: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    def tests(self, task_id: str) -> tuple:
+        self.prepare([task_id])
+        return self._built[task_id]
+
+    def prepare(self, task_ids, workers: int | None = None) -> None:
+        """Build the tests of these tasks (their CPU times measured first where not yet cached)."""
+        from pycodex.problems import cpu_times, expected
+
+        with self._lock:
+            rows = [self.rows[t] for t in dict.fromkeys(task_ids) if t not in self._built]
+            if not rows:
+                return
+            if self._outputs is None:
+                self._outputs = expected.read(self.release)
+            slow = cpu_times.measure(self.name, self.release.sha256, rows, workers)
+            for row in rows:
+                task_id = row["task_id"]
+                if task_id not in self._outputs:
+                    raise UserError(f"the bundled expected outputs of {self.name} lack {task_id}: reinstall pycodex")
+                self._built[task_id] = build_tests(row, self._outputs[task_id], slow[task_id], self.release.dataset)
+
+    def test_view(self, task_id: str) -> str:
+        """The base inputs as calls, for a reader (no outputs needed)."""
+        from pycodex.problems.plus_test import literal
+
+        row = self.rows[task_id]
+        calls = "".join(f"{row['entry_point']}({', '.join(literal(a) for a in args)})\n" for args in row["base_input"])
+        return (f"# EvalPlus ({self.release.version}): each output is compared with the canonical solution's, as evalplus 0.3.1 does\n"
+                f"# {len(row['base_input'])} base inputs:\n{calls}"
+                f"# and {len(row['plus_input'])} plus inputs (`pycodex problems export` writes the whole test)\n")
+
+
+def prepare(problems, workers: int | None = None) -> None:
+    """Build the tests of the EvalPlus problems among these, many at once (others are left as they are)."""
+    by_source: dict = {}
+    for problem in problems:
+        source = getattr(problem, "_source", None)
+        if isinstance(source, PlusSource):
+            by_source.setdefault(source, []).append(problem.task_id)
+    for source, task_ids in by_source.items():
+        source.prepare(task_ids, workers)
 
 
 def load(name: str):
-    """The named EvalPlus set, its expected outputs from the cache (computed the first time)."""
-    from pycodex.problems.expected import outputs
+    """The named EvalPlus set; its tests are built on first use (plus_problem.py)."""
+    from pycodex.problems.plus_problem import PlusProblem
     from pycodex.problems.problem import ProblemSet
 
     release = RELEASES[name]
     rows = read_rows(release)
-    table = outputs(name, release.sha256)
-    missing = [row["task_id"] for row in rows if row["task_id"] not in table]
-    if missing:
-        raise UserError(f"the cached expected outputs of {name} lack {missing[0]}: delete {locations.cache_dir() / 'evalplus'}")
-    problems = [problem(row, table[row["task_id"]], release.dataset) for row in rows]
+    source = PlusSource(name, release, rows)
+    mbpp = release.dataset == "mbpp"
+    problems = [PlusProblem.of(row, mbpp_prompt(row) if mbpp else row["prompt"], source) for row in rows]
     return ProblemSet(problems, source=locations.bundled_problems_dir() / release.file, name=name, version=release.version)
 
 
-if __name__ == "__main__":  # the child of expected.outputs(): the canonical solutions run here
+if __name__ == "__main__":  # --ship SET: (re)make its shipped outputs; SET TARGET: expected.build()'s child
     import sys
 
-    from pycodex.problems.expected import write
+    from pycodex.problems import expected
 
-    chosen = RELEASES[sys.argv[1]]
-    write(read_rows(chosen), chosen.dataset, sys.argv[2])
+    if sys.argv[1] == "--ship":
+        chosen = RELEASES[sys.argv[2]]
+        print(f"{expected.outputs_path(chosen)}: sha256 {expected.build(sys.argv[2], expected.outputs_path(chosen))}")
+    else:
+        chosen = RELEASES[sys.argv[1]]
+        expected.write(read_rows(chosen), chosen.dataset, sys.argv[2])

@@ -1,23 +1,28 @@
-"""The expected outputs of an EvalPlus release: each canonical solution run on its base and plus
-inputs, once per release file, cached by the file's sha256.
+"""The expected outputs of an EvalPlus release: each canonical solution's output on each base and
+plus input, shipped precomputed beside the release (problems/<release>.outputs.xz) and checked
+against its sha256 (Release.outputs_sha256) at every read.
 
-As evalplus computes them (its get_groundtruth/trusted_exec): prompt + canonical solution executed,
-each input deep-copied, the outputs kept ("not None" for the MBPP tasks whose outputs are
-objects), and beside each output the time it took, here CPU time (time.process_time), from which
-the per-input limits come (plus_test.call_limits). They run in a child process (the canonical
-solutions are the release's trusted code, but they run nowhere near pycodex's own state) under a
-memory limit, and cross back in pycodex's plain-data codec: nothing the child writes is executed.
-The cache is `CACHE_DIR/evalplus/<sha256>.plain` (a 4-byte length and a plain message per task); `pycodex problems verify` judges every canonical
-solution against it.
+The file: xz of one frame per task (a 4-byte length and a plain-data message, pycodex/execution/
+plain.py: (task_id, base outputs, base digested, plus outputs, plus digested)), read with
+pycodex's plain-data codec: nothing in it is executed. "Digested" lists the indices of outputs
+kept as the sha256 of their repr (a repr over DIGEST_OVER characters), and -1 - index for those
+over the codec's caps, which no sample can return (those inputs are left out).
+
+Outputs are the same on every machine (the canonical solutions are deterministic); their CPU times
+are not, and are measured where they are used (pycodex/problems/cpu_times.py). `pycodex problems
+verify` recomputes the outputs in the sandbox and compares them in the strict judge (every
+canonical solution judged against this file). The file is made by `python -m pycodex.problems.evalplus
+--ship SET` (a maintainer's step, once per release; it runs the canonical solutions in a child process
+under a memory limit, as evalplus computes its ground truth: its get_groundtruth/trusted_exec).
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from pycodex import locations
@@ -27,8 +32,33 @@ MEMORY_LIMIT = 4 << 30
 DIGEST_OVER = 1_000_000  # characters of repr: a longer output is kept as the sha256 of its repr
 
 
-def cache_file(sha256: str) -> Path:
-    return locations.cache_dir() / "evalplus" / f"{sha256}.plain"
+def outputs_path(release) -> Path:
+    return locations.bundled_problems_dir() / release.outputs_file
+
+
+def read(release) -> dict[str, tuple]:
+    """task_id -> (base outputs, base digested, plus outputs, plus digested), the file's sha256 checked."""
+    import lzma
+
+    from pycodex.execution.plain import NotPlain, decode
+
+    path = outputs_path(release)
+    try:
+        data = lzma.decompress(path.read_bytes())
+    except (OSError, lzma.LZMAError) as exc:
+        raise UserError(f"bundled expected outputs {path} are unreadable ({exc}): reinstall pycodex") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != release.outputs_sha256:
+        raise UserError(f"bundled expected outputs {path} have sha256 {digest}, not {release.outputs_sha256}: reinstall pycodex")
+    table, pos = {}, 0
+    try:
+        while pos < len(data):
+            size = int.from_bytes(data[pos:pos + 4], "big")
+            task_id, *values = decode(data[pos + 4:pos + 4 + size])
+            table[task_id], pos = tuple(values), pos + 4 + size
+    except (NotPlain, ValueError) as exc:
+        raise UserError(f"bundled expected outputs {path} are malformed ({exc}): reinstall pycodex") from None
+    return table
 
 
 def _plain(value):
@@ -38,22 +68,14 @@ def _plain(value):
     return value if mapping is None else mapping
 
 
-def _run_inputs(function, inputs: list, not_none: bool) -> tuple[list, list[float], list[int]]:
-    """(outputs, CPU seconds, the indices of the outputs replaced by the sha256 of their repr, and
-    -1 - index for those over the plain-data codec's caps, which no sample can return)."""
-    import hashlib
-
+def _run_inputs(function, inputs: list, not_none: bool) -> tuple[list, list[int]]:
+    """(outputs, the indices of the outputs replaced by the sha256 of their repr, and -1 - index for
+    those over the plain-data codec's caps, which no sample can return)."""
     from pycodex.execution.plain import NotPlain, encode
 
-    outputs: list = []
-    seconds: list[float] = []
-    digested: list[int] = []
-    for args in inputs:
-        args = copy.deepcopy(args)
-        start = time.process_time()
-        outputs.append(function(*args))
-        seconds.append(time.process_time() - start)
+    outputs = [function(*copy.deepcopy(args)) for args in inputs]
     outputs = [out is not None for out in outputs] if not_none else [_plain(out) for out in outputs]
+    digested: list[int] = []
     for index, out in enumerate(outputs):
         text = repr(out)
         if len(text) <= DIGEST_OVER:
@@ -64,12 +86,12 @@ def _run_inputs(function, inputs: list, not_none: bool) -> tuple[list, list[floa
             outputs[index], digested = None, digested + [-1 - index]
             continue
         outputs[index], digested = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(), digested + [index]
-    return outputs, seconds, digested
+    return outputs, digested
 
 
 def compute(rows: list[dict], dataset: str) -> dict[str, tuple]:
-    """task_id -> (base outputs, base CPU seconds, base digested, plus outputs, plus CPU seconds,
-    plus digested). Runs the canonical solutions in this process: call it in a child (outputs())."""
+    """task_id -> (base outputs, base digested, plus outputs, plus digested). Runs the canonical
+    solutions in this process: call it in a child (build())."""
     from pycodex.problems.plus_test import NOT_NONE
 
     out = {}
@@ -81,35 +103,8 @@ def compute(rows: list[dict], dataset: str) -> dict[str, tuple]:
     return out
 
 
-def outputs(name: str, sha256: str) -> dict[str, tuple]:
-    """The release's expected outputs, from the cache or computed now (once: a minute or so)."""
-    from pycodex.execution.plain import NotPlain, decode
-
-    path = cache_file(sha256)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        print(f"pycodex: computing the expected outputs of {name} (once, cached in {path})", file=sys.stderr)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        done = subprocess.run([sys.executable, "-m", "pycodex.problems.evalplus", name, str(tmp)],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if done.returncode != 0:
-            tmp.unlink(missing_ok=True)
-            raise UserError(f"computing the expected outputs of {name} failed: {done.stderr.strip().splitlines()[-1:]}")
-        tmp.replace(path)
-    try:
-        data, table, pos = path.read_bytes(), {}, 0
-        while pos < len(data):
-            size = int.from_bytes(data[pos:pos + 4], "big")
-            task_id, *values = decode(data[pos + 4:pos + 4 + size])
-            table[task_id], pos = tuple(values), pos + 4 + size
-    except (OSError, NotPlain, ValueError) as exc:
-        path.unlink(missing_ok=True)
-        raise UserError(f"the cached expected outputs {path} were unreadable ({exc}): removed, run again") from None
-    return table
-
-
 def write(rows: list[dict], dataset: str, target: str) -> None:
-    """In the child (python -m pycodex.problems.evalplus NAME TARGET): compute and write the table."""
+    """In the child (python -m pycodex.problems.evalplus NAME TARGET): compute and write the frames."""
     import resource
 
     from pycodex.execution.plain import encode
@@ -119,5 +114,24 @@ def write(rows: list[dict], dataset: str, target: str) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     with open(target, "wb") as f:
         for task_id, values in compute(rows, dataset).items():
-            data = encode((task_id, *values))  # one task a frame: a release is over the codec's 16 MiB
+            data = encode((task_id, *values))  # one task a frame: a release is over the codec's 64 MiB
             f.write(len(data).to_bytes(4, "big") + data)
+
+
+def build(name: str, target: Path) -> str:
+    """Compute a release's outputs in a child process and write them, xz-compressed, to target;
+    returns the sha256 of the uncompressed frames (for RELEASES)."""
+    import lzma
+
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.frames")
+    done = subprocess.run([sys.executable, "-m", "pycodex.problems.evalplus", name, str(tmp)],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        if done.returncode != 0:
+            raise UserError(f"computing the expected outputs of {name} failed: {done.stderr.strip().splitlines()[-1:]}")
+        data = tmp.read_bytes()
+    finally:
+        tmp.unlink(missing_ok=True)
+    target.write_bytes(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
+    return hashlib.sha256(data).hexdigest()
+

@@ -63,6 +63,16 @@ class Problem:
         return match.group(2).strip() if match else ""
 
     @property
+    def has_base_test(self) -> bool:
+        """EvalPlus sets (and files exported from them): the base inputs are judged alone too."""
+        return self.base_test is not None
+
+    @property
+    def test_view(self) -> str:
+        """The test as shown to a reader (an EvalPlus task: its base inputs, without the outputs)."""
+        return self.test
+
+    @property
     def first_docstring_line(self) -> str:
         for line in self.docstring.splitlines():
             if line.strip():
@@ -80,6 +90,11 @@ class Problem:
         if self.chain is not None:
             row["chain"] = list(self.chain)
         return row
+
+    def view_row(self) -> dict:
+        """The row as shown to a reader (`problems show --json`): to_row(), or for an EvalPlus task its
+        fields with test_view for the test."""
+        return self.to_row()
 
     def base_problem(self) -> "Problem | None":
         """The same problem judged by its base inputs only (None when it has no other test)."""

@@ -56,6 +56,14 @@ def load(path: str | Path | None = None, problem_set: str | None = None) -> Prob
     return load_problems(path) if path else load_named(problem_set or DEFAULT)
 
 
+def prepare(problems, workers: int | None = None) -> None:
+    """Build now, many at once, the tests a set builds on first use (EvalPlus's sets: each task's CPU
+    times measured once on this machine, with progress): call it before judging many problems."""
+    from pycodex.problems import evalplus
+
+    evalplus.prepare(problems, workers)
+
+
 def run_set_summary(store, run_id: str, ks) -> dict:
     """A stored run's set and version, and for EvalPlus sets its pass@k by the base inputs alone
     (`base_pass_at_k`, beside the run's pass@k by base and plus)."""

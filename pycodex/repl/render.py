@@ -26,7 +26,7 @@ def problem_part(problem: Problem, part: str) -> Panel:
     if part == "canonical":
         return code(problem.prompt + problem.canonical_solution, f"{problem.task_id} · canonical solution", "green")
     if part == "tests":
-        return code(problem.test, f"{problem.task_id} · tests ({problem.assert_count} asserts) · check({problem.entry_point})", "yellow")
+        return code(problem.test_view, f"{problem.task_id} · tests ({problem.assert_count} asserts) · check({problem.entry_point})", "yellow")
     return code(problem.prompt, f"{problem.task_id} · {problem.entry_point}")
 
 

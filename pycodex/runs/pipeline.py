@@ -173,7 +173,7 @@ class Pipeline:
 
     def _resolve(self):
         """The run's config (a resume's from the store, with the given runtime settings) and its problems."""
-        from pycodex.problems.sets import load
+        from pycodex.problems.sets import load, prepare
 
         if self._resume_id:
             config = RunConfig.from_dict(self.store.get_run(self._resume_id).config)
@@ -191,6 +191,7 @@ class Pipeline:
         if not config.task_ids:
             config.task_ids = problem_set.task_ids
         problems = [problem_set.get(t) for t in config.task_ids]
+        prepare(problems, config.workers)  # (EvalPlus sets: their CPU times measured once, before any sample)
         config.task_ids = [p.task_id for p in problems]
         too_big = [k for k in config.ks if k > config.params.n]
         if too_big:

@@ -65,7 +65,7 @@ class ProblemScreen(Screen):
                         f"Hidden from the model. A sample passes when check({p.entry_point}) raises nothing within the time limit.",
                         classes="explain",
                     )
-                    yield CodeView(p.test + f"\ncheck({p.entry_point})\n")
+                    yield CodeView(p.test_view + f"\ncheck({p.entry_point})\n")
         yield Footer()
 
     def _head_text(self) -> Text:

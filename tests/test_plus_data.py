@@ -1,0 +1,93 @@
+"""EvalPlus data: expected outputs shipped beside each release (sha256-checked), each input's CPU
+time measured on this machine in the sandbox once per task (cached in the data dir), and nothing of
+either on commands that only show problems."""
+
+from __future__ import annotations
+
+import json
+import lzma
+import shutil
+from dataclasses import replace
+
+import pytest
+from conftest import run_cli
+
+from pycodex.errors import UserError
+
+
+def _timing_cache(data_dir):
+    return sorted((data_dir / "evalplus").glob("*.cpu.json")) if (data_dir / "evalplus").exists() else []
+
+
+def test_list_and_show_compute_nothing(tmp_path):
+    env = {"PYCODEX_DATA_DIR": str(tmp_path / "data")}
+    listed = run_cli("problems", "list", "--problem-set", "mbpp-plus", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert len(rows) == 399 and {"task_id": "Mbpp/2", "asserts": 3, "extra_inputs": 108} == {k: rows[0][k] for k in ("task_id", "asserts", "extra_inputs")}
+    shown = run_cli("problems", "show", "Mbpp/2", "--problem-set", "mbpp-plus", "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    test = json.loads(shown.stdout)["test"]
+    assert "# 3 base inputs:\nsimilar_elements((3, 4, 5, 6), (5, 7, 4, 10))\n" in test and "108 plus inputs" in test
+    assert _timing_cache(tmp_path / "data") == []  # nothing was timed
+    assert "timing" not in listed.stderr + shown.stderr
+
+
+def test_cpu_times_measured_in_the_sandbox_once_and_cached(tmp_path, monkeypatch):
+    from pycodex.problems import cpu_times
+    from pycodex.problems.sets import load_named, prepare
+
+    mbpp = load_named("mbpp-plus")
+    first = [mbpp.get("Mbpp/2"), mbpp.get("Mbpp/3")]
+    prepare(first)
+    (cache,) = _timing_cache(tmp_path / "data")
+    assert set(json.loads(cache.read_text())["tasks"]) == {"Mbpp/2", "Mbpp/3"}
+    assert first[0].cpu_limits[0] >= 3 * 1.0 + 1 and "_BASE = " in first[0].base_test  # three base inputs, >= 1 s each, + 1
+
+    def no_sandbox(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(cpu_times, "_run", no_sandbox)
+    again = load_named("mbpp-plus")
+    assert again.get("Mbpp/3").test == first[1].test  # from the cache
+    plain = replace(again.get("Mbpp/2"), prompt="")  # (evalplus's "solution" format)
+    assert type(plain).__name__ == "Problem" and plain.test == first[0].test and plain.cpu_limits == first[0].cpu_limits
+
+
+def test_the_canonical_solution_is_timed_as_a_sample_not_in_this_process(tmp_path):
+    from pycodex.problems import cpu_times
+
+    canary = tmp_path / "canary"
+    row = {"task_id": "X/1", "prompt": "", "entry_point": "f", "base_input": [[1]], "plus_input": [[2], [3]],
+           "canonical_solution": (f"import os, time\ndef f(x):\n    open({str(canary)!r}, 'w').close() if os.path.isdir({str(tmp_path)!r}) else None\n"
+                                  "    end = time.process_time() + (0.3 if x == 3 else 0)\n    while time.process_time() < end:\n        pass\n")}
+    slow = cpu_times._run("test", [row], workers=1)["X/1"]
+    assert not canary.exists()  # the sandbox's own root: the host's files are out of reach
+    assert [index for index, _ in slow] == [2] and 0.3 <= slow[0][1] < 5
+    assert cpu_times.seconds(slow, 1, 2) == ([0.0], [0.0, slow[0][1]])
+
+
+def test_a_timing_answer_must_be_complete():
+    from pycodex.problems.cpu_times import parse
+
+    assert parse("T", "#pycodex-cpu 1 0.500000\nnoise\n#pycodex-cpu end 3\n", 3) == [[1, 0.5]]
+    for output in ("#pycodex-cpu 1 0.500000\n", "#pycodex-cpu end 2\n", ""):  # cut short, or a count that differs
+        with pytest.raises(UserError, match="no complete answer"):
+            parse("T", output, 3)
+
+
+def test_shipped_outputs_are_checked(tmp_path, monkeypatch):
+    from pycodex import locations
+    from pycodex.problems import expected
+    from pycodex.problems.evalplus import RELEASES
+
+    release = RELEASES["humaneval-plus-mini"]
+    source = locations.bundled_problems_dir()
+    data = lzma.decompress((source / release.outputs_file).read_bytes())
+    table = expected.read(release)
+    assert len(table) == 164 and len(table["HumanEval/0"]) == 4
+    (tmp_path / release.outputs_file).write_bytes(lzma.compress(data[:-1] + bytes([data[-1] ^ 1])))
+    shutil.copy(source / release.file, tmp_path)
+    monkeypatch.setattr(locations, "bundled_problems_dir", lambda: tmp_path)
+    with pytest.raises(UserError, match=f"sha256 .* not {release.outputs_sha256}: reinstall"):
+        expected.read(release)
