@@ -38,10 +38,10 @@ def test_cpu_times_measured_in_the_sandbox_once_and_cached(tmp_path, monkeypatch
     from pycodex.problems.sets import load_named, prepare
 
     mbpp = load_named("mbpp-plus")
-    first = [mbpp.get("Mbpp/2"), mbpp.get("Mbpp/3")]
+    first = [mbpp.get("Mbpp/2"), mbpp.get("Mbpp/793")]  # (/793 has no plus inputs: its plus_input is {})
     prepare(first)
     (cache,) = _timing_cache(tmp_path / "data")
-    assert set(json.loads(cache.read_text())["tasks"]) == {"Mbpp/2", "Mbpp/3"}
+    assert set(json.loads(cache.read_text())["tasks"]) == {"Mbpp/2", "Mbpp/793"}
     assert first[0].cpu_limits[0] >= 3 * 1.0 + 1 and "_BASE = " in first[0].base_test  # three base inputs, >= 1 s each, + 1
 
     def no_sandbox(*args, **kwargs):
@@ -49,7 +49,7 @@ def test_cpu_times_measured_in_the_sandbox_once_and_cached(tmp_path, monkeypatch
 
     monkeypatch.setattr(cpu_times, "_run", no_sandbox)
     again = load_named("mbpp-plus")
-    assert again.get("Mbpp/3").test == first[1].test  # from the cache
+    assert again.get("Mbpp/793").test == first[1].test and "_PLUS = ([], [], [])" in first[1].plus_test  # from the cache
     plain = replace(again.get("Mbpp/2"), prompt="")  # (evalplus's "solution" format)
     assert type(plain).__name__ == "Problem" and plain.test == first[0].test and plain.cpu_limits == first[0].cpu_limits
 

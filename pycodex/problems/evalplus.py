@@ -104,6 +104,8 @@ def read_rows(release: Release) -> list[dict]:
     rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
     if len(rows) != release.size:
         raise UserError(f"bundled EvalPlus file {path} has {len(rows)} tasks, not {release.size}: reinstall pycodex")
+    for row in rows:  # (Mbpp/793's plus_input is {}: none)
+        row["base_input"], row["plus_input"] = row["base_input"] or [], row["plus_input"] or []
     return [_mbpp_arguments(row) for row in rows] if release.dataset == "mbpp" else rows
 
 
