@@ -13,6 +13,7 @@ standard library's site-packages and dist-packages are covered by empty read-onl
 from __future__ import annotations
 
 import os
+import struct
 import sys
 import sysconfig
 
@@ -20,6 +21,9 @@ HIDDEN = ("site-packages", "dist-packages")
 DEVICES = ("null", "full", "random", "urandom")  # (not /dev/zero: its shared mappings are memfds)
 _PT_INTERP, _PT_LOAD, _PT_DYNAMIC = 3, 1, 2
 _DT_NEEDED, _DT_STRTAB, _DT_RPATH, _DT_RUNPATH = 1, 5, 15, 29
+_U64, _PHENT_NUM = struct.Struct("<Q"), struct.Struct("<HH")
+_PHDR = struct.Struct("<IIQQQQ")  # p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz
+_DYN = struct.Struct("<qQ")  # d_tag, d_val
 
 
 def stdlib_dirs() -> list[str]:
@@ -37,15 +41,12 @@ def _elf_dependencies(path: str) -> tuple[str | None, list[str], list[str]]:
         header = f.read(64)
         if header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
             return None, [], []
-        phoff, phentsize, phnum = int.from_bytes(header[32:40], "little"), int.from_bytes(header[54:56], "little"), \
-            int.from_bytes(header[56:58], "little")
+        phoff, phentsize, phnum = _U64.unpack_from(header, 32)[0], *_PHENT_NUM.unpack_from(header, 54)
         f.seek(phoff)
         table = f.read(phentsize * phnum)
         loads, dynamic, interp = [], None, None
         for i in range(phnum):
-            entry = table[i * phentsize:(i + 1) * phentsize]
-            kind = int.from_bytes(entry[0:4], "little")
-            offset, vaddr, size = (int.from_bytes(entry[at:at + 8], "little") for at in (8, 16, 32))
+            kind, _, offset, vaddr, _, size = _PHDR.unpack_from(table, i * phentsize)
             if kind == _PT_LOAD:
                 loads.append((vaddr, offset, size))
             elif kind == _PT_DYNAMIC:
@@ -57,11 +58,10 @@ def _elf_dependencies(path: str) -> tuple[str | None, list[str], list[str]]:
             return interp, [], []
         f.seek(dynamic[0])
         raw = f.read(dynamic[1])
-        entries = [(int.from_bytes(raw[i:i + 8], "little"), int.from_bytes(raw[i + 8:i + 16], "little"))
-                   for i in range(0, len(raw) - 15, 16)]
+        entries = list(_DYN.iter_unpack(raw[:len(raw) // 16 * 16]))
         strtab = next((value for tag, value in entries if tag == _DT_STRTAB), None)
-        base = next((v - vaddr + offset for vaddr, offset, size in loads if strtab is not None and vaddr <= strtab < vaddr + size
-                     for v in (strtab,)), None)
+        base = next((strtab - vaddr + offset for vaddr, offset, size in loads
+                     if strtab is not None and vaddr <= strtab < vaddr + size), None)
         if base is None:
             return interp, [], []
 
@@ -88,20 +88,24 @@ def _library_dirs() -> list[str]:
 
 def shared_libraries(programs: list[str]) -> list[str]:
     """Every shared library the programs load (and the ELF interpreter), as the loader finds them."""
-    system, found, queue = _library_dirs(), [], list(programs)
+    system, found, queue = tuple(_library_dirs()), [], list(programs)
     seen = set(queue)
+    where: dict[tuple[str, tuple[str, ...]], str] = {}  # (name, search path) -> the library found
     while queue:
         program = queue.pop()
         try:
             interp, needed, runpaths = _elf_dependencies(program)
         except (OSError, ValueError, IndexError):
             continue
-        origin = os.path.dirname(os.path.realpath(program))
-        dirs = [p.replace("$ORIGIN", origin).replace("${ORIGIN}", origin) for p in runpaths] + system
+        dirs = system
+        if runpaths:
+            origin = os.path.dirname(os.path.realpath(program))
+            dirs = tuple(p.replace("$ORIGIN", origin).replace("${ORIGIN}", origin) for p in runpaths) + system
         names = [interp] if interp else []
         for name in needed:
-            names.append(name if "/" in name else next((os.path.join(d, name) for d in dirs
-                                                        if os.path.exists(os.path.join(d, name))), ""))
+            if "/" not in name and (name, dirs) not in where:
+                where[name, dirs] = next((os.path.join(d, name) for d in dirs if os.path.exists(os.path.join(d, name))), "")
+            names.append(name if "/" in name else where[name, dirs])
         for path in names:
             if path and path not in seen and os.path.exists(path):
                 seen.add(path)

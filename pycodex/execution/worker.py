@@ -54,9 +54,11 @@ JUDGE_ONLY = ("test", "prompt", "offset")  # a strict job's fields that only the
 class Zygote:
     """W's handle on C1 and Z."""
 
-    def __init__(self, slot: int, is_root: bool, fresh: bool = True):
+    def __init__(self, slot: int, is_root: bool, fresh: bool = True, ready: bool = True):
         """fresh: Z starts as a new interpreter (exec). False only before W has read any job: a
-        forked Z then inherits nothing of a job, and saves a start (about 40 ms of CPU)."""
+        forked Z then inherits nothing of a job, and saves a start (about 40 ms of CPU).
+        ready: wait here until Z is set up; False: the caller calls wait_ready() (and meanwhile
+        starts the judge, whose set-up then runs beside Z's)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         c1 = os.fork()
         if c1 == 0:
@@ -75,8 +77,15 @@ class Zygote:
             finally:
                 os._exit(0)
         theirs.close()
-        self.c1, self.sock, self.pid, self.mode, self.layers = c1, ours, None, "plain", []
+        self.c1, self.sock, self.mode = c1, ours, "plain"
+        self.pid: int | None = None
+        self.layers: list = []
         self.buffer = bytearray()
+        if ready:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Until Z says it is set up (its pid, then its layers); a Z that fails is killed."""
         deadline = time.monotonic() + SETUP_GRACE
         while self.pid is None or not self.layers:
             message = self._next_message(deadline)
@@ -266,11 +275,19 @@ def main() -> None:
     pinning = cpus.Pinning()  # fast samples share their worker's CPU
     zygote: Zygote | None = None
     judge: JudgeProcess | None = None  # the strict judge, started with the first strict job
-    try:  # both started before any job is read (a failure here is retried with the first job)
-        zygote = Zygote(slot, is_root, fresh=False)  # (no job read yet: a fork is enough)
+    # Both started before any job is read, J's set-up beside Z's (a failure is retried with the first job).
+    starting: Zygote | None = None
+    try:
+        starting = Zygote(slot, is_root, fresh=False, ready=False)  # (no job read yet: a fork is enough)
         if first_judge == "strict":
             judge = JudgeProcess(judge_uid(is_root, slot), memory_mb)
     except Exception:  # noqa: BLE001
+        pass
+    try:
+        if starting is not None:
+            starting.wait_ready()
+            zygote = starting
+    except Exception:  # noqa: BLE001 - (wait_ready killed it)
         pass
     write_message(replies, {"ready": True})
     while True:

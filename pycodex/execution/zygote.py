@@ -115,12 +115,9 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
     every sample is forked from the same memory, whatever the samples before it were or did."""
     try:
         sandbox.prctl(sandbox.PR_SET_PDEATHSIG, sandbox.SIGKILL)
-        for fd in range(3, 1 << 10):
-            if fd != sock.fileno():
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        keep = sock.fileno()
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 1 << 16)
         layers = sandbox.prepare_zygote(mode, slot) + sandbox.prepare_samples()
         _standard_streams()
         if mode == "plain":
