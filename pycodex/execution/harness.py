@@ -28,7 +28,7 @@ SAMPLE_FILES = ("<completion>", "<test>")
 
 # Imported by the worker before it forks, so samples don't pay for them.
 WARM_MODULES = ("math", "re", "string", "collections", "itertools", "functools", "heapq", "bisect",
-                "hashlib", "typing", "fractions", "statistics", "random", "decimal", "operator", "copy",
+                "hashlib", "typing", "fractions", "decimal", "operator", "copy",
                 "datetime", "json", "array", "numbers", "cmath", "textwrap", "unicodedata", "dataclasses")
 
 _FRAME_ATTRS = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back", "gi_code", "f_locals"}
