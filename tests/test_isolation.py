@@ -229,6 +229,23 @@ PLANT = r"""
     time.sleep(0.2)
 """
 
+# A sample that writes no file: its scratch goes to the zygote's batch of retired ones (out of
+# sight, unmounted a batch at a time); what it changed on the scratch itself must not reach the next.
+PLANT_NO_FILE = r"""
+    os.chmod("/tmp/scratch", 0o751)
+    os.utime("/tmp/scratch", (1234567, 1234567))
+    print("planted scratch mode and time")
+"""
+
+SEARCH_NO_FILE = r"""
+    found = os.stat("/tmp/scratch")
+    if found.st_mode & 0o777 != 0o700 or int(found.st_mtime) == 1234567:
+        _found("the scratch's mode or time")
+    for dirpath, dirnames, filenames in os.walk("/tmp"):
+        if dirpath != "/tmp" and os.stat(dirpath).st_mtime == 1234567:
+            _found("a retired scratch " + dirpath)
+"""
+
 SEARCH = r"""
     import socket
     for path in ("state", os.path.expanduser("~/state"), "/tmp/state", "/dev/shm/state"):
@@ -382,7 +399,7 @@ def test_a_sample_finds_no_data_no_earlier_sample_and_no_state(tmp_path):
     memory = [item for name, code in IN_MEMORY.items()
               for item in (("correct, marked", MARKED), (f"memory: {name}", attack(code)))]
     state = [("correct, first", CORRECT), ("plant", attack(PLANT)), ("correct, after the plant", CORRECT),
-             ("search", attack(SEARCH))]
+             ("search", attack(SEARCH)), ("plant, no file", attack(PLANT_NO_FILE)), ("search, no file", attack(SEARCH_NO_FILE))]
     learning = [(f"learn #{i}", attack("pass", PRELUDE + LEARN)) for i in range(5)]
     pids = [(f"pid #{i}", "    import os\n    print('pid', os.getpid())\n    try:\n        os.pidfd_open(os.getpid())\n"
              "        print('pidfd opened')\n    except OSError:\n        pass\n    return None\n") for i in range(4)]
@@ -398,6 +415,7 @@ def test_a_sample_finds_no_data_no_earlier_sample_and_no_state(tmp_path):
     # the attacks ran: each searched (the data, the marker) and answered wrong when it found nothing
     assert all(first[name][0] == "failed" for name in first if not name.startswith("correct")), first
     assert "planted scratch" in second["plant"][2]  # the one place a sample may write
+    assert "planted scratch mode and time" in second["plant, no file"][2]
     assert "counter advanced" not in second["plant"][2]
     assert all(f"learn #{i}" in run for run in (run_a, run_b) for i in range(5))
     pid_list = [int(re.search(r"pid (\d+)", second[f"pid #{i}"][2]).group(1)) for i in range(4)]

@@ -182,9 +182,10 @@ def _build(plan: _Plan, staging: str, hidden: list[str]) -> None:
         mount("tmpfs", staging + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
 
 
-def enter_sample_root(scratch: str) -> list[str]:
+def enter_sample_root(scratch: str, retired: str) -> list[str]:
     """In Z, root of its own mount namespace (private propagation): build the root and pivot into
-    it. Returns the allowed paths (for sandbox-info). There is no /proc: each of its entries takes
+    it, with an empty `scratch` and `retired`/batch (sandbox.py hides `retired`). Returns the
+    allowed paths (for sandbox-info). There is no /proc: each of its entries takes
     its inode number from the counter that pipes and sockets use (see seccomp.py), and
     the standard library needs none of it."""
     from pycodex.execution.syscalls import MNT_DETACH, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REMOUNT, mount, pivot_root, umount
@@ -198,7 +199,7 @@ def enter_sample_root(scratch: str) -> list[str]:
     staging = "/tmp"  # (every source is held open by then: covering the host's /tmp loses nothing)
     mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     _build(plan, staging, hidden)
-    for name in ("tmp", scratch.strip("/")):
+    for name in ("tmp", scratch.strip("/"), os.path.join(retired.strip("/"), "batch")):
         os.makedirs(os.path.join(staging, name), mode=0o755, exist_ok=True)
     os.chdir(staging)
     pivot_root(".", ".")

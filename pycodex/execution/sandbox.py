@@ -4,7 +4,9 @@ Used by worker.py. Once per worker: C1 calls enter_namespaces() and forks the zy
 the new PID namespace, which calls prepare_zygote() (read-only filesystem, /tmp, /proc, no IPC).
 Z also calls prepare_samples() once (no_new_privs, a
 scrubbed environment). Per sample: Z makes new_scratch() and forks the sample S, which calls
-drop_privileges() (cwd, uid, capabilities) and set_limits(), then runs the harness. When Z dies the kernel kills everything
+drop_privileges() (cwd, uid, capabilities) and set_limits(), then runs the harness; Z unmounts the
+empty scratches of the samples before, a batch at a time (reap_scratch()), while S runs, and when
+S is over moves S's own out of sight, or unmounts it if S wrote to it (clear_scratch()). When Z dies the kernel kills everything
 in its namespace. Every step that can fail degrades to a weaker layer and says so.
 """
 
@@ -16,8 +18,8 @@ import os
 import resource
 
 from pycodex.execution import rootfs, seccomp
-from pycodex.execution.syscalls import (MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
-                                        MS_REC, MS_REMOUNT, check, libc, mount, prctl, umount, unshare)
+from pycodex.execution.syscalls import (MNT_DETACH, MS_BIND, MS_MOVE, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE,
+                                        MS_RDONLY, MS_REC, MS_REMOUNT, check, libc, mount, prctl, umount, unshare)
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -41,6 +43,10 @@ SANDBOX_UID_BASE = 1 << 30
 JUDGE_UID_BASE = (1 << 30) + (1 << 28)
 SLOTS = 1 << 28
 SCRATCH = "/tmp/scratch"
+# Where a finished sample's (empty) scratch waits, out of sight, for its unmount: a directory of
+# the sample's root covered by an empty read-only mount; Z reaches it through a descriptor opened
+# before the cover (no path leads there).
+RETIRED = "/tmp/retired"
 FILE_SIZE_LIMIT = 16 * 1024 * 1024
 OPEN_FILES_LIMIT = 256
 PROCESS_LIMIT = 64
@@ -246,12 +252,13 @@ def _isolate_filesystem(layers: list) -> None:
         except OSError:
             pass
     scattered = _open_pid_counter()
-    allowed = rootfs.enter_sample_root(SCRATCH)
+    allowed = rootfs.enter_sample_root(SCRATCH, RETIRED)
+    _hide_retired()
     layers.append(("filesystem", True, f"an empty root with only the interpreter, the standard library and "
                    f"{len(allowed) - len(rootfs.stdlib_dirs()) - 1} shared libraries, read-only (no site-packages, "
                    "no pycodex, no data); the host's root detached"))
     layers.append(("scratch directory", True, f"{SCRATCH}: a new 64 MiB tmpfs for each sample, the only writable "
-                   "place, unmounted afterwards"))
+                   "place; afterwards moved where no path leads and unmounted"))
     layers.append(("no /proc", True, "the sample's root has no /proc (its entries' inode numbers are a counter "
                    "any process advances); the worker reads the time limits from the host's"))
     layers.append(("no shared IPC", len(disabled) == 4, f"disabled in the sandbox's IPC namespace: {', '.join(disabled) or 'none'}"))
@@ -302,18 +309,85 @@ def new_scratch(mode: str, slot: int) -> str:
     return SCRATCH
 
 
+BATCH = 8  # empty retired scratches unmounted together (one grace period for all)
+_retired: int | None = None  # Z's descriptor on RETIRED beneath its cover (None: unmount in place)
+_held = 0  # empty scratches moved into RETIRED/batch since it was mounted
+
+
+def _hide_retired() -> None:
+    """In Z, once: a descriptor on RETIRED, an empty read-only tmpfs over it, a batch beneath."""
+    global _retired
+    try:
+        fd = os.open(RETIRED, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        mount("tmpfs", RETIRED, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+        _retired = fd
+        _in_retired(_new_batch)
+    except OSError:
+        _retired = None
+        os.close(fd)
+
+
+def _in_retired(call, *args) -> None:
+    """call(*args) with the working directory beneath RETIRED's cover (paths relative to it)."""
+    assert _retired is not None
+    os.fchdir(_retired)
+    try:
+        call(*args)
+    finally:
+        os.chdir("/")
+
+
+def _new_batch() -> None:
+    mount("tmpfs", "batch", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0700")
+    for i in range(BATCH):
+        os.mkdir(f"batch/{i}", 0o700)
+
+
+def _unmount(target: str) -> None:
+    try:
+        umount(target)
+    except OSError:
+        umount(target, MNT_DETACH)
+
+
+def _is_empty(scratch: str) -> bool:
+    """Nothing written in it: no block used, no inode but its root."""
+    found = os.statvfs(scratch)
+    return found.f_bfree == found.f_blocks and found.f_files - found.f_ffree <= 1
+
+
 def clear_scratch(mode: str, scratch: str) -> None:
-    """After each sample (in the zygote, every process of the sample gone): unmount its tmpfs."""
+    """After each sample (in the zygote, every process of the sample gone): its tmpfs unmounted.
+    An empty one is moved (which waits for nothing) into RETIRED/batch, where no path leads, and
+    reap_scratch() unmounts the batch of them at once; one the sample wrote to is unmounted here."""
+    global _held
     if mode == "plain":
         try:
             remove_tree_on_device(scratch, os.lstat(scratch).st_dev)
         except OSError:
             pass
         return
-    try:
-        umount(scratch)
-    except OSError:
-        umount(scratch, MNT_DETACH)
+    if _retired is not None and _held < BATCH and _is_empty(scratch):
+        try:
+            _in_retired(mount, scratch, f"batch/{_held}", None, MS_MOVE)
+            _held += 1
+            return
+        except OSError:
+            pass
+    _unmount(scratch)
+
+
+def reap_scratch() -> None:
+    """In the zygote, once the next sample is forked: a full batch of retired scratches unmounted
+    (one RCU grace period for BATCH of them, waited for while the sample runs) and a new batch."""
+    global _held
+    if _held >= BATCH:
+        _in_retired(umount, "batch", MNT_DETACH)
+        _held = 0
+        _in_retired(_new_batch)
 
 
 def _set_limits(memory_mb: int, timeout: float, mode: str, layers: list) -> None:
