@@ -2,14 +2,14 @@
 
 For each set (humaneval-plus, mbpp-plus) it writes one samples file (canonical solutions as
 EvalPlus "solution"s, small mutants of every canonical solution, wrong variants, real model
-samples where given, a few infinite loops) and judges it twice in the same run, whole commands:
+samples (MODEL_SAMPLES: Gemma 3 270M's, HumanEval+ and MBPP+), a few infinite loops) and judges it twice in the same run, whole commands:
 `python -m evalplus.evaluate --dataset D --samples F --parallel <cores>` (the release file through
 HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH, its ground truth cached by a warm-up run) and
 `pycodex evaluate F --problem-set S --evalplus-results` (its CPU times cached by `prepare`). It compares
 base_status, plus_status and the failing inputs of every sample, prints each disagreement with
 the reason when known, and the ratio of the two wall times with the load average.
 
-    python benchmarks/bench_evalplus.py [--sets humaneval-plus,mbpp-plus] [--extra SET=FILE ...]
+    python benchmarks/bench_evalplus.py [--sets humaneval-plus,mbpp-plus] [--extra SET=FILE ...] [--no-model-samples]
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ from mutants import _apply, _sites, ast_mutants  # noqa: E402
 DATASETS = {"humaneval-plus": ("humaneval", "HUMANEVAL_OVERRIDE_PATH"), "humaneval-plus-mini": ("humaneval", "HUMANEVAL_OVERRIDE_PATH"),
             "mbpp-plus": ("mbpp", "MBPP_OVERRIDE_PATH")}
 # Known, explained disagreements: (set, task_id) -> reason. Every other one is a bug.
+# Real model samples (Gemma 3 270M), in every run of the set unless --no-model-samples
+MODEL_SAMPLES = {"humaneval-plus": [HERE / "gemma_samples.jsonl", HERE.parent / "tests" / "data" / "gemma_samples.jsonl"],
+                 "mbpp-plus": [HERE / "gemma_mbpp_samples.jsonl"]}
 KNOWN = {("humaneval-plus", "HumanEval/32"): "evalplus 0.3.1's find_zero oracle `continue`s before it records the input as "
          "passed, so every HumanEval/32 sample fails there (fixed upstream after 0.3.1, evalplus#241); pycodex judges |poly(x)| <= atol",
          ("humaneval-plus-mini", "HumanEval/32"): "as for humaneval-plus"}
@@ -147,12 +150,15 @@ def bench(set_name: str, workdir: Path, extra: list[dict], workers: int) -> dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="humaneval-plus,mbpp-plus")
-    parser.add_argument("--extra", action="append", default=[], help="SET=FILE: more samples (e.g. real model samples)")
+    parser.add_argument("--extra", action="append", default=[], help="SET=FILE: more samples")
+    parser.add_argument("--no-model-samples", action="store_true", help="leave out the real model samples of MODEL_SAMPLES")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/pycodex-bench-evalplus"))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="both tools (evalplus: --parallel)")
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     extras: dict[str, list[dict]] = {}
+    if not args.no_model_samples:
+        args.extra = [f"{name}={path}" for name, paths in MODEL_SAMPLES.items() for path in paths] + args.extra
     for item in args.extra:
         name, _, path = item.partition("=")
         extras.setdefault(name, []).extend(json.loads(line) for line in Path(path).read_text().splitlines() if line.strip())

@@ -1,5 +1,5 @@
 """Parity with evalplus 0.3.1 itself, lean: a few tasks of each set, real evalplus runs on the same
-samples (its samples format in, its eval_results.json out on both sides). The >=800-sample
+samples (canonical, mutants, wrong, alternative and real Gemma 3 270M samples) (its samples format in, its eval_results.json out on both sides). The >=800-sample
 comparisons are benchmarks/bench_evalplus.py's (figures in docs/problem-sets.md)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from bench_evalplus import KNOWN, build_samples, compare, release_jsonl, run_evalplus, run_pycodex  # noqa: E402
+from bench_evalplus import KNOWN, MODEL_SAMPLES, build_samples, compare, release_jsonl, run_evalplus, run_pycodex  # noqa: E402
 from plus_alternatives import ALTERNATIVES  # noqa: E402
 
 CASES = {
@@ -35,13 +35,16 @@ def test_same_verdicts_and_failing_inputs_as_evalplus(set_name, tmp_path, monkey
     else:
         rows += [{"task_id": "Mbpp/737", "solution": "import re\ndef check_str(s):\n    return re.match('[aeiouAEIOU]', s)\n"},
                  {"task_id": "Mbpp/2", "solution": "def similar_elements(a, b):\n    return list(set(a) & set(b))\n"}]
+    model = MODEL_SAMPLES["mbpp-plus" if set_name.startswith("mbpp") else "humaneval-plus"]
+    rows += [row for path in model for line in path.read_text().splitlines() if line.strip()
+             for row in [json.loads(line)] if row["task_id"] in CASES[set_name]]  # real Gemma 3 270M samples
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
     data = release_jsonl(set_name, tmp_path / "data.jsonl", set(CASES[set_name]))
     theirs, _ = run_evalplus(set_name, data, samples, workers=2)
     ours, _ = run_pycodex(set_name, samples, workers=2)
     count, disagreements = compare(set_name, ours, theirs)
-    assert count == len(rows) >= 13  # (two of the four MBPP tasks have no mutant site)
+    assert count == len(rows) >= 13 + 5  # (two of the four MBPP tasks have no mutant site; 5+ model samples)
     assert [d for d in disagreements if d["reason"] is None] == []
     # the one known exception: evalplus 0.3.1 fails every HumanEval/32 sample (reporting no failing input),
     # pycodex passes the canonical one
