@@ -33,6 +33,17 @@ def test_list_and_show_compute_nothing(tmp_path):
     assert "timing" not in listed.stderr + shown.stderr
 
 
+def test_the_cli_shows_the_timing_once(tmp_path):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "Mbpp/3", "solution": "def is_not_prime(n):\n    return n > 1 and any(n % d == 0 for d in range(2, n))\n"}) + "\n")
+    env = {"PYCODEX_DATA_DIR": str(tmp_path / "data")}
+    first = run_cli("evaluate", str(samples), "--problem-set", "mbpp-plus", "--k", "1", env=env)
+    again = run_cli("evaluate", str(samples), "--problem-set", "mbpp-plus", "--k", "1", env=env)
+    assert first.returncode == again.returncode == 0, first.stderr[-2000:]
+    assert "timing mbpp-plus on this machine (once)" in first.stderr and "timing" not in again.stderr
+    assert len(_timing_cache(tmp_path / "data")) == 1
+
+
 def test_cpu_times_measured_in_the_sandbox_once_and_cached(tmp_path, monkeypatch):
     from pycodex.problems import cpu_times
     from pycodex.problems.sets import load_named, prepare

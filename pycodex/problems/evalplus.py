@@ -3,8 +3,10 @@
 The release files ship in problems/ (Apache-2.0, problems/LICENSE-EvalPlus) exactly as released,
 and are checked against their sha256 at every load. Each row becomes a Problem whose `test` judges
 the base inputs then the plus inputs, `base_test` and `plus_test` each alone (pycodex/problems/
-plus_test.py), with the canonical solution's outputs (pycodex/problems/expected.py) and evalplus
-0.3.1's comparison rules (pycodex/problems/plus_compare.py).
+plus_test.py), with the canonical solution's outputs (shipped: pycodex/problems/expected.py), the
+per-input limits from its CPU times on this machine (pycodex/problems/cpu_times.py) and evalplus
+0.3.1's comparison rules (pycodex/problems/plus_compare.py). A row's Problem is a PlusProblem
+(plus_problem.py): its tests are built on first use, by its PlusSource, many at once by prepare().
 
 MBPP+'s JSON cannot hold tuples, sets or complex numbers: the tasks whose functions take them are
 given them as evalplus's loader converts them (its mbpp_deserialize_inputs), table-driven below.
