@@ -61,7 +61,8 @@ class TextDelta:
 class SampleFinished:
     """The one frozen record of a completion: made by the backend, carried unchanged by the
     pipeline's SampleGenerated to the store (SampleRecord.sample), the screens (SampleState.sample)
-    and solve (SolvedSample.sample); each of those reads its fields through (`sample_field`)."""
+    and solve (SolvedSample.sample); each of those reads its fields through (`sample_field`;
+    SampleState, whose sample may not exist yet, has properties with defaults for those it shows)."""
 
     index: int
     completion: str  # cut at the first stop sequence
