@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable
 
 from pycodex.generation.spec import BackendSpec
 
-BackendListener = Callable[[str, str, "str | None"], None]  # (label, "loading"/"ready"/"failed", error)
+
+class BackendState(StrEnum):
+    """Where the workbench's backend is: none asked yet, loading (seconds), ready, or it failed."""
+
+    IDLE = "idle"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+BackendListener = Callable[[str, BackendState, "str | None"], None]  # (label, state, error)
 
 
 def problems_file_of(problem_set) -> str | None:
@@ -55,7 +66,7 @@ class Workbench:
         self.on_backend = on_backend
         self.backend: Any = None  # the backend made for backend_model
         self.backend_model: tuple[str, int] | None = None  # (model, n_gpu_layers) of the backend
-        self.backend_state = "idle"  # idle / loading / ready / failed
+        self.backend_state = BackendState.IDLE
         self._backend_lock = threading.Lock()
         self._store: Any = None
         self._store_lock = threading.Lock()
@@ -91,7 +102,7 @@ class Workbench:
             return spec
         return BackendSpec(spec.kind, replace(spec.options, n_gpu_layers=self.n_gpu_layers))
 
-    def _tell(self, label: str, state: str, error: str | None = None) -> None:
+    def _tell(self, label: str, state: BackendState, error: str | None = None) -> None:
         self.backend_state = state
         if self.on_backend is not None:
             self.on_backend(label, state, error)
@@ -106,14 +117,14 @@ class Workbench:
             if old is not None:
                 _quiet_close(old)
             label = BackendSpec.parse(model).label
-            self._tell(label, "loading")
+            self._tell(label, BackendState.LOADING)
             try:
                 backend = self._create(model)
             except Exception as exc:
-                self._tell(label, "failed", str(exc))
+                self._tell(label, BackendState.FAILED, str(exc))
                 raise
             self.backend, self.backend_model = backend, (model, self.n_gpu_layers)
-            self._tell(label, "ready")
+            self._tell(label, BackendState.READY)
             return backend
 
     # -- the store and runs --------------------------------------------------------------

@@ -25,7 +25,7 @@ from pycodex import config as user_config
 from pycodex import locations
 from pycodex.generation.llama.kind import DEFAULT_MODEL
 from pycodex.generation.spec import BackendSpec
-from pycodex.runs.workbench import Workbench
+from pycodex.runs.workbench import BackendState, Workbench
 from pycodex.tui.messages import BackendChanged
 
 
@@ -104,7 +104,7 @@ class PycodexApp(App):
         self.workbench.model = model
 
     @property
-    def backend_state(self) -> str:
+    def backend_state(self) -> BackendState:
         return self.workbench.backend_state
 
     @property
@@ -273,7 +273,7 @@ class PycodexApp(App):
         """The backend of a model string (a test's app adds kinds of its own here)."""
         return self.workbench.spec_of(model).create(problem_set=self.problem_set)
 
-    def _post_backend_changed(self, label: str, state: str, error: str | None) -> None:
+    def _post_backend_changed(self, label: str, state: BackendState, error: str | None) -> None:
         """The workbench's news of the backend (from any thread), as a message."""
         self.post_message(BackendChanged(label, state, error=error))
 
@@ -282,13 +282,13 @@ class PycodexApp(App):
         self.sub_title = f"model: {self.model_label}{gpu}" + (f" ({state})" if state else "")
 
     def on_backend_changed(self, message: BackendChanged) -> None:
-        self._update_subtitle({"loading": "loading…", "failed": "failed to load"}.get(message.state, ""))
+        self._update_subtitle({BackendState.LOADING: "loading…", BackendState.FAILED: "failed to load"}.get(message.state, ""))
         quiet = BackendSpec.parse(self.model).is_replay
-        if quiet and message.state != "failed":
+        if quiet and message.state != BackendState.FAILED:
             pass  # replay backends load instantly: no noise
-        elif message.state == "loading":
+        elif message.state == BackendState.LOADING:
             self.notify(f"loading {message.label}…", title="Model", timeout=3)
-        elif message.state == "ready":
+        elif message.state == BackendState.READY:
             self.notify(f"{message.label} ready", title="Model", timeout=3)
             for warning in getattr(self._backend, "warnings", ()):  # a server without log-probs, an endpoint down
                 self.notify(warning, title="Server", severity="warning", timeout=10)

@@ -6,6 +6,8 @@ from typing import Any
 
 from textual.message import Message
 
+from pycodex.runs.workbench import BackendState
+
 
 class PipelineEventMessage(Message):
     """One pipeline event (any of pycodex.runs.events), posted from the pipeline's thread."""
@@ -37,8 +39,8 @@ class RunEnded(Message):
 class BackendChanged(Message):
     """The app's model changed or finished loading."""
 
-    def __init__(self, label: str, state: str, error: str | None = None) -> None:
+    def __init__(self, label: str, state: BackendState, error: str | None = None) -> None:
         super().__init__()
         self.label = label
-        self.state = state  # loading / ready / failed
+        self.state = state
         self.error = error

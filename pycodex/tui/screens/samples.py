@@ -9,7 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from pycodex.runs.workbench import Workbench
+from pycodex.runs.workbench import BackendState, Workbench
 from pycodex.tui.screens.handed import WorkbenchScreen
 from textual.widgets import Footer, Header, Static
 
@@ -189,7 +189,7 @@ class SamplesScreen(WorkbenchScreen):
         self.app.refresh_pass_rates()
 
     def backend_changed(self, message: BackendChanged) -> None:
-        if self.status == "starting" and message.state == "loading":
+        if self.status == "starting" and message.state == BackendState.LOADING:
             self.status = "loading model"
             self._update_stats()
 
