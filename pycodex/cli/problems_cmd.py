@@ -79,7 +79,11 @@ def verify_problems(
     judge: str = JudgeOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Run every canonical solution through the sandboxed executor: all must pass (exit 1 otherwise)."""
+    """Run every canonical solution through the sandboxed executor: all must pass (exit 1 otherwise).
+
+    EvalPlus sets: each canonical solution's outputs are recomputed in the sandbox and compared, in
+    the judge, with the shipped expected outputs (base and plus inputs); each input's CPU time on
+    this machine is measured first where not yet cached."""
     from pycodex.cli.evaluate_cmd import progress_bar
     from pycodex.execution import Executor
     from pycodex.execution.judging import run_judged
