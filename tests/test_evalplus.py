@@ -50,7 +50,7 @@ def test_special_oracles():
     assert root == 0 and _run([1.0], [None], atol=1e-4, oracle="find_zero", inputs=[([-1.0, 1.0],)]) is None
     assert _run([3.0], [None], atol=1e-4, oracle="find_zero", inputs=[([-1.0, 1.0],)]) is not None
     assert _run([[3, 1, 2]], [(1, 2, 3)], oracle="set") is None and _run([[1, 2]], [(1, 2, 3)], oracle="set") is not None
-    from pycodex.execution.judge import Opaque
+    from pycodex.execution.channel import Opaque
 
     assert _run([Opaque("a re.Match"), None], [True, False], oracle="not_none") is None
     assert _run([None], [True], oracle="not_none") is not None
@@ -240,3 +240,48 @@ def test_a_call_that_disarms_its_own_timer_still_fails_however_it_spends_its_tim
     assert [r["passed"] for r in results] == [False] * len(_WORK) + [True], [r["result"] for r in results]
     for how, result in zip(_WORK, results):
         assert "input #0: TimeoutError" in result["result"] and "measured by the judge" in result["result"], (how, result)
+
+
+def test_a_digested_int_is_written_out_in_subquadratic_time_as_repr_writes_it():
+    import sys
+
+    sys.set_int_max_str_digits(0)
+    rng = random.Random(7)
+    values = [2**30001, -(2**30001) + 5, 10**20000 - 1, 18 * 10**40000]
+    values += [rng.getrandbits(rng.randrange(30001, 60000)) * rng.choice((1, -1)) for _ in range(5)]
+    assert all(plus_compare._repr(v) == repr(v) for v in values)
+    assert plus_compare._repr(True) == "True" and plus_compare._repr([2**40000]) == repr([2**40000])
+
+
+def test_the_judges_ledger_takes_a_replys_own_reading_only_within_its_own():
+    """callclock.Ledger: S's reading in a reply (untrusted) is taken between the previous reply's
+    and J's reading after the read that brought it; the last reply of a batch is charged up to
+    J's own reading: a lie moves CPU between the replies of a batch, never out of it."""
+    from pycodex.execution.callclock import CallClock, Ledger
+
+    class Clock(CallClock):
+        now = 10.0
+
+        def cpu(self):
+            return self.now
+
+    def charges(reports: list) -> list[float]:
+        clock = Clock(1, 1, "stat")
+        ledger = Ledger(clock)
+        ledger.restart()  # a batch of three calls sent at S's CPU 10.0
+        clock.now = ledger.high = 10.9  # all three replies came in one read, after S had used 0.9 s
+        return [round(ledger.settle(ledger.timer(), r, last=i == len(reports) - 1), 6) for i, r in enumerate(reports)]
+
+    assert charges([10.3, 10.6, 10.9]) == [0.3, 0.3, 0.3]  # honest: each reply its own CPU
+    assert charges([0.0, 0.0, 0.0]) == [0.0, 0.0, 0.9]  # under-reported: the batch's last reply is charged the rest
+    assert charges([99.0, 99.0, 99.0]) == [0.9, 0.0, 0.0]  # over-reported: no more than J read
+    assert charges(["x", 10.5, 10.2]) == [0.9, 0.0, 0.0]  # (not a float: up to J's reading)
+
+
+def test_calls_that_each_stay_under_their_limit_pass_though_together_they_are_over(tmp_path, mbpp):
+    """The first three calls spin 0.6 s each (1 s limit each): sent in one batch, each reply is
+    still charged its own CPU, not the batch's."""
+    work = "if _calls[0] < 3:\n    _calls[0] += 1\n" + textwrap.indent(_SPIN.replace("1.6", "0.6"), "    ")
+    solution = _slow_first_call(mbpp.get("3"), prefix="_calls = [0]\n", work=work).replace("_first[0] = False", "pass")
+    [result] = _judge(tmp_path, [solution])
+    assert result["passed"], result["result"]

@@ -21,6 +21,7 @@ Without the sample's pid (no /proc, no sandbox pid) the charge is the call's wal
 
 from __future__ import annotations
 
+import os
 import select
 import time
 
@@ -28,6 +29,7 @@ from pycodex.execution import limits
 
 FAST = 0.02  # seconds of wall clock before a call is metered on the whole sandbox
 TICK = 0.05  # seconds between two readings of a slow call's meter
+NAP = 0.005  # seconds J sleeps at most, when it has caught up with a batch, before it reads again
 _CPUCLOCK_SCHED = 2  # (linux/posix-timers.h: a process's CPU clock is ((~pid) << 3) | CPUCLOCK_SCHED)
 
 
@@ -65,48 +67,92 @@ class CallClock:
         except OSError:
             return None
 
-    def begin(self) -> "CallTimer":
-        return CallTimer(self)
-
 
 class CallTimer:
-    """One call: started just before J writes it; wait() until the reply is readable or the call
-    is over its limit; charge() once the reply is read."""
+    """One reply awaited: charged from `base` (S's CPU when the call was sent, or when S wrote its
+    previous reply: Ledger). wait() until the reply is readable or the call is over its limit."""
 
-    def __init__(self, clock: CallClock):
-        self.clock, self.wall, self.cpu = clock, time.monotonic(), clock.cpu()
+    def __init__(self, clock: CallClock, base: float | None, wall: float):
+        self.clock, self.base, self.wall = clock, base, wall
         self.meter: limits.Meter | None = None
         self.before = 0.0  # what the call used before its meter started
 
-    def wait(self, fd: int, limit: float) -> float | None:
+    def wait(self, fd: int, limit: float, expect: float = 0.0) -> float | None:
         """Block until fd is readable; None then, or the charge once it is over `limit` (the call
-        is still running)."""
+        is still running). expect: seconds the sample should take to answer the calls it has (a
+        batch): J sleeps that long first (at most NAP), rather than wake for every reply."""
         poller = select.poll()
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        if expect > 0:
+            time.sleep(min(expect, NAP))
         if poller.poll(FAST * 1000):
             return None
         meter = self.meter = limits.Meter(self.clock.sandbox or 0, limit, limit, mode=self.clock.mode)
         meter.start(time.monotonic())
-        self.before = self._own() if self.clock.mode != "wall" else time.monotonic() - self.wall
+        self.before = self._own(self.clock.cpu())
         while True:
             ready = poller.poll(TICK * 1000)
-            charge = self.charge()
+            charge = self.charge(0.0)
             if charge > limit:
                 return charge
             if ready:
                 return None
 
-    def charge(self) -> float:
-        """The call's charge so far: S's own CPU time, or with a meter what the call used before it
-        plus the tree's CPU time and waiting since."""
+    def charge(self, own: float) -> float:
+        """The reply's charge: `own` (S's CPU since base), or with a meter what the call used before
+        it plus the tree's CPU time and waiting since."""
         meter = self.meter
         if meter is None:
-            return self._own() if self.clock.mode != "wall" else time.monotonic() - self.wall
+            return own if self.clock.mode != "wall" else time.monotonic() - self.wall
         meter.read(time.monotonic())
         return self.before + meter.cpu + meter.waiting
 
-    def _own(self) -> float:
-        now = self.clock.cpu()
-        if now is None or self.cpu is None:  # S is gone (its reply, if any, is already written)
-            return 0.0
-        return now - self.cpu
+    def _own(self, now: float | None) -> float:
+        if self.clock.mode == "wall":
+            return time.monotonic() - self.wall
+        return now - self.base if now is not None and self.base is not None else 0.0
+
+
+class Ledger:
+    """S's CPU clock as J charges its replies, one after another. J sends calls in batches (the
+    judge's plans) and reads replies as they come; several may arrive in one read. Each reply
+    carries S's own reading of its CPU clock when it wrote it (the harness's, untrusted): J takes
+    it only within what J itself read, at least the previous reply's and at most S's CPU just after
+    the read that brought the reply; the last reply of a batch is charged up to J's own reading (S
+    has nothing left to do then). So an honest sample's reply is charged exactly the CPU between its
+    previous reply and itself, and whatever a sample reports, a batch is charged all the CPU S
+    used during it: a lie only moves CPU between the replies of one batch."""
+
+    def __init__(self, clock: CallClock):
+        self.clock = clock
+        self.base: float | None = None  # S's CPU the next reply is charged from
+        self.wall = time.monotonic()  # (without the sample's clock: the wall clock then)
+        self.high: float | None = None  # S's CPU just after J's latest read of the pipe
+
+    def restart(self) -> None:
+        """A send with no reply outstanding: the next reply is charged from S's CPU now."""
+        self.base, self.wall = self.clock.cpu(), time.monotonic()
+
+    def read(self, fd: int, size: int) -> bytes:
+        """os.read for the reply pipe's FrameReader, with S's CPU read just after."""
+        chunk = os.read(fd, size)
+        self.high = self.clock.cpu()
+        return chunk
+
+    def timer(self) -> CallTimer:
+        return CallTimer(self.clock, self.base, self.wall)
+
+    def settle(self, timer: CallTimer, reported, last: bool) -> float:
+        """The charge of the reply just read (reported: S's own reading in it; last: no call is left
+        in S's pipe), and the base of the next one."""
+        high = self.clock.cpu() if last else self.high
+        base = self.base
+        if base is None or high is None:  # no clock, or S is gone (it wrote this reply before it went)
+            at = base
+        elif last or type(reported) is not float:
+            at = high
+        else:
+            at = min(max(reported, base), high)
+        charge = timer.charge(at - base if at is not None and base is not None else 0.0)
+        self.base, self.wall = at, time.monotonic()
+        return charge

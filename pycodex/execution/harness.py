@@ -17,6 +17,7 @@ import json
 import os
 import struct
 import sys
+import time
 import types
 from typing import Any
 
@@ -337,7 +338,7 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
     """Run prompt + completion, then answer the judge's calls of the entry point until the judge
     closes its end. Never returns. Nothing here is trusted: the judge decodes every reply as plain
     data and decides the verdict; this process holds no secret and needs no audit hook."""
-    exit_, streams = os._exit, (sys.stdout, sys.stderr)
+    exit_, streams, spent = os._exit, (sys.stdout, sys.stderr), time.process_time  # (every reply ends with S's CPU time)
     if job.get("probe"):
         send(result_fd, {"kind": "commit", "layers": job.get("layers", [])})
     else:
@@ -390,15 +391,16 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
         except BaseException as exc:  # noqa: BLE001 - the judge re-raises it by name
             if limit:
                 _limit_call(0)
-            reply(_raised(exc, encode))
+            reply(_raised(exc, encode) + (spent(),))
             continue
+        used = spent()
         try:
-            message = encode(("return", value))
+            message = encode(("return", value, used))
         except NotPlain as exc:  # (a Counter is compared as the dict it is, as evalplus's == does)
             mapping = as_plain_dict(value)
-            message = encode(("notplain", str(exc)) if mapping is None else ("return", mapping))
+            message = encode(("notplain", str(exc), used) if mapping is None else ("return", mapping, used))
         except BaseException as exc:  # noqa: BLE001 - e.g. MemoryError while encoding
-            message = encode(_raised(exc, encode))
+            message = encode(_raised(exc, encode) + (used,))
         _flush(streams)
         try:
             write_frame(reply_fd, message)

@@ -26,177 +26,11 @@ import json
 import os
 import socket
 import struct
-from typing import NoReturn
 
-from pycodex.execution.callclock import CallClock, CallTimer, find_sample
+from pycodex.execution.channel import MESSAGE_LIMIT, Channel, Broken
 from pycodex.execution.harness import describe
-from pycodex.execution.plain import FrameReader, NotPlain, decode, encode, write_frame
-
-MESSAGE_LIMIT = 2000  # characters of a sample's exception message kept
-_SYNTHESIZED: dict[str, type] = {}
-
-
-class SampleError(Exception):
-    """Base of the classes the judge makes for a sample's own exception types (by name only)."""
-
-
-class Opaque:
-    """What a sample returned that is not plain data, where the test accepts that (its namespace sets
-    `_OPAQUE_RETURNS`: EvalPlus's MBPP tasks judged by "not None"). Only its description crossed."""
-
-    __slots__ = ("description",)
-
-    def __init__(self, description: str):
-        self.description = description
-
-    def __repr__(self) -> str:
-        return f"<not plain data: {self.description}>"
-
-
-class _Abort(BaseException):
-    """The channel to the sample is unusable (gone, a malformed or non-plain reply): no pass."""
-
-
-# A sample's exception with one of these names is rebuilt as the builtin itself. Not
-# StopIteration (it would end the test's own loops), nor BaseExceptions like SystemExit.
-_BUILTIN_EXCEPTIONS = {name: cls for name, cls in vars(builtins).items()
-                       if isinstance(cls, type) and issubclass(cls, Exception)
-                       and cls not in (StopIteration, StopAsyncIteration)}
-
-
-def rebuild_exception(name, args, message) -> BaseException:
-    """The sample's exception as an exception of the judge: the builtin of that name, or a
-    SampleError subclass named after it. Only strings and plain args are used."""
-    if not (type(name) is str and name.isidentifier() and len(name) <= 100):
-        name = "Exception"
-    message = message if type(message) is str else ""
-    cls = _BUILTIN_EXCEPTIONS.get(name)
-    if cls is not None:
-        for attempt in ((args,) if type(args) is tuple else ()) + ((message,) if message else (), ()):
-            try:
-                return cls(*attempt)
-            except Exception:  # noqa: BLE001 - e.g. UnicodeDecodeError needs five arguments
-                continue
-    cls = _SYNTHESIZED.get(name)
-    if cls is None:
-        if len(_SYNTHESIZED) >= 1000:  # (names are the sample's: the judge lives on, its memory must not grow)
-            _SYNTHESIZED.clear()
-        cls = _SYNTHESIZED[name] = type(name, (SampleError,), {"__module__": "sample"})
-    return cls(message) if message else cls()
-
-
-class Channel:
-    """J's ends of the pipes to one sample, and the proxy that calls through them."""
-
-    def __init__(self, call_fd: int, reply_fd: int, entry_point: str, sandbox: int | None = None):
-        self.call_fd, self.replies, self.entry_point = call_fd, FrameReader(reply_fd), entry_point
-        self.abort: tuple[str, str] | None = None  # (verdict kind, detail) once unusable
-        self.calls = 0
-        self.limit: float | None = None  # CPU seconds the sample may spend on the next call (set_limit)
-        self.opaque = False  # a non-plain return is an Opaque value, not a failure
-        self.sandbox = sandbox  # Z's host pid (from W)
-        self.nspid: int | None = None  # S's pid in its namespace (its hello)
-        self.clock: CallClock | None = None  # made at the first call with a limit
-        self.late = False  # a call ran past its limit unanswered: its reply would answer the next
-
-    def set_limit(self, seconds) -> None:
-        """The test's `__call_limit__(seconds)`: the next call's limit, in CPU seconds, timed here
-        (callclock.py: a call over it raises TimeoutError in the test); the sample's harness also
-        arms a timer on it, which only stops an honest call sooner."""
-        self.limit = float(seconds) if type(seconds) in (int, float) and seconds > 0 else None
-
-    def _fail(self, kind: str, detail: str) -> NoReturn:
-        if self.abort is None:
-            self.abort = (kind, detail)
-        raise _Abort(detail)
-
-    def receive(self):
-        try:
-            data = self.replies.next()
-        except NotPlain as exc:
-            self._fail("failed", f"the sample sent a malformed message: {exc}")
-        except OSError as exc:
-            self._fail("gone", f"the sample's pipe broke: {exc.strerror}")
-        if data is None:
-            self._fail("gone", "the sample ended before the tests finished")
-        try:
-            return decode(data)
-        except NotPlain as exc:
-            self._fail("failed", f"the sample sent a malformed message: {exc}")
-
-    def call(self, args: tuple, kwargs: dict):
-        if self.abort is not None:
-            raise _Abort(self.abort[1])
-        if self.late:
-            self._fail("failed", f"{self.entry_point}() was called again after a call ran past its limit")
-        limit = self.limit
-        try:
-            data = encode(("call", args, kwargs) if limit is None else ("call", args, kwargs, limit))
-        except NotPlain as exc:
-            raise TypeError(f"{self.entry_point}() was given {exc}: the strict judge passes plain data only") from None
-        self.calls += 1
-        timer = self._clock().begin() if limit is not None else None
-        try:
-            write_frame(self.call_fd, data)
-        except OSError:
-            self._fail("gone", "the sample ended before the tests finished")
-        reply = self._reply_within(timer, limit) if timer is not None and limit is not None else self.receive()
-        if type(reply) is tuple and len(reply) == 2 and reply[0] == "return":
-            return reply[1]
-        if type(reply) is tuple and len(reply) == 4 and reply[0] == "raise":
-            message = reply[3][:MESSAGE_LIMIT] if type(reply[3]) is str else ""
-            raise rebuild_exception(reply[1], reply[2], message)
-        if type(reply) is tuple and len(reply) == 2 and reply[0] == "notplain" and type(reply[1]) is str:
-            if self.opaque:
-                return Opaque(reply[1][:200])
-            self._fail("failed", f"{self.entry_point}() returned {reply[1][:200]}, which is not plain data "
-                       "(the strict judge accepts None, bool, int, float, complex, str, bytes, list, tuple, "
-                       f"dict, set, frozenset) [call #{self.calls}]")
-        self._fail("failed", "the sample sent a malformed reply")
-
-    def _clock(self) -> CallClock:
-        if self.clock is None:
-            sample = find_sample(self.sandbox, self.nspid) if self.sandbox and type(self.nspid) is int else None
-            self.clock = CallClock(sample, self.sandbox, _accounting())
-        return self.clock
-
-    def _reply_within(self, timer: CallTimer, limit: float):
-        """The reply, read once it comes within the call's limit; TimeoutError once the call is over
-        it (the reply unread: the channel takes no more calls)."""
-        over = None if self.replies.buffer else timer.wait(self.replies.fd, limit)
-        if over is None:
-            reply = self.receive()
-            over = timer.charge()
-            if over <= limit:
-                return reply
-        else:
-            self.late = True
-        raise TimeoutError(f"the call ran past its CPU-time limit ({limit:g} s of CPU time and waiting, "
-                           f"measured by the judge: {over:.2f} s)")
-
-    def proxy(self):
-        call = self.call
-
-        def candidate(*args, **kwargs):
-            return call(args, kwargs)
-
-        candidate.__name__ = candidate.__qualname__ = self.entry_point
-        return candidate
-
 
 _CODE_CACHE: dict[tuple[str, str], object] = {}
-_ACCOUNTING: list[str] = []
-
-
-def _accounting() -> str:
-    """How this machine lets J meter a sample (limits.accounting(), worked out once per J)."""
-    if not _ACCOUNTING:
-        from pycodex.execution import limits
-
-        _ACCOUNTING.append(limits.accounting())
-    return _ACCOUNTING[0]
-
-
 def _compiled(source: str, filename: str):
     key = (source, filename)
     code = _CODE_CACHE.get(key)
@@ -224,7 +58,7 @@ def judge(job: dict, call_fd: int, reply_fd: int) -> dict:
     try:
         hello = channel.receive()  # the harness's first word, before any sample code: its pid
         first = channel.receive()  # the sample has run prompt + completion, or says why not
-    except _Abort:
+    except Broken:
         return _aborted(channel)
     if not (type(hello) is tuple and len(hello) == 2 and hello[0] == "hello" and type(hello[1]) is int):
         return {"kind": "failed", "detail": "the sample sent a malformed message"}
@@ -248,6 +82,7 @@ def judge(job: dict, call_fd: int, reply_fd: int) -> dict:
             exec(helpers, namespace)
         namespace[entry_point] = proxy  # tests call it by name too (HumanEval/33, /37)
         namespace["__call_limit__"] = channel.set_limit
+        namespace["__call_plan__"] = channel.plan
         exec(test_code, namespace)
         channel.opaque = namespace.get("_OPAQUE_RETURNS") is True
         check = namespace.get("check")
@@ -269,7 +104,7 @@ def judge(job: dict, call_fd: int, reply_fd: int) -> dict:
 
 def _aborted(channel: Channel, exc: BaseException | None = None, offset: int = 0, test: str = "") -> dict:
     kind, detail = channel.abort or ("failed", "the channel to the sample broke")
-    if kind != "gone" and isinstance(exc, _Abort):
+    if kind != "gone" and isinstance(exc, Broken):
         detail = describe(exc, offset, test.splitlines(), text=detail)
     return {"kind": kind, "detail": detail}
 

@@ -110,6 +110,7 @@ def test_source(runs: list[tuple[str, list, list, list[float]]], atol: float, or
     parts = [_compare_source(), f"_PLUS_COUNT = {plus_count}\n_ATOL = {atol!r}\n_ORACLE = {oracle_name!r}\n",
              "_OPAQUE_RETURNS = True\n" if oracle_name == "not_none" else ""]
     parts += [_run_source(name, inputs, expected, limits) for name, inputs, expected, limits in runs]
-    calls = "".join(f"    _plus_run(candidate, *{name}, _ATOL, _ORACLE, _set_limit)\n" for name, *_ in runs)
-    parts.append(f"\n\ndef check(candidate):\n    _set_limit = globals().get('__call_limit__')\n{calls or '    pass'}\n")
+    calls = "".join(f"    _plus_run(candidate, *{name}, _ATOL, _ORACLE, _set_limit, _plan)\n" for name, *_ in runs)
+    parts.append("\n\ndef check(candidate):\n    _set_limit, _plan = globals().get('__call_limit__'), globals().get('__call_plan__')\n"
+                 f"{calls or '    pass'}\n")
     return "".join(parts)
