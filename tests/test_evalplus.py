@@ -253,10 +253,10 @@ def test_a_digested_int_is_written_out_in_subquadratic_time_as_repr_writes_it():
     assert plus_compare._repr(True) == "True" and plus_compare._repr([2**40000]) == repr([2**40000])
 
 
-def test_the_judges_ledger_takes_a_replys_own_reading_only_within_its_own():
-    """callclock.Ledger: S's reading in a reply (untrusted) is taken between the previous reply's
-    and J's reading after the read that brought it; the last reply of a batch is charged up to
-    J's own reading: a lie moves CPU between the replies of a batch, never out of it."""
+def test_the_judges_ledger_charges_each_call_its_own_time_and_a_batch_all_of_its_own():
+    """callclock.Ledger: each reply's (start, end) readings of S's CPU clock (untrusted) are taken
+    within J's own readings; S's CPU between two calls is free up to what encoding and decoding
+    may take (`free`), the rest is charged; the last call of a batch is charged up to J's reading."""
     from pycodex.execution.callclock import CallClock, Ledger
 
     class Clock(CallClock):
@@ -265,17 +265,20 @@ def test_the_judges_ledger_takes_a_replys_own_reading_only_within_its_own():
         def cpu(self):
             return self.now
 
-    def charges(reports: list) -> list[float]:
+    def charges(intervals: list) -> list[float]:
         clock = Clock(1, 1, "stat")
         ledger = Ledger(clock)
-        ledger.restart()  # a batch of three calls sent at S's CPU 10.0
-        clock.now = ledger.high = 10.9  # all three replies came in one read, after S had used 0.9 s
-        return [round(ledger.settle(ledger.timer(), r, last=i == len(reports) - 1), 6) for i, r in enumerate(reports)]
+        ledger.restart()  # a batch of calls sent at S's CPU 10.0
+        clock.now = ledger.high = 10.9  # all the replies came in one read, after S had used 0.9 s
+        return [round(ledger.settle(ledger.timer(), interval, 0.002, 0.002, last=i == len(intervals) - 1), 6)
+                for i, interval in enumerate(intervals)]
 
-    assert charges([10.3, 10.6, 10.9]) == [0.3, 0.3, 0.3]  # honest: each reply its own CPU
-    assert charges([0.0, 0.0, 0.0]) == [0.0, 0.0, 0.9]  # under-reported: the batch's last reply is charged the rest
-    assert charges([99.0, 99.0, 99.0]) == [0.9, 0.0, 0.0]  # over-reported: no more than J read
-    assert charges(["x", 10.5, 10.2]) == [0.9, 0.0, 0.0]  # (not a float: up to J's reading)
+    assert charges([(10.0, 10.3), (10.3, 10.6), (10.6, 10.9)]) == [0.3, 0.3, 0.3]  # honest: each call its own CPU
+    assert charges([(10.001, 10.3), (10.301, 10.6), (10.601, 10.899)]) == [0.299, 0.299, 0.298]  # (codec: free)
+    assert charges([(0.0, 0.0)] * 3) == [0.0, 0.0, 0.898]  # readings too low: the last call gets the rest
+    assert charges([(99.0, 99.0)] * 3) == [0.898, 0.0, 0.0]  # too high: no more than J read
+    assert charges([(10.5, 10.6), (10.6, 10.9)]) == [0.598, 0.3]  # 0.5 s before the call, not codec: charged
+    assert charges(["x", (10.9, 10.9)]) == [0.9, 0.0]  # (no readings: up to J's reading)
 
 
 def test_calls_that_each_stay_under_their_limit_pass_though_together_they_are_over(tmp_path, mbpp):

@@ -14,11 +14,13 @@ from __future__ import annotations
 import builtins
 import os
 import struct
+import time
 from typing import NoReturn
 
 from pycodex.execution.callclock import CallClock, Ledger, find_sample
 from pycodex.execution.plain import FrameReader, NotPlain, decode, encode, write_frame
 
+FREE_CODEC, FREE_SLACK = 3.0, 0.002  # S's CPU between two calls that is not charged: 3 x J's on the same values + 2 ms
 MAX_BATCH = 64  # calls of a plan sent at once
 BATCH_CPU = 0.05  # CPU seconds of a batch under which the next one may be twice as long
 
@@ -92,6 +94,8 @@ class Channel:
         self.index = self.sent = 0  # the plan's next call, and the first not yet sent
         self.batch, self.batch_base = 4, 0.0  # the next batch's length; S's CPU when this one was sent
         self.batch_calls = 0
+        self.encoded: list[float] = []  # J's CPU encoding each call of the batch
+        self.decoded = 0.0  # J's CPU decoding the last reply
         self.pace = 0.0  # S's CPU per planned call in the last batch (J naps that long per reply due)
 
     def set_limit(self, seconds) -> None:
@@ -130,10 +134,13 @@ class Channel:
             self._fail("gone", f"the sample's pipe broke: {exc.strerror}")
         if data is None:
             self._fail("gone", "the sample ended before the tests finished")
+        started = time.process_time()
         try:
             return decode(data)
         except NotPlain as exc:
             self._fail("failed", f"the sample sent a malformed message: {exc}")
+        finally:
+            self.decoded = time.process_time() - started
 
     def call(self, args: tuple, kwargs: dict):
         if self.abort is not None:
@@ -144,16 +151,19 @@ class Channel:
             assert self.planned is not None
             if self.index == self.sent:
                 self._send_batch(*self.planned)
-            limit, self.index = _limit(self.planned[1][self.index]), self.index + 1
+            index, first = self.index, self.index == self.sent - self.batch_calls
+            limit, self.index = _limit(self.planned[1][index]), index + 1
             self.calls += 1
-            reply = self._reply(limit, last=self.index == self.sent)
+            reply = self._reply(limit, self.encoded[index - self.sent + self.batch_calls] + (0.0 if first else self.decoded),
+                                last=self.index == self.sent)
         else:
             if self.index < self.sent:  # (the plan's calls are in the sample's pipe: nothing else can go)
                 self._fail("failed", "the test left its plan of calls")
-            limit = self.limit
-            self._send([encode_call(args, kwargs, limit, self.entry_point)], timed=limit is not None)
+            limit, started = self.limit, time.process_time()
+            data = encode_call(args, kwargs, limit, self.entry_point)
+            self._send([data], timed=limit is not None)
             self.calls += 1
-            reply = self._reply(limit, last=True)
+            reply = self._reply(limit, time.process_time() - started, last=True)
         return self._answer(reply)
 
     def _send(self, frames: list[bytes], timed: bool) -> None:
@@ -169,9 +179,10 @@ class Channel:
         """The plan's next calls, as many as the batch length and the pipe's capacity allow (so that
         the write never waits for the sample, which may be writing replies)."""
         frames: list[bytes] = []
-        size, end = 0, self.index
+        size, end, self.encoded = 0, self.index, []
         room = _pipe_capacity(self.call_fd)
         while end < len(inputs) and end - self.index < self.batch:
+            started = time.process_time()
             try:
                 data = encode_call(tuple(inputs[end]), {}, _limit(limits[end]), self.entry_point)
             except TypeError:
@@ -181,21 +192,26 @@ class Channel:
             if frames and size + 4 + len(data) > room:
                 break
             frames.append(data)
+            self.encoded.append(time.process_time() - started)
             size, end = size + 4 + len(data), end + 1
         self._send(frames, timed=True)
         self.sent, self.batch_base, self.batch_calls = end, self._ledger().base or 0.0, end - self.index
 
-    def _reply(self, limit: float | None, last: bool):
-        """The next reply, charged its time when the call has a limit (TimeoutError over it)."""
+    def _reply(self, limit: float | None, codec: float, last: bool):
+        """The next reply, charged its call's time when it has a limit (TimeoutError over it).
+        codec: J's CPU on the values S handled since its last call (this call's arguments, and
+        the last return value within a batch): S may take up to FREE_CODEC x that, uncharged."""
         if limit is None:
             return self.receive()
         ledger = self._ledger()
         timer = ledger.timer()
+        free = FREE_CODEC * codec + FREE_SLACK
         due = self.sent - self.index + 1 if self.planned is not None else 0  # replies S has still to write
-        over = None if _has_frame(self.replies.buffer) else timer.wait(self.replies.fd, limit, due * self.pace)
+        over = None if _has_frame(self.replies.buffer) else timer.wait(self.replies.fd, limit, limit + free, due * self.pace)
         if over is None:
             reply = self.receive()
-            over = ledger.settle(timer, reply[-1] if type(reply) is tuple and reply else None, last)
+            interval = reply[-2:] if type(reply) is tuple and len(reply) >= 4 else None
+            over = ledger.settle(timer, interval, free, FREE_CODEC * self.decoded + FREE_SLACK, last)
             if last and self.index == self.sent and self.planned is not None:
                 used = (ledger.base or 0.0) - self.batch_base
                 self.batch = min(MAX_BATCH, self.batch * 2) if used < BATCH_CPU else 1
@@ -209,12 +225,12 @@ class Channel:
 
     def _answer(self, reply):
         """The reply as the test sees it: a value, the sample's exception raised, or an Opaque."""
-        if type(reply) is tuple and len(reply) == 3 and reply[0] == "return":
+        if type(reply) is tuple and len(reply) == 4 and reply[0] == "return":
             return reply[1]
-        if type(reply) is tuple and len(reply) == 5 and reply[0] == "raise":
+        if type(reply) is tuple and len(reply) == 6 and reply[0] == "raise":
             message = reply[3][:MESSAGE_LIMIT] if type(reply[3]) is str else ""
             raise rebuild_exception(reply[1], reply[2], message)
-        if type(reply) is tuple and len(reply) == 3 and reply[0] == "notplain" and type(reply[1]) is str:
+        if type(reply) is tuple and len(reply) == 4 and reply[0] == "notplain" and type(reply[1]) is str:
             if self.opaque:
                 return Opaque(reply[1][:200])
             self._fail("failed", f"{self.entry_point}() returned {reply[1][:200]}, which is not plain data "

@@ -338,7 +338,7 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
     """Run prompt + completion, then answer the judge's calls of the entry point until the judge
     closes its end. Never returns. Nothing here is trusted: the judge decodes every reply as plain
     data and decides the verdict; this process holds no secret and needs no audit hook."""
-    exit_, streams, spent = os._exit, (sys.stdout, sys.stderr), time.process_time  # (every reply ends with S's CPU time)
+    exit_, streams, spent = os._exit, (sys.stdout, sys.stderr), time.process_time
     if job.get("probe"):
         send(result_fd, {"kind": "commit", "layers": job.get("layers", [])})
     else:
@@ -382,6 +382,7 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
             _flush(streams)
             exit_(0)
         _, args, kwargs, *limit = decode(data)
+        start = spent()  # (each reply ends with S's CPU time when the call started and ended)
         try:
             if limit:  # the judge's CPU-time limit on this call (EvalPlus sets)
                 _limit_call(limit[0])
@@ -391,16 +392,16 @@ def serve(job: dict, result_fd: int, call_fd: int = CALL_FD, reply_fd: int = REP
         except BaseException as exc:  # noqa: BLE001 - the judge re-raises it by name
             if limit:
                 _limit_call(0)
-            reply(_raised(exc, encode) + (spent(),))
+            reply(_raised(exc, encode) + (start, spent()))
             continue
-        used = spent()
+        end = spent()
         try:
-            message = encode(("return", value, used))
+            message = encode(("return", value, start, end))
         except NotPlain as exc:  # (a Counter is compared as the dict it is, as evalplus's == does)
             mapping = as_plain_dict(value)
-            message = encode(("notplain", str(exc), used) if mapping is None else ("return", mapping, used))
+            message = encode(("notplain", str(exc), start, end) if mapping is None else ("return", mapping, start, end))
         except BaseException as exc:  # noqa: BLE001 - e.g. MemoryError while encoding
-            message = encode(_raised(exc, encode) + (used,))
+            message = encode(_raised(exc, encode) + (start, end))
         _flush(streams)
         try:
             write_frame(reply_fd, message)
