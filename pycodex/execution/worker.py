@@ -16,7 +16,8 @@ it: Z's memory, which every later sample inherits, never holds a job) and two fr
 output). Z mounts a new scratch tmpfs, draws the next pid at random and forks S, which reads its
 job, takes the pipes, drops its privileges, sets its limits and runs the harness. Z waits for S,
 then kills every other process left in the namespace (kill(-1) from pid 1), reaps them, reports
-S's end (the siginfo waitid gave, sent from a buffer it then zeroes) and unmounts the scratch. W does not listen to the result pipe while the sample runs, so that the
+S's end (the siginfo waitid gave, sent from a buffer it then zeroes) and puts the scratch out of
+reach (sandbox.clear_scratch). W does not listen to the result pipe while the sample runs, so that the
 sample's messages do not wake W and cost the sample its CPU: it reads the commit (the program
 starts) at the first tick of the time limits, when most samples are long over. W keeps
 the time limits (limits.py: the CPU time and the waiting of the namespace's processes, read

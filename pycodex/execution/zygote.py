@@ -137,7 +137,7 @@ def _zygote(sock: socket.socket, slot: int, mode: str) -> None:
                 _sample(slot, mode, scratch, layers, fds)
             for fd in fds[:1] + fds[2:]:  # only S holds them now: when it is gone the judge reads the end
                 os.close(fd)
-            sandbox.reap_scratch()  # the sample before's scratch, unmounted while this one runs
+            sandbox.reap_scratch()  # earlier samples' scratches, unmounted in a batch while this one runs
             if mode == "plain":  # no namespace to kill: tell W the process group to kill at the deadline
                 write_message(sock.fileno(), {"started": pid})  # (on the socket, which the sample never holds)
             _wait_and_sweep(mode, pid)
