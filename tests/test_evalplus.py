@@ -288,3 +288,45 @@ def test_calls_that_each_stay_under_their_limit_pass_though_together_they_are_ov
     solution = _slow_first_call(mbpp.get("3"), prefix="_calls = [0]\n", work=work).replace("_first[0] = False", "pass")
     [result] = _judge(tmp_path, [solution])
     assert result["passed"], result["result"]
+
+
+
+_TAKEOVER = '''
+import signal, sys
+def {name}(*a):
+    signal.setitimer(signal.ITIMER_PROF, 0)  # (the sample's own timer off: the judge's clock alone)
+    # The attack that knows the judge's clock: write each reply itself, after spending `seconds` of
+    # CPU on each of the first `slow` calls, with readings that claim no CPU at all (lie) or the
+    # true ones, answering every later call itself too.
+    frame = sys._getframe(1)
+    here, there = frame.f_locals, frame.f_globals
+    write, encode, decode, spent = there["write_frame"], there["encode"], there["decode"], here["spent"]
+    claim, calls, args, kwargs = here["start"], 0, a, {{}}
+    while True:
+        start = spent()
+        while calls < {slow} and spent() - start < {seconds}:
+            pass
+        value, calls = _orig_{name}(*args, **kwargs), calls + 1
+        readings = (claim, claim) if {lie} else (start, spent())
+        write(here["reply_fd"], encode(("return", value) + readings))
+        data = here["calls"].next()
+        if data is None:
+            os._exit(0)
+        _, args, kwargs, *limit = decode(data)
+'''
+
+
+def test_a_sample_that_forges_its_replies_readings_still_pays_its_cpu(tmp_path, mbpp):
+    """Replies written by the sample itself (callclock.Ledger's rules under attack). A first call
+    of 1.6 s whose reply claims no CPU fails at its limit all the same: the judge takes readings
+    only within its own, and charges a batch's last reply up to its own reading. Three calls of
+    0.6 s each pass with their true readings, and fail with readings that claim no CPU: a lie
+    only moves CPU onto the later calls of its batch, never out of it. (A ledger that believed
+    the readings passes all three.)"""
+    problem = mbpp.get("3")
+    name = problem.entry_point
+    body = "import os\n" + problem.canonical_solution.replace(f"def {name}(", f"def _orig_{name}(")
+    cases = [(1, 1.6, True), (3, 0.6, True), (3, 0.6, False)]
+    results = _judge(tmp_path, [body + _TAKEOVER.format(name=name, slow=n, seconds=s, lie=lie) for n, s, lie in cases])
+    assert [r["passed"] for r in results] == [False, False, True], [r["result"] for r in results]
+    assert all("TimeoutError" in r["result"] and "measured by the judge" in r["result"] for r in results[:2]), results
