@@ -235,6 +235,14 @@ PLANT_NO_FILE = r"""
     os.chmod("/tmp/scratch", 0o751)
     os.utime("/tmp/scratch", (1234567, 1234567))
     print("planted scratch mode and time")
+    open("/tmp/scratch/" + M, "w").write(M)  # written, then removed: the scratch looks empty again
+    os.unlink("/tmp/scratch/" + M)
+    os.mkdir("/tmp/scratch/d-" + M)
+    os.rmdir("/tmp/scratch/d-" + M)
+    LIBC.syscall.restype = ctypes.c_long
+    for flags in (0, 2):  # umount2 of the cover over the retired scratches (MNT_DETACH the second time)
+        if LIBC.syscall(166, b"/tmp/retired", flags) == 0:
+            print("uncovered the retired scratches")
 """
 
 SEARCH_NO_FILE = r"""
@@ -244,6 +252,13 @@ SEARCH_NO_FILE = r"""
     for dirpath, dirnames, filenames in os.walk("/tmp"):
         if dirpath != "/tmp" and os.stat(dirpath).st_mtime == 1234567:
             _found("a retired scratch " + dirpath)
+        if any(M in name for name in dirnames + filenames):
+            _found("the marker at " + dirpath)
+    try:
+        if os.listdir("/tmp/retired"):
+            _found("a retired scratch under /tmp/retired")
+    except OSError:
+        pass
 """
 
 SEARCH = r"""
@@ -416,6 +431,7 @@ def test_a_sample_finds_no_data_no_earlier_sample_and_no_state(tmp_path):
     assert all(first[name][0] == "failed" for name in first if not name.startswith("correct")), first
     assert "planted scratch" in second["plant"][2]  # the one place a sample may write
     assert "planted scratch mode and time" in second["plant, no file"][2]
+    assert "uncovered" not in second["plant, no file"][2]
     assert "counter advanced" not in second["plant"][2]
     assert all(f"learn #{i}" in run for run in (run_a, run_b) for i in range(5))
     pid_list = [int(re.search(r"pid (\d+)", second[f"pid #{i}"][2]).group(1)) for i in range(4)]
