@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from pycodex.execution import cpus, limits, sandbox
+from pycodex.execution.testcode import CompiledTests, keep_directory
 from pycodex.execution.verdict import CRASHED, STRICT, Verdict, program_parts
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -167,6 +168,7 @@ class Executor:
         self._place_waiters = 0
         self.max_threads = workers * (1 + SLOW_PER_WORKER)
         self._cpus = cpus.Places()  # the CPU each thread's worker runs its fast samples on
+        self._tests = CompiledTests(keep_directory())  # each test compiled once, for every judge (testcode.py)
         self.slots: list[int] = []  # the workers' slots: their samples run as uid sandbox.SANDBOX_UID_BASE + slot
 
     # -- public API ---------------------------------------------------------------------------
@@ -207,6 +209,7 @@ class Executor:
             self._jobs.put((math.inf, next(self._order), None))  # after every job
         for thread in threads:
             thread.join()
+        self._tests.close()
 
     def __enter__(self) -> "Executor":
         return self
@@ -226,6 +229,9 @@ class Executor:
                "memory_mb": self.memory_limit_mb, "judge": self.judge}
         if self.judge == STRICT:  # the judge's trusted code: the problem's prompt (helpers) and test
             job.update(prompt=problem.prompt, offset=head.count("\n"))
+            compiled = self._tests.path(test)
+            if compiled is not None:
+                job["test_code"] = compiled
         return job
 
     def _submit_job(self, job) -> Future:

@@ -27,6 +27,7 @@ import os
 import socket
 import struct
 
+from pycodex.execution import testcode
 from pycodex.execution.channel import MESSAGE_LIMIT, Channel, Broken
 from pycodex.execution.harness import describe
 
@@ -69,7 +70,8 @@ def judge(job: dict, call_fd: int, reply_fd: int) -> dict:
     if first != ("ready",):
         return {"kind": "failed", "detail": "the sample sent a malformed message"}
     try:
-        test_code = _compiled(test, "<test>")
+        path = job.get("test_code")  # (compiled once by the executor: testcode.py)
+        test_code = (testcode.load(path, test) if type(path) is str else None) or _compiled(test, "<test>")
     except (SyntaxError, ValueError) as exc:
         lineno = getattr(exc, "lineno", None)
         return {"kind": "syntax error", "detail": f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}"
@@ -197,10 +199,13 @@ class JudgeProcess:
             self.kill()
             raise RuntimeError("the judge did not start")
 
-    def start(self, job: dict, call_fd: int, reply_fd: int, sandbox: int | None = None) -> None:
+    def start(self, job: dict, call_fd: int, reply_fd: int, sandbox: int | None = None, compiled: bool = False) -> None:
         """Hand J a job and its ends of the pipes (the caller closes its copies); sandbox: the host
-        pid of the zygote whose child answers the calls (J's clock finds the sample under it)."""
-        fields = {k: job[k] for k in ("entry_point", "test", "prompt", "offset") if k in job}
+        pid of the zygote whose child answers the calls (J's clock finds the sample under it);
+        compiled: J may load the test's code from the executor's file (testcode.py): never when
+        samples share J's file system ("plain" mode)."""
+        names = ("entry_point", "test", "prompt", "offset") + (("test_code",) if compiled else ())
+        fields = {k: job[k] for k in names if k in job}
         data = json.dumps(fields | ({"sandbox": sandbox} if sandbox else {})).encode()
         socket.send_fds(self.sock, [struct.pack(">I", len(data))], [call_fd, reply_fd])
         self.sock.sendall(data)

@@ -46,7 +46,7 @@ from pycodex.execution.judge import JudgeProcess, judge_uid
 from pycodex.execution.watch import SETUP_GRACE, Watch, drain
 from pycodex.execution.zygote import _exec_zygote, _zygote
 
-JUDGE_ONLY = ("test", "prompt", "offset")  # a strict job's fields that only the judge gets
+JUDGE_ONLY = ("test", "prompt", "offset", "test_code")  # a strict job's fields that only the judge gets
 
 
 # -- the worker's side ----------------------------------------------------------------------------
@@ -192,7 +192,7 @@ class Zygote:
             _write_all(job_fd, data)
             socket.send_fds(self.sock, [b"J"], ours[:5])
             if judge is not None:
-                judge.start(job, call_w, reply_r, self.pid)
+                judge.start(job, call_w, reply_r, self.pid, compiled=self.mode != "plain")
         except OSError:
             for fd in (result_r, output_r):
                 os.close(fd)
