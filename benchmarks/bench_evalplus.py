@@ -7,7 +7,9 @@ samples (MODEL_SAMPLES: Gemma 3 270M's, HumanEval+ and MBPP+), a few infinite lo
 HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH, its ground truth cached by a warm-up run) and
 `pycodex evaluate F --problem-set S --evalplus-results` (its CPU times cached by `prepare`). It compares
 base_status, plus_status and the failing inputs of every sample, prints each disagreement with
-the reason when known, and the ratio of the two wall times with the load average.
+the reason when known, and the ratio of the two wall times with the load average. Then the floor
+(plus_floor.py): the samples' own code alone, timed on the same cores, which bounds the ratio any
+judge could reach on that file.
 
     python benchmarks/bench_evalplus.py [--sets humaneval-plus,mbpp-plus] [--extra SET=FILE ...] [--no-model-samples]
 """
@@ -29,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from mutants import _apply, _sites, ast_mutants  # noqa: E402
+from plus_floor import floor  # noqa: E402
 
 DATASETS = {"humaneval-plus": ("humaneval", "HUMANEVAL_OVERRIDE_PATH"), "humaneval-plus-mini": ("humaneval", "HUMANEVAL_OVERRIDE_PATH"),
             "mbpp-plus": ("mbpp", "MBPP_OVERRIDE_PATH")}
@@ -157,10 +160,15 @@ def bench(set_name: str, workdir: Path, extra: list[dict], workers: int) -> dict
     load = os.getloadavg()[0]
     theirs, evalplus_seconds = run_evalplus(set_name, data, samples, workers)
     ours, pycodex_seconds = run_pycodex(set_name, samples, workers)
+    load_after = os.getloadavg()[0]
     count, disagreements = compare(set_name, ours, theirs)
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    least = floor(rows, [json.loads(line) for line in samples.read_text().splitlines()], theirs, workers)
     return {"set": set_name, "samples": count, "disagreements": disagreements, "evalplus_s": round(evalplus_seconds, 2),
             "pycodex_s": round(pycodex_seconds, 2), "ratio": round(evalplus_seconds / pycodex_seconds, 2),
-            "load_before": round(load, 1), "load_after": round(os.getloadavg()[0], 1)}
+            **least, "best_possible_ratio": round(evalplus_seconds / least["floor_s"], 2),
+            "pycodex_over_floor": round(pycodex_seconds / least["floor_s"], 2),
+            "load_before": round(load, 1), "load_after": round(load_after, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=1))
         print(f"{set_name}: {report['samples']} samples, {len(report['disagreements'])} disagreements "
               f"({len(unexplained)} unexplained); evalplus {report['evalplus_s']} s, pycodex {report['pycodex_s']} s: "
-              f"{report['ratio']}x (load {report['load_before']} -> {report['load_after']}, {args.workers} workers each)")
+              f"{report['ratio']}x (load {report['load_before']} -> {report['load_after']}, {args.workers} workers each); "
+              f"the samples' own work alone (plus_floor.py, after both): {report['floor_s']} s, so at most "
+              f"{report['best_possible_ratio']}x for any judge; pycodex at {report['pycodex_over_floor']}x that floor")
     return 1 if failed else 0
 
 
