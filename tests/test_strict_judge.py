@@ -21,6 +21,9 @@ PLAIN_VALUES = [
     "\x00", b"", b"\x00\xff", [], (), {}, set(), frozenset(), [1, [2, [3, (4,)]]], (1, "a", b"b", None),
     {1: "a", "b": [2], (3, 4): {5: {6}}, None: frozenset({7}), 2.5: True}, {1, "a", (2, 3)},
     frozenset({frozenset({1}), ()}), {True: 1}, [[]] * 3,
+    # packed (PACK_OVER values or more, all ints of 64 bits and floats), and lists that only look so
+    [0.5] * 16, tuple(range(-8, 8)), [1, 2.5] * 8 + [float("inf"), -0.0, 2**63 - 1, -(2**63), 5e-324],
+    [2**63] + [0] * 20, [True] + [1] * 20, [1.0] * 15 + [None], [[1.0] * 16, (2,) * 16], {"k": [3] * 17},
 ]
 
 
@@ -35,6 +38,7 @@ def test_plain_values_cross_exactly(value):
 def test_nan_keeps_its_bits_and_ints_of_any_size_cross():
     nan = struct.unpack("<d", b"\x01\x00\x00\x00\x00\x00\xf8\x7f")[0]
     assert struct.pack("<d", decode(encode(nan))) == struct.pack("<d", nan)
+    assert struct.pack("<d", decode(encode([1] * 20 + [nan]))[-1]) == struct.pack("<d", nan)  # packed
     rng = random.Random(9)
     for bits in (1, 7, 8, 9, 63, 64, 65, 1000, 100_000):
         for _ in range(20):
@@ -65,6 +69,16 @@ def test_anything_else_is_not_plain(value, reason):
         encode(value)
 
 
+def test_long_lists_of_numbers_are_packed_and_the_rest_is_not():
+    assert encode([1.0] * 16)[:1] == b"L" and encode((1, 2.0) * 8)[:1] == b"P"
+    assert encode([1.0] * 15)[:1] == b"l" and encode([2**64] * 16)[:1] == b"l" and encode([False] * 16)[:1] == b"l"
+    million = [1, 3] + [i / 2 + 1 for i in range(1_000_000)]  # HumanEval+ /130's returns
+    back = decode(encode(million))
+    assert back == million and [type(x) for x in back[:3]] == [int, int, float]
+    with pytest.raises(NotPlain, match="values"):
+        encode([0.0] * (MAX_ITEMS + 1))
+
+
 def test_caps_on_depth_items_and_size():
     deep: list = []
     for _ in range(MAX_DEPTH):
@@ -87,6 +101,7 @@ def test_caps_on_depth_items_and_size():
     b"", b"N N", b"X", b"i\x00\x00\x00\x09\x01", b"l\xff\xff\xff\xff", b"l\x00\x00\x00\x02N",
     b"d\x00\x00\x00\x01l\x00\x00\x00\x00N", b"S\x00\x00\x00\x01l\x00\x00\x00\x00", b"s\x00\x00\x00\x02\xff\xfe",
     b"l\x00\x00\x00\x01" * (MAX_DEPTH + 1) + b"N", b"f\x00\x00",
+    b"L\x00\x00\x00\x01x" + bytes(8), b"L\x00\x00\x00\x02if" + bytes(8), b"P\xff\xff\xff\xff", b"L\x00\x00\x00\x01N" + bytes(8),
 ])
 def test_malformed_encodings_are_refused(data):
     with pytest.raises(NotPlain):
