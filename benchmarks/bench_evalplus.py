@@ -5,7 +5,8 @@ EvalPlus "solution"s, small mutants of every canonical solution, wrong variants,
 samples (MODEL_SAMPLES: Gemma 3 270M's, HumanEval+ and MBPP+), a few infinite loops) and judges it twice in the same run, whole commands:
 `python -m evalplus.evaluate --dataset D --samples F --parallel <cores>` (the release file through
 HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH, its ground truth cached by a warm-up run) and
-`pycodex evaluate F --problem-set S --evalplus-results` (its CPU times cached by `prepare`). It compares
+`pycodex evaluate F --problem-set S --evalplus-results` (its CPU times cached by `prepare`, its compiled
+tests by the same warm-up run). It compares
 base_status, plus_status and the failing inputs of every sample, prints each disagreement with
 the reason when known, and the ratio of the two wall times with the load average. Then the floor
 (plus_floor.py): the samples' own code alone, timed on the same cores, which bounds the ratio any
@@ -157,6 +158,7 @@ def bench(set_name: str, workdir: Path, extra: list[dict], workers: int) -> dict
     warm = workdir / f"{set_name}-warm.jsonl"  # evalplus's ground truth into its cache, outside the timing
     warm.write_text("".join(json.dumps({"task_id": p.task_id, "solution": p.prompt + p.canonical_solution}) + "\n" for p in problem_set))
     run_evalplus(set_name, data, warm, workers)
+    run_pycodex(set_name, warm, workers)  # (the same warm-up: pycodex keeps its compiled tests, testcode.py)
     load = os.getloadavg()[0]
     theirs, evalplus_seconds = run_evalplus(set_name, data, samples, workers)
     ours, pycodex_seconds = run_pycodex(set_name, samples, workers)

@@ -98,3 +98,13 @@ def test_without_a_writable_temporary_directory_the_judges_compile(monkeypatch, 
     tests = CompiledTests(keep=str(tmp_path))
     assert tests.path(PASSES) is None and tests.path(FAILS) is None
     tests.close()
+
+
+def test_only_root_keeps_compiled_tests_between_commands(monkeypatch):
+    """A user's samples under "plain" mode run as that user: a kept file could be theirs."""
+    from pycodex.execution import executor as executor_module
+
+    monkeypatch.setattr(executor_module.os, "geteuid", lambda: 1000)
+    assert Executor(workers=1)._tests.keep is None
+    monkeypatch.setattr(executor_module.os, "geteuid", lambda: 0)
+    assert Executor(workers=1)._tests.keep == testcode.keep_directory()

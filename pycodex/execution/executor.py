@@ -168,7 +168,7 @@ class Executor:
         self._place_waiters = 0
         self.max_threads = workers * (1 + SLOW_PER_WORKER)
         self._cpus = cpus.Places()  # the CPU each thread's worker runs its fast samples on
-        self._tests = CompiledTests(keep_directory())  # each test compiled once, for every judge (testcode.py)
+        self._tests = CompiledTests(keep_directory() if os.geteuid() == 0 else None)  # each test compiled once, for every judge (testcode.py)
         self.slots: list[int] = []  # the workers' slots: their samples run as uid sandbox.SANDBOX_UID_BASE + slot
 
     # -- public API ---------------------------------------------------------------------------

@@ -100,11 +100,16 @@ def _report(on_result: Callable[[int, Verdict], None], index: int, future: Futur
 
 
 def run_judged(executor, items: Iterable, on_result: Callable[[int, Verdict], None] | None = None) -> list[Verdict]:
-    """Executor.run through submit_judged: verdicts in input order, on_result(i, v) as each finishes."""
-    futures = []
-    for index, (problem, completion) in enumerate(items):
+    """Executor.run through submit_judged: verdicts in input order, on_result(i, v) as each finishes.
+    The samples of the costliest problems go first (EvalPlus sets: `canonical_seconds`), so that no
+    long job starts last while the other workers have nothing left to do; others keep their order."""
+    items = list(items)
+    order = sorted(range(len(items)), key=lambda i: -getattr(items[i][0], "canonical_seconds", 0.0))
+    futures: list[Future | None] = [None] * len(items)
+    for index in order:
+        problem, completion = items[index]
         future = submit_judged(executor, problem, completion)
         if on_result is not None:
             future.add_done_callback(functools.partial(_report, on_result, index))
-        futures.append(future)
-    return [future.result() for future in futures]
+        futures[index] = future
+    return [future.result() for future in futures if future is not None]

@@ -120,8 +120,9 @@ def mbpp_prompt(row: dict) -> str:
 
 
 def build_tests(row: dict, expected: tuple, slow: list, dataset: str) -> tuple:
-    """(test, base_test, plus_test, cpu_limits) of a release row, from its expected outputs
-    (expected.read) and its slow inputs' CPU seconds on this machine (cpu_times.measure)."""
+    """(test, base_test, plus_test, cpu_limits, canonical seconds) of a release row, from its expected
+    outputs (expected.read) and its slow inputs' CPU seconds on this machine (cpu_times.measure; the
+    last: their sum, what a passing sample may cost)."""
     from pycodex.problems.cpu_times import seconds
     from pycodex.problems.plus_test import Digest, call_limits, oracle, run_limit, test_source
 
@@ -140,7 +141,8 @@ def build_tests(row: dict, expected: tuple, slow: list, dataset: str) -> tuple:
     plus = run("_PLUS", row["plus_input"], plus_out, plus_cpu, plus_digested)
     atol, name, count = row["atol"], oracle(dataset, row["entry_point"]), len(plus[1])
     return (test_source([base, plus], atol, name, count), test_source([base], atol, name, 0),
-            test_source([plus], atol, name, count), (run_limit(base[3]), run_limit(plus[3])))
+            test_source([plus], atol, name, count), (run_limit(base[3]), run_limit(plus[3])),
+            round(sum(seconds for _, seconds in slow), 3))
 
 
 class PlusSource:

@@ -68,6 +68,12 @@ class PlusProblem(Problem):
     def cpu_limits(self) -> tuple[float, float]:
         return self._tests[3]
 
+    @cached_property
+    def canonical_seconds(self) -> float:
+        """CPU seconds the canonical solution spends on its slow inputs here: what judging a
+        passing sample costs, about (the executor's callers start the costliest first)."""
+        return self._tests[4]
+
     @property
     def assert_count(self) -> int:
         """The base inputs (HumanEval's own checks, MBPP's tests)."""
