@@ -164,7 +164,9 @@ def bench(set_name: str, workdir: Path, extra: list[dict], workers: int) -> dict
     ours, pycodex_seconds = run_pycodex(set_name, samples, workers)
     load_after = os.getloadavg()[0]
     count, disagreements = compare(set_name, ours, theirs)
-    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    from pycodex.problems.evalplus import RELEASES, read_rows
+
+    rows = read_rows(RELEASES[set_name])
     least = floor(rows, [json.loads(line) for line in samples.read_text().splitlines()], theirs, workers)
     return {"set": set_name, "samples": count, "disagreements": disagreements, "evalplus_s": round(evalplus_seconds, 2),
             "pycodex_s": round(pycodex_seconds, 2), "ratio": round(evalplus_seconds / pycodex_seconds, 2),

@@ -52,8 +52,8 @@ def _stop(inputs: list, failed: list) -> int:
     """How many inputs the part runs: up to the first failing one evalplus reported (all: none)."""
     if not failed:
         return len(inputs)
-    first = json.dumps(failed[0])
-    return next((i + 1 for i, args in enumerate(inputs) if json.dumps(args) == first), len(inputs))
+    first = json.dumps(failed[0], default=repr)
+    return next((i + 1 for i, args in enumerate(inputs) if json.dumps(args, default=repr) == first), len(inputs))
 
 
 def _run(program: str, entry_point: str, parts: list[list[tuple[list, float]]]) -> float:
@@ -85,7 +85,8 @@ def _run(program: str, entry_point: str, parts: list[list[tuple[list, float]]]) 
 
 
 def floor(rows: list[dict], samples: list[dict], results: dict, workers: int) -> dict:
-    """rows: the release's rows; samples: the samples file's rows (solution or completion);
+    """rows: the release's rows as pycodex reads them (evalplus.read_rows: MBPP's arguments converted
+    as evalplus converts them); samples: the samples file's rows (solution or completion);
     results: evalplus's eval_results.json of that file. Wall and CPU seconds of the floor."""
     by_id = {row["task_id"]: row for row in rows}
     limits = {task_id: _limits(row) for task_id, row in by_id.items()}
