@@ -117,7 +117,9 @@ def evaluate_samples(
     from pycodex.evalplus_format import judged_pairs
     from pycodex.problems.sets import prepare
 
-    prepare([problem_set.get(row["task_id"]) for row in rows], workers)  # (EvalPlus sets: CPU times measured once)
+    # (EvalPlus sets: CPU times measured once; each test is built as its first sample is handed to the
+    # executor, so that the workers judge the first samples while the others' tests are built)
+    prepare([problem_set.get(row["task_id"]) for row in rows], workers, build=False)
     pairs = judged_pairs(rows, problem_set)
     own = executor is None
     if own:

@@ -367,6 +367,28 @@ def _attack(numbers, threshold):
 '''
 
 
+# The attack that knows testcode.py: the executor's compiled tests, a directory named
+# pycodex-tests-* under the host's temporary directory and compiled-tests/ in root's cache, files
+# named by the sha256 of the test, loaded by the judge as code. It looks everywhere it can for
+# them, and overwrites every file it finds, and writes under the names it can guess, code whose
+# check() accepts anything (a wrong sample judged after it would then pass).
+PLANT_CODE = r"""
+    import marshal, tempfile
+    forged = marshal.dumps(compile("def check(candidate):\n    pass\n", "<test>", "exec"))
+    places = [tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm", os.path.expanduser("~/.cache/pycodex"), "/root/.cache/pycodex"]
+    for root in places:
+        for dirpath, dirnames, filenames in os.walk(root, onerror=lambda e: None):
+            if "pycodex-tests-" in dirpath or "compiled-tests" in dirpath:
+                _found("compiled tests at " + dirpath)
+                for name in filenames:
+                    try:
+                        open(os.path.join(dirpath, name), "wb").write(forged)
+                        print("forged", name)
+                    except OSError:
+                        pass
+"""
+
+
 def attack(code: str, prelude: str = PRELUDE) -> str:
     """A completion of HumanEval/0 whose body calls _attack, defined after it with ATTACK()."""
     return ("    return _attack(numbers, threshold)\n" + prelude + f"\nM = {MARK!r}\n\n\ndef ATTACK():\n"
@@ -374,12 +396,14 @@ def attack(code: str, prelude: str = PRELUDE) -> str:
 
 
 _RUNNER = r"""
-import json, sys
+import json, os, sys
 from pycodex.execution import sandbox
 
 # Everything read-only for this run: whatever a sample did, no file anywhere could change.
 sandbox.mount(None, "/", None, sandbox.MS_REC | sandbox.MS_PRIVATE)
 sandbox.remount_read_only(writable=("/proc", "/sys", "/dev"))
+# but a /tmp of its own, where the executor makes its directory of compiled tests (testcode.py)
+sandbox.mount("tmpfs", "/tmp", "tmpfs", sandbox.MS_NOSUID | sandbox.MS_NODEV, "size=256m,mode=1777")
 
 from pycodex.execution import Executor
 from pycodex.problems.problem import load_humaneval
@@ -390,7 +414,9 @@ out = []
 for workers, items in rounds:  # each round a run of its own (its own executor, workers, uids)
     with Executor(workers=workers, timeout=3.0, memory_limit_mb=1024) as executor:
         verdicts = executor.run([(problem, completion) for _, completion in items])
-    out.append([[name, v.status, v.detail[:300], v.output[-12000:]] for (name, _), v in zip(items, verdicts)])
+        made = "made" if executor._tests.directory and os.listdir(executor._tests.directory) else "none"
+    out.append([[name, v.status, v.detail[:300], v.output[-12000:]] for (name, _), v in zip(items, verdicts)]
+               + [["(compiled tests)", made, "", ""]])
 print(json.dumps(out))
 """
 
@@ -414,6 +440,7 @@ def test_a_sample_finds_no_data_no_earlier_sample_and_no_state(tmp_path):
     memory = [item for name, code in IN_MEMORY.items()
               for item in (("correct, marked", MARKED), (f"memory: {name}", attack(code)))]
     state = [("correct, first", CORRECT), ("plant", attack(PLANT)), ("correct, after the plant", CORRECT),
+             ("plant code", attack(PLANT_CODE)), ("wrong, after the code plant", "    return None\n"),
              ("search", attack(SEARCH)), ("plant, no file", attack(PLANT_NO_FILE)), ("search, no file", attack(SEARCH_NO_FILE))]
     learning = [(f"learn #{i}", attack("pass", PRELUDE + LEARN)) for i in range(5)]
     pids = [(f"pid #{i}", "    import os\n    print('pid', os.getpid())\n    try:\n        os.pidfd_open(os.getpid())\n"
@@ -428,7 +455,9 @@ def test_a_sample_finds_no_data_no_earlier_sample_and_no_state(tmp_path):
             else:
                 assert status != "passed" and "FOUND" not in output, (name, status, detail, output)
     # the attacks ran: each searched (the data, the marker) and answered wrong when it found nothing
-    assert all(first[name][0] == "failed" for name in first if not name.startswith("correct")), first
+    assert all(first[name][0] == "failed" for name in first if not name.startswith(("correct", "("))), first
+    assert all(run["(compiled tests)"][0] == "made" for run in (first, second, run_a, run_b))  # (the executor made them: a /tmp of its own)
+    assert "forged" not in second["plant code"][2] and second["wrong, after the code plant"][0] == "failed"
     assert "planted scratch" in second["plant"][2]  # the one place a sample may write
     assert "planted scratch mode and time" in second["plant, no file"][2]
     assert "uncovered" not in second["plant, no file"][2]

@@ -120,9 +120,8 @@ def mbpp_prompt(row: dict) -> str:
 
 
 def build_tests(row: dict, expected: tuple, slow: list, dataset: str) -> tuple:
-    """(test, base_test, plus_test, cpu_limits, canonical seconds) of a release row, from its expected
-    outputs (expected.read) and its slow inputs' CPU seconds on this machine (cpu_times.measure; the
-    last: their sum, what a passing sample may cost)."""
+    """(test, base_test, plus_test, cpu_limits) of a release row, from its expected outputs
+    (expected.read) and its slow inputs' CPU seconds on this machine (cpu_times.measure)."""
     from pycodex.problems.cpu_times import seconds
     from pycodex.problems.plus_test import Digest, call_limits, oracle, run_limit, test_source
 
@@ -141,8 +140,7 @@ def build_tests(row: dict, expected: tuple, slow: list, dataset: str) -> tuple:
     plus = run("_PLUS", row["plus_input"], plus_out, plus_cpu, plus_digested)
     atol, name, count = row["atol"], oracle(dataset, row["entry_point"]), len(plus[1])
     return (test_source([base, plus], atol, name, count), test_source([base], atol, name, 0),
-            test_source([plus], atol, name, count), (run_limit(base[3]), run_limit(plus[3])),
-            round(sum(seconds for _, seconds in slow), 3))
+            test_source([plus], atol, name, count), (run_limit(base[3]), run_limit(plus[3])))
 
 
 class PlusSource:
@@ -153,23 +151,35 @@ class PlusSource:
         self.rows = {row["task_id"]: row for row in rows}
         self._outputs: dict | None = None
         self._built: dict[str, tuple] = {}
+        self._slow: dict[str, list] = {}  # task_id -> its slow inputs' CPU seconds (cpu_times)
         self._lock = threading.Lock()
 
     def tests(self, task_id: str) -> tuple:
         self.prepare([task_id])
         return self._built[task_id]
 
-    def prepare(self, task_ids, workers: int | None = None) -> None:
-        """Build the tests of these tasks (their CPU times measured first where not yet cached)."""
+    def canonical_seconds(self, task_id: str) -> float:
+        """The canonical solution's CPU seconds on the task's slow inputs here (measured if need be)."""
+        self.prepare([task_id], build=False)
+        return round(sum(seconds for _, seconds in self._slow[task_id]), 3)
+
+    def prepare(self, task_ids, workers: int | None = None, build: bool = True) -> None:
+        """Measure these tasks' CPU times where not yet cached (many at once), and build their tests
+        (build=False: each is built when first read; a command that judges many samples then starts
+        judging the first while it builds the others' tests)."""
         from pycodex.problems import cpu_times, expected
 
         with self._lock:
-            rows = [self.rows[t] for t in dict.fromkeys(task_ids) if t not in self._built]
+            wanted = list(dict.fromkeys(task_ids))
+            unmeasured = [self.rows[t] for t in wanted if t not in self._slow]
+            if unmeasured:
+                self._slow.update(cpu_times.measure(self.name, self.release.sha256, unmeasured, workers))
+            rows = [self.rows[t] for t in wanted if t not in self._built] if build else []
             if not rows:
                 return
             if self._outputs is None:
                 self._outputs = expected.read(self.release)
-            slow = cpu_times.measure(self.name, self.release.sha256, rows, workers)
+            slow = self._slow
             for row in rows:
                 task_id = row["task_id"]
                 if task_id not in self._outputs:
@@ -187,15 +197,16 @@ class PlusSource:
                 f"# and {len(row['plus_input'])} plus inputs (`pycodex problems export` writes the whole test)\n")
 
 
-def prepare(problems, workers: int | None = None) -> None:
-    """Build the tests of the EvalPlus problems among these, many at once (others are left as they are)."""
+def prepare(problems, workers: int | None = None, build: bool = True) -> None:
+    """Measure the CPU times of the EvalPlus problems among these, many at once, and build their tests
+    (build=False: when first read); others are left as they are."""
     by_source: dict = {}
     for problem in problems:
         source = getattr(problem, "_source", None)
         if isinstance(source, PlusSource):
             by_source.setdefault(source, []).append(problem.task_id)
     for source, task_ids in by_source.items():
-        source.prepare(task_ids, workers)
+        source.prepare(task_ids, workers, build)
 
 
 def load(name: str):

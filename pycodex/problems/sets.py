@@ -56,12 +56,13 @@ def load(path: str | Path | None = None, problem_set: str | None = None) -> Prob
     return load_problems(path) if path else load_named(problem_set or DEFAULT)
 
 
-def prepare(problems, workers: int | None = None) -> None:
+def prepare(problems, workers: int | None = None, build: bool = True) -> None:
     """Build now, many at once, the tests a set builds on first use (EvalPlus's sets: each task's CPU
-    times measured once on this machine, with progress): call it before judging many problems."""
+    times measured once on this machine, with progress): call it before judging many problems.
+    build=False: the CPU times only, each test built when first read."""
     from pycodex.problems import evalplus
 
-    evalplus.prepare(problems, workers)
+    evalplus.prepare(problems, workers, build)
 
 
 def run_set_summary(store, run_id: str, ks) -> dict:
