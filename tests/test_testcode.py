@@ -108,3 +108,30 @@ def test_only_root_keeps_compiled_tests_between_commands(monkeypatch):
     assert Executor(workers=1)._tests.keep is None
     monkeypatch.setattr(executor_module.os, "geteuid", lambda: 0)
     assert Executor(workers=1)._tests.keep == testcode.keep_directory()
+
+
+def test_the_worker_names_the_file_to_the_judge_only_outside_plain_mode():
+    """JudgeProcess.start sends `test_code` only when told (the worker tells it when its zygote's
+    mode is not "plain": there samples share the judge's file system)."""
+    import json
+    import socket
+    import struct
+
+    from pycodex.execution.judge import JudgeProcess
+    from pycodex.execution.worker import JUDGE_ONLY
+
+    assert "test_code" in JUDGE_ONLY  # (never in what the sample reads)
+    job = {"entry_point": "f", "test": PASSES, "prompt": "", "offset": 0, "test_code": "/tmp/x", "head": "h"}
+    for compiled in (False, True):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        judge = JudgeProcess.__new__(JudgeProcess)
+        judge.sock = ours
+        r, w = os.pipe()
+        judge.start(job, r, w, compiled=compiled)
+        message, fds, _, _ = socket.recv_fds(theirs, 4, 2)
+        body = theirs.recv(struct.unpack(">I", message)[0])
+        for fd in fds + [r, w]:
+            os.close(fd)
+        ours.close()
+        theirs.close()
+        assert ("test_code" in json.loads(body)) is compiled and "head" not in json.loads(body)
