@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pycodex import locations
@@ -149,7 +150,7 @@ class PlusSource:
     def __init__(self, name: str, release: Release, rows: list[dict]):
         self.name, self.release = name, release
         self.rows = {row["task_id"]: row for row in rows}
-        self._outputs: dict | None = None
+        self._outputs: Mapping[str, tuple] | None = None  # (expected.Outputs: decoded task by task)
         self._built: dict[str, tuple] = {}
         self._slow: dict[str, list] = {}  # task_id -> its slow inputs' CPU seconds (cpu_times)
         self._lock = threading.Lock()
