@@ -104,10 +104,9 @@ def test_shipped_outputs_are_checked(tmp_path, monkeypatch):
         expected.read(release)
 
 
-def test_shipped_outputs_are_decoded_task_by_task_and_checked_frame_by_frame(tmp_path, monkeypatch):
+def test_shipped_outputs_are_decoded_task_by_task_and_checked_frame_by_frame(tmp_path):
     """read() finds every task's frame at once and decodes one when it is first read; a frame
     whose head or body is not a task's is refused with one line."""
-    from pycodex import locations
     from pycodex.execution.plain import encode
     from pycodex.problems import expected
     from pycodex.problems.evalplus import RELEASES
