@@ -289,6 +289,31 @@ def _special_forgeries() -> dict[str, tuple[int, str]]:
             os.write(5, struct.pack(">I", len(body)) + body)
             import time
             time.sleep(5)""",
+        # The attacks that know the packed lists of plain.py: a count over the payload (the next
+        # frames, claiming True, would be read inside it), a kind that is not a number, a count over
+        # the item cap with its whole payload written.
+        "hand-made packed reply, count over its payload": """
+            import os, struct
+            head = b"t\\x00\\x00\\x00\\x04" + b"s\\x00\\x00\\x00\\x06return"
+            body = head + b"L" + struct.pack(">I", 1000) + b"i" * 1000 + bytes(8) + b"ff"
+            true = head + b"T" + b"f" + bytes(8) + b"f" + bytes(8)
+            os.write(5, struct.pack(">I", len(body)) + body + (struct.pack(">I", len(true)) + true) * 20)
+            import time
+            time.sleep(5)""",
+        "hand-made packed reply, a kind that is not a number": """
+            import os, struct
+            body = b"t\\x00\\x00\\x00\\x04" + b"s\\x00\\x00\\x00\\x06return" + b"L\\x00\\x00\\x00\\x01T" + bytes(8) + b"f" + bytes(8) + b"f" + bytes(8)
+            os.write(5, struct.pack(">I", len(body)) + body)
+            import time
+            time.sleep(5)""",
+        "hand-made packed reply over the item cap": """
+            import os, struct
+            n = 4_000_001
+            body = (b"t\\x00\\x00\\x00\\x04" + b"s\\x00\\x00\\x00\\x06return" + b"L" + struct.pack(">I", n) + b"i" * n + bytes(8 * n)
+                    + b"f" + bytes(8) + b"f" + bytes(8))
+            os.write(5, struct.pack(">I", len(body)) + body)
+            import time
+            time.sleep(5)""",
         "close the judge's pipes": "import os\nos.close(4)\nos.close(5)\nreturn None",
         "kill its own process": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
         "kill every process it can see": """
@@ -418,6 +443,9 @@ def test_no_forgery_passes_the_strict_judge(tmp_path):
     assert "contains itself" in strict["self-referencing list"][1]
     assert "more than" in strict["huge list (over the item cap)"][1] and "more than" in strict["huge str (over the byte cap)"][1]
     assert "malformed" in strict["garbage on the reply pipe"][1] and "malformed" in strict["hand-made deep encoding"][1]
+    assert "malformed" in strict["hand-made packed reply, count over its payload"][1]
+    assert "unknown kind" in strict["hand-made packed reply, a kind that is not a number"][1]
+    assert "more than 4000000 values" in strict["hand-made packed reply over the item cap"][1]
     assert strict["SystemExit(0) from the candidate"] == ["failed", strict["SystemExit(0) from the candidate"][1]]
     assert strict["SystemExit(0) from the candidate"][1].startswith("SystemExit: 0")
     assert strict["kill its own process"][0] == "crashed" and "SIGKILL" in strict["kill its own process"][1]
