@@ -124,7 +124,7 @@ def build_tests(row: dict, expected: tuple, slow: list, dataset: str) -> tuple:
     """(test, base_test, plus_test, cpu_limits) of a release row, from its expected outputs
     (expected.read) and its slow inputs' CPU seconds on this machine (cpu_times.measure)."""
     from pycodex.problems.cpu_times import seconds
-    from pycodex.problems.plus_test import Digest, call_limits, oracle, run_limit, test_source
+    from pycodex.problems.plus_test import Digest, call_limits, oracle, run_limit, test_sources
 
     def run(name: str, inputs: list, values: list, cpu: list, digested: list[int]) -> tuple:
         """The run's inputs, outputs (Digests where digested) and limits, without the inputs whose
@@ -140,8 +140,7 @@ def build_tests(row: dict, expected: tuple, slow: list, dataset: str) -> tuple:
     base = run("_BASE", row["base_input"], base_out, base_cpu, base_digested)
     plus = run("_PLUS", row["plus_input"], plus_out, plus_cpu, plus_digested)
     atol, name, count = row["atol"], oracle(dataset, row["entry_point"]), len(plus[1])
-    return (test_source([base, plus], atol, name, count), test_source([base], atol, name, 0),
-            test_source([plus], atol, name, count), (run_limit(base[3]), run_limit(plus[3])))
+    return (*test_sources(base, plus, atol, name, count), (run_limit(base[3]), run_limit(plus[3])))
 
 
 class PlusSource:

@@ -105,12 +105,19 @@ def _run_source(name: str, inputs, expected, limits) -> str:
     return f"{name} = ({literal(list(inputs))}, {literal(list(expected))}, {literal(limits)})\n"
 
 
-def test_source(runs: list[tuple[str, list, list, list[float]]], atol: float, oracle_name: str, plus_count: int) -> str:
-    """`check(candidate)` judging each run (name, inputs, expected, limits) in order."""
+def test_sources(base: tuple, plus: tuple, atol: float, oracle_name: str, plus_count: int) -> tuple[str, str, str]:
+    """test_source of [base, plus], of [base] (no plus count) and of [plus]: a task's test, base
+    test and plus test, each run's literals written once (they are most of the building's time)."""
+    base_run, plus_run = (base[0], _run_source(*base)), (plus[0], _run_source(*plus))
+    return (_assemble([base_run, plus_run], atol, oracle_name, plus_count), _assemble([base_run], atol, oracle_name, 0),
+            _assemble([plus_run], atol, oracle_name, plus_count))
+
+
+def _assemble(runs: list[tuple[str, str]], atol: float, oracle_name: str, plus_count: int) -> str:
     parts = [_compare_source(), f"_PLUS_COUNT = {plus_count}\n_ATOL = {atol!r}\n_ORACLE = {oracle_name!r}\n",
              "_OPAQUE_RETURNS = True\n" if oracle_name == "not_none" else ""]
-    parts += [_run_source(name, inputs, expected, limits) for name, inputs, expected, limits in runs]
-    calls = "".join(f"    _plus_run(candidate, *{name}, _ATOL, _ORACLE, _set_limit, _plan)\n" for name, *_ in runs)
+    parts += [source for _, source in runs]
+    calls = "".join(f"    _plus_run(candidate, *{name}, _ATOL, _ORACLE, _set_limit, _plan)\n" for name, _ in runs)
     parts.append("\n\ndef check(candidate):\n    _set_limit, _plan = globals().get('__call_limit__'), globals().get('__call_plan__')\n"
                  f"{calls or '    pass'}\n")
     return "".join(parts)
