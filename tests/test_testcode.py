@@ -135,3 +135,18 @@ def test_the_worker_names_the_file_to_the_judge_only_outside_plain_mode():
         ours.close()
         theirs.close()
         assert ("test_code" in json.loads(body)) is compiled and "head" not in json.loads(body)
+
+
+def test_the_kept_files_are_pruned_oldest_first_once_a_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(testcode, "KEEP_OVER", 0)
+    monkeypatch.setattr(testcode, "KEEP_FILES", 2)
+    for age, name in enumerate(["old", "older", "oldest"]):
+        (tmp_path / name).write_bytes(b"")
+        os.utime(tmp_path / name, (1_000_000 - age, 1_000_000 - age))
+    tests = CompiledTests(keep=str(tmp_path))
+    first = os.path.basename(tests.path(PASSES) or "")
+    assert sorted(os.listdir(tmp_path)) == sorted([first, "old"])  # the first write pruned: the 2 newest left
+    second = os.path.basename(tests.path(FAILS) or "")
+    assert sorted(os.listdir(tmp_path)) == sorted([first, second, "old"])  # (not again in the same command)
+    CompiledTests(keep=str(tmp_path)).path("def check(candidate):\n    return 2\n")
+    assert "old" not in os.listdir(tmp_path) and len(os.listdir(tmp_path)) == 2

@@ -8,10 +8,10 @@ over: on HumanEval+ 3.2 s of CPU per judge process, several judges per command.
 Now the executor compiles each test once (CompiledTests, in the pycodex process, which is trusted)
 and writes its code object (marshal) to a directory of its own, named by the sha256 of the test's
 source; the job names the file and J loads it (milliseconds), after checking the name against the
-source it was given, so that a test always runs as the code of its own source. A big test's code
-(KEEP_OVER characters of source) is also kept in the user's cache directory, by the same name under
-the interpreter's tag, so that the next command copies it instead of compiling it again (at most
-KEEP_FILES files; the oldest go first). Only when pycodex runs as root: then every sample runs under
+source it was given, so that a test always runs as the code of its own source. A test's code
+(KEEP_OVER characters of source or more: nearly every EvalPlus test) is also kept in the user's
+cache directory, by the same name under the interpreter's tag, so that the next command copies it
+instead of compiling it again (at most KEEP_FILES files, pruned once a command; the oldest go first). Only when pycodex runs as root: then every sample runs under
 a uid of its own, whatever the mode, and cannot write there. A user's samples under "plain" mode
 run as that user and could leave code there for a later command's judge, so a user's commands
 keep nothing: they compile each test once per command.
@@ -36,18 +36,19 @@ import weakref
 
 _LOADED: dict[str, types.CodeType] = {}
 LOADED_KEEP = 16  # code objects a judge keeps (consecutive samples of one task share a test)
-KEEP_OVER, KEEP_FILES = 32 * 1024, 1000
+KEEP_OVER, KEEP_FILES = 4 * 1024, 4000  # (MBPP+'s median test: 16 KB, 3 ms to compile; ~1,300 files: every EvalPlus test)
 
 
 class CompiledTests:
     """The executor's directory of compiled tests (made at the first test, removed by close())."""
 
     def __init__(self, keep: str | None = None) -> None:
-        """keep: the directory of compiled big tests kept between commands (None: none kept)."""
+        """keep: the directory of compiled tests kept between commands (None: none kept)."""
         self.keep = keep
         self.directory: str | None = None
         self._written: set[str] = set()
         self._unwritable = False
+        self._pruned = False  # (once a command: a prune reads every kept file's time)
         self._lock = threading.Lock()
 
     def path(self, test: str) -> str | None:
@@ -75,7 +76,8 @@ class CompiledTests:
                     data = marshal.dumps(compile(test, "<test>", "exec", dont_inherit=True))
                 except (SyntaxError, ValueError):
                     return None
-                if kept is not None and _write(kept, data):
+                if kept is not None and _write(kept, data) and not self._pruned:
+                    self._pruned = True
                     _prune(os.path.dirname(kept))
             if not _write(path, data):
                 return None
@@ -128,7 +130,7 @@ def _prune(directory: str) -> None:
 
 
 def keep_directory() -> str:
-    """Where big tests' code is kept between commands: the user's cache, by interpreter."""
+    """Where tests' code is kept between commands: the user's cache, by interpreter."""
     import sys
 
     from pycodex import locations
