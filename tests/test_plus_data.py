@@ -107,7 +107,6 @@ def test_shipped_outputs_are_checked(tmp_path, monkeypatch):
 def test_shipped_outputs_are_decoded_task_by_task_and_checked_frame_by_frame(tmp_path):
     """read() finds every task's frame at once and decodes one when it is read; a frame
     whose head or body is not a task's is refused with one line."""
-    from pycodex.execution.plain import encode
     from pycodex.problems import expected
     from pycodex.problems.evalplus import RELEASES
 
@@ -115,11 +114,15 @@ def test_shipped_outputs_are_decoded_task_by_task_and_checked_frame_by_frame(tmp
     table = expected.read(release)
     assert not table.decoded and list(table)[:2] == ["HumanEval/0", "HumanEval/1"]
     assert len(table["HumanEval/3"][2]) == len(table["HumanEval/3"][2]) > 0 and table.decoded == {"HumanEval/3"}
-    frame = encode(("T/1", [1], [], [2], []))
-    bad = encode(("T/2", [1], [], [2], []))[:-2] + b"XX"  # a task's head, a body that is not plain data
-    outputs = expected.Outputs(len(frame).to_bytes(4, "big") + frame + len(bad).to_bytes(4, "big") + bad, tmp_path)
-    assert outputs["T/1"] == ([1], [], [2], [])
-    with pytest.raises(UserError, match="malformed"):
-        outputs["T/2"]
-    with pytest.raises(UserError, match="malformed .frame at byte 0"):
-        expected.Outputs(b"\x00\x00\x00\x05" + encode(7)[:5], tmp_path)
+    good = expected.frame("T/1", ([1], [], [2], []))
+    cut = expected.frame("T/2", ([1], [], [2], []))
+    cut = (len(cut) - 6).to_bytes(4, "big") + cut[4:-2]  # a task's head, its values cut short
+    shapeless = expected.frame("T/3", ([1], [], [2]))  # values, not the four lists of a task
+    outputs = expected.Outputs(good + cut + shapeless, tmp_path)
+    assert outputs["T/1"] == ([1], [], [2], []) and list(outputs) == ["T/1", "T/2", "T/3"]
+    for task_id in ("T/2", "T/3"):
+        with pytest.raises(UserError, match=f"malformed .{task_id}"):
+            outputs[task_id]
+    for head in (b"\x00\x00\x00\x05\x00\x09T/1", good[:-1]):  # a task id past its frame, a frame past the data
+        with pytest.raises(UserError, match="malformed .frame at byte 0"):
+            expected.Outputs(head, tmp_path)

@@ -42,13 +42,13 @@ class Release:
 RELEASES: dict[str, Release] = {
     "humaneval-plus": Release("HumanEvalPlus-v0.1.10.jsonl.gz", "42526ec0e7d5f3ee0b06d6ced98f8c8bae3d76519151bfb3d36f79010645bd7f",
                               "evalplus-v0.1.10", "humaneval", 164,
-                              "0db2b335b7ac8514cedbd5128ff797df6c43f6485868ecac58acf49ed84aff4e"),
+                              "cc1e16195159b39191b7caa429125b3e8b93b7c43eedca9a56a3fbbebf7cd51c"),
     "humaneval-plus-mini": Release("HumanEvalPlus-Mini-v0.1.10.jsonl.gz", "78fbba8865b20c5a979cda6e02fd72538e1762e65980af7d1a6e93c3e87e93af",
                                    "evalplus-mini-v0.1.10", "humaneval", 164,
-                                   "40fcba85bb4e705a222a276124dfbee0e33bb381e896fa974b5048b4e1bd7fc0"),
+                                   "d71c436c66ee7481e0499b85af458c6e8121018d399ed13fa734fb5777a9a532"),
     "mbpp-plus": Release("MbppPlus-v0.1.0.jsonl.gz", "08405a4e8764a4941cfe0945d25a956355a0454f364ea902c4020a44e7057973",
                          "evalplus-v0.1.0", "mbpp", 399,
-                         "a15b0b307173fec8e7b3e437586fcbf9c7fc79fb3ce6fd29962b5b49efc778ef"),
+                         "03f85672149d7594f1c1c6af86d5f9b40e03ef8d8d812c15f84103e95c64860f"),
 }
 
 
