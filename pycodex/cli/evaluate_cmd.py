@@ -63,6 +63,9 @@ def evaluate(
         raise typer.BadParameter("needs an EvalPlus set: --problem-set humaneval-plus, humaneval-plus-mini or mbpp-plus",
                                  param_hint="--evalplus-results")
     rows = read_samples(samples_file, problem_set)
+    import gc
+
+    gc.freeze()  # (the set and the samples live to the end of the command: no full collection walks them, 0.3 s on MBPP+)
     with progress_bar(len(rows), f"evaluating {samples_file.name}") as on_result:
         evaluation = evaluate_samples(rows, problem_set, ks=ks, timeout=timeout, memory_limit_mb=memory_limit,
                                       workers=workers, on_result=on_result, judge=judge)
