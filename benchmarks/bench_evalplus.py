@@ -12,7 +12,7 @@ the reason when known, and the ratio of the two wall times with the load average
 (plus_floor.py): the samples' own code alone, timed on the same cores, which bounds the ratio any
 judge could reach on that file.
 
-    python benchmarks/bench_evalplus.py [--sets humaneval-plus,mbpp-plus] [--extra SET=FILE ...] [--no-model-samples]
+    python benchmarks/bench_evalplus.py [--sets humaneval-plus,mbpp-plus] [--extra SET=FILE ...] [--no-model-samples] [--only-extra]
 """
 
 from __future__ import annotations
@@ -146,14 +146,14 @@ def compare(set_name: str, ours: dict, theirs: dict) -> tuple[int, list[dict]]:
     return count, out
 
 
-def bench(set_name: str, workdir: Path, extra: list[dict], workers: int) -> dict:
+def bench(set_name: str, workdir: Path, extra: list[dict], workers: int, only_extra: bool = False) -> dict:
     from pycodex.problems.sets import load_named, prepare
 
     problem_set = load_named(set_name)
     prepare(problem_set, workers)  # pycodex's per-input CPU times on this machine, once (cached), outside the timing
     data = release_jsonl(set_name, workdir / f"{set_name}.jsonl")
     samples = workdir / f"{set_name}-samples.jsonl"
-    rows = build_samples(set_name, problem_set, extra)
+    rows = extra if only_extra else build_samples(set_name, problem_set, extra)
     samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
     warm = workdir / f"{set_name}-warm.jsonl"  # evalplus's ground truth into its cache, outside the timing
     warm.write_text("".join(json.dumps({"task_id": p.task_id, "solution": p.prompt + p.canonical_solution}) + "\n" for p in problem_set))
@@ -180,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="humaneval-plus,mbpp-plus")
     parser.add_argument("--extra", action="append", default=[], help="SET=FILE: more samples")
     parser.add_argument("--no-model-samples", action="store_true", help="leave out the real model samples of MODEL_SAMPLES")
+    parser.add_argument("--only-extra", action="store_true",
+                        help="judge the --extra samples (and MODEL_SAMPLES unless --no-model-samples) alone: a file of "
+                        "model samples, as a user judges one, without the canonical solutions, mutants and loops")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/pycodex-bench-evalplus"))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="both tools (evalplus: --parallel)")
     args = parser.parse_args(argv)
@@ -192,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         extras.setdefault(name, []).extend(json.loads(line) for line in Path(path).read_text().splitlines() if line.strip())
     failed = False
     for set_name in args.sets.split(","):
-        report = bench(set_name, args.workdir, extras.get(set_name, []), args.workers)
+        report = bench(set_name, args.workdir, extras.get(set_name, []), args.workers, args.only_extra)
         unexplained = [d for d in report["disagreements"] if d["reason"] is None]
         failed |= bool(unexplained)
         print(json.dumps(report, indent=1))

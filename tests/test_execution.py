@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import re
 import shutil
@@ -382,3 +383,15 @@ def test_a_directory_on_the_python_path_is_not_the_samples(tmp_path):
     assert result["writer"] == "failed" and "No such file or directory" in result["writer_detail"], result
     assert result["again"] == "failed", result
     assert not (tmp_path / "planted.txt").exists()
+
+
+def test_a_job_is_the_same_json_with_its_test_encoded_once():
+    """_encoded_job writes a big test's JSON once for the jobs that share it: what the worker reads
+    is still exactly the job."""
+    from pycodex.execution.executor import _ENCODED_TESTS, _encoded_job
+
+    jobs = [{"test": "x" * 5000}, {"head": "def f():\n", "test": 'é\n"\\' * 3000, "offset": 2, "prompt": ["?"]},
+            {"head": "h", "test": "short"}, {"head": "no test"}]
+    for job in jobs + jobs:
+        assert json.loads(_encoded_job(job)) == job
+    assert 'é\n"\\' * 3000 in _ENCODED_TESTS and "short" not in _ENCODED_TESTS

@@ -47,6 +47,7 @@ class CompiledTests:
         self.keep = keep
         self.directory: str | None = None
         self._written: set[str] = set()
+        self._paths: dict[str, str] = {}  # test -> its file: consecutive jobs share a test (no sha256 of it again)
         self._unwritable = False
         self._pruned = False  # (once a command: a prune reads every kept file's time)
         self._lock = threading.Lock()
@@ -54,6 +55,9 @@ class CompiledTests:
     def path(self, test: str) -> str | None:
         """The file holding `test` compiled (written once); None when it does not compile (the
         judge then compiles it and reports the error) or cannot be written."""
+        known = self._paths.get(test)
+        if known is not None:
+            return known
         key = hashlib.sha256(test.encode()).hexdigest()
         with self._lock:
             if self.directory is None:
@@ -82,13 +86,14 @@ class CompiledTests:
             if not _write(path, data):
                 return None
             self._written.add(key)
+            self._paths[test] = path
             return path
 
     def close(self) -> None:
         with self._lock:
             if self.directory is not None:
                 self._remove()
-            self.directory, self._written = None, set()
+            self.directory, self._written, self._paths = None, set(), {}
 
 
 def _read(path: str) -> bytes | None:
