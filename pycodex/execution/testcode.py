@@ -11,10 +11,11 @@ source; the job names the file and J loads it (milliseconds), after checking the
 source it was given, so that a test always runs as the code of its own source. A test's code
 (KEEP_OVER characters of source or more: nearly every EvalPlus test) is also kept in the user's
 cache directory, by the same name under the interpreter's tag, so that the next command copies it
-instead of compiling it again (at most KEEP_FILES files, pruned once a command; the oldest go first). Only when pycodex runs as root: then every sample runs under
-a uid of its own, whatever the mode, and cannot write there. A user's samples under "plain" mode
-run as that user and could leave code there for a later command's judge, so a user's commands
-keep nothing: they compile each test once per command.
+instead of compiling it again (at most KEEP_FILES files, pruned once a command; the oldest go
+first). Only when pycodex runs as root: then every sample runs under a uid of its own, whatever
+the mode, and cannot write there. A user's samples under "plain" mode run as that user and could
+leave code there for a later command's judge, so a user's commands keep nothing: they compile
+each test once per command.
 
 Who can write there: the directory is made by pycodex (mode 0755, files 0644, written under another
 name and renamed), and samples run in a root of their own that does not contain it ("root" and

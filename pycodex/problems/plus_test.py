@@ -106,8 +106,9 @@ def _run_source(name: str, inputs, expected, limits) -> str:
 
 
 def test_sources(base: tuple, plus: tuple, atol: float, oracle_name: str, plus_count: int) -> tuple[str, str, str]:
-    """test_source of [base, plus], of [base] (no plus count) and of [plus]: a task's test, base
-    test and plus test, each run's literals written once (they are most of the building's time)."""
+    """A task's test, base test and plus test: `check(candidate)` judging the runs (name, inputs,
+    expected, limits) base then plus, base alone (no plus count), plus alone; each run's literals
+    written once (they are most of the building's time)."""
     base_run, plus_run = (base[0], _run_source(*base)), (plus[0], _run_source(*plus))
     return (_assemble([base_run, plus_run], atol, oracle_name, plus_count), _assemble([base_run], atol, oracle_name, 0),
             _assemble([plus_run], atol, oracle_name, plus_count))
