@@ -386,12 +386,12 @@ def test_a_directory_on_the_python_path_is_not_the_samples(tmp_path):
 
 
 def test_a_job_is_the_same_json_with_its_test_encoded_once():
-    """_encoded_job writes a big test's JSON once for the jobs that share it: what the worker reads
+    """encode_job writes a big test's JSON once for the jobs that share it: what the worker reads
     is still exactly the job."""
-    from pycodex.execution.executor import _ENCODED_TESTS, _encoded_job
+    from pycodex.execution.wire import _ENCODED_TESTS, encode_job
 
     jobs = [{"test": "x" * 5000}, {"head": "def f():\n", "test": 'é\n"\\' * 3000, "offset": 2, "prompt": ["?"]},
             {"head": "h", "test": "short"}, {"head": "no test"}]
     for job in jobs + jobs:
-        assert json.loads(_encoded_job(job)) == job
+        assert json.loads(encode_job(job)) == job
     assert 'é\n"\\' * 3000 in _ENCODED_TESTS and "short" not in _ENCODED_TESTS

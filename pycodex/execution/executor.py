@@ -26,6 +26,7 @@ from typing import Callable, Iterable
 
 from pycodex.execution import cpus, limits, sandbox
 from pycodex.execution.testcode import CompiledTests, keep_directory
+from pycodex.execution.wire import encode_job
 from pycodex.execution.verdict import CRASHED, STRICT, Verdict, program_parts
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -33,24 +34,6 @@ _BOOT = f"import sys; sys.path.insert(0, {_PACKAGE_ROOT!r}); from pycodex.execut
 # LD_BIND_NOW: the worker resolves every library symbol at load time, so that no sample forked
 # from it writes (and copies) a page of lazy-binding table on its first call into libc.
 _WORKER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LD_BIND_NOW": "1"}
-_ENCODED_TESTS: dict[str, str] = {}  # a test -> its JSON: consecutive jobs share a test (EvalPlus: 44 KB each on MBPP+)
-_ENCODED_KEEP = 8
-
-
-def _encoded_job(message: dict) -> bytes:
-    """json.dumps(message), its test written once for all the jobs of that test."""
-    test = message.get("test")
-    if type(test) is not str or len(test) < 4096:
-        return json.dumps(message).encode()
-    encoded = _ENCODED_TESTS.get(test)
-    if encoded is None:
-        if len(_ENCODED_TESTS) >= _ENCODED_KEEP:
-            _ENCODED_TESTS.clear()
-        encoded = _ENCODED_TESTS[test] = json.dumps(test)
-    rest = json.dumps({key: value for key, value in message.items() if key != "test"})
-    return (rest[:-1] + (", " if len(rest) > 2 else "") + '"test": ' + encoded + "}").encode()
-
-
 QUEUED_PER_WORKER = 2  # jobs written to a worker ahead: it never waits for this process between samples
 # Workers started beside slow samples, at most, per worker asked for: a slow sample (past
 # watch.SLOW_AFTER of waiting or SLOW_CPU of use) gives up its worker's place, and another
@@ -86,7 +69,7 @@ class _WorkerProcess:
             raise RuntimeError("worker did not start")
 
     def send(self, message: dict) -> None:
-        data = _encoded_job(message)
+        data = encode_job(message)
         self.stdin.write(struct.pack(">I", len(data)) + data)
         self.stdin.flush()
 
