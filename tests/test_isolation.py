@@ -371,7 +371,9 @@ def _attack(numbers, threshold):
 # pycodex-tests-* under the host's temporary directory and compiled-tests/ in root's cache, files
 # named by the sha256 of the test, loaded by the judge as code. It looks everywhere it can for
 # them, and overwrites every file it finds, and writes under the names it can guess, code whose
-# check() accepts anything (a wrong sample judged after it would then pass).
+# check() accepts anything (a wrong sample judged after it would then pass). It also knows
+# expected.py: the EvalPlus sets' expected outputs ship as problems/*.outputs.xz, read with marshal
+# once their sha256 matches; it looks for them in the whole tree it can see and overwrites them.
 PLANT_CODE = r"""
     import marshal, tempfile
     forged = marshal.dumps(compile("def check(candidate):\n    pass\n", "<test>", "exec"))
@@ -386,6 +388,16 @@ PLANT_CODE = r"""
                         print("forged", name)
                     except OSError:
                         pass
+    for dirpath, dirnames, filenames in os.walk("/", onerror=lambda e: None):
+        dirnames[:] = [d for d in dirnames if (dirpath, d) not in (("/", "proc"), ("/", "sys"))]
+        for name in filenames:
+            if name.endswith(".outputs.xz"):
+                _found("shipped outputs at " + dirpath)
+                try:
+                    open(os.path.join(dirpath, name), "wb").write(b"forged")
+                    print("forged", name)
+                except OSError:
+                    pass
 """
 
 
