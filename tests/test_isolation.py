@@ -414,8 +414,11 @@ from pycodex.execution import sandbox
 # Everything read-only for this run: whatever a sample did, no file anywhere could change.
 sandbox.mount(None, "/", None, sandbox.MS_REC | sandbox.MS_PRIVATE)
 sandbox.remount_read_only(writable=("/proc", "/sys", "/dev"))
-# but a /tmp of its own, where the executor makes its directory of compiled tests (testcode.py)
-sandbox.mount("tmpfs", "/tmp", "tmpfs", sandbox.MS_NOSUID | sandbox.MS_NODEV, "size=256m,mode=1777")
+# but a temporary directory of its own, where the executor makes its directory of compiled tests
+# (testcode.py): a fresh tmpfs on /dev/shm, not on /tmp, which would hide a checkout under /tmp
+import tempfile
+sandbox.mount("tmpfs", "/dev/shm", "tmpfs", sandbox.MS_NOSUID | sandbox.MS_NODEV, "size=256m,mode=1777")
+tempfile.tempdir = "/dev/shm"
 
 from pycodex.execution import Executor
 from pycodex.problems.problem import load_humaneval
